@@ -1,0 +1,427 @@
+"""Command line: ``artdirector direct``, ``artdirector data split``, ``artdirector models prepare``.
+
+Exit codes: 0 success, 2 bad input or usage (click's own convention for usage errors), 1 internal error.
+Only click is imported at start-up; the model stack loads inside the commands, so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import click
+
+TARGET_NAMES = ("sd15", "sdxl", "flux", "video")  # mirrors render.TARGETS; checked by a test
+BATCH_CHUNK = 32  # ideas per batched LM call in --batch mode
+
+
+class InputError(click.ClickException):
+    exit_code = 2
+
+
+def _fail_on_bad_input(fn):
+    """Translate library errors into the CLI's exit codes with a one-line message."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from artdirector.brief import BadInput
+        from artdirector.library.library import LibraryError
+        from artdirector.lm.embedded import ModelNotFound
+
+        try:
+            return fn(*args, **kwargs)
+        except BadInput as e:
+            raise InputError(str(e)) from None
+        except (ModelNotFound, LibraryError) as e:  # something on disk to fix: exit 1 with how
+            raise click.ClickException(str(e)) from None
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="artdirector")
+def main() -> None:
+    """artdirector: an LLM art director for text-to-image and text-to-video prompts."""
+
+
+def _load_director(backend: str, rag: bool = True, library: str = "builtin"):
+    from artdirector.director import ArtDirector
+
+    def progress(msg: str) -> None:
+        click.echo(msg, err=True)
+
+    return ArtDirector.from_default(backend=backend, rag=rag, collection=library, progress=progress)
+
+
+@main.command()
+@click.argument("idea", nargs=-1)
+@click.option("--target", type=click.Choice(TARGET_NAMES), default="sd15", show_default=True,
+              help="The model family the prompt is written for.")
+@click.option("--n", "n", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Number of candidate directions (the first is greedy, the others sampled).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for few-shot choice and sampling.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (JSON Lines with --batch).")
+@click.option("--batch", "batch", type=click.Path(dir_okay=False, exists=True),
+              help="A file with one idea per line; prints one JSON object per line.")
+@click.option("--backend", type=click.Choice(("llamacpp", "transformers")), default="llamacpp",
+              show_default=True, help="llama.cpp (fast CPU path) or PyTorch/transformers.")
+@click.option("--no-rag", is_flag=True, help="Do not ground the direction in retrieved human prompts.")
+@click.option("--library", default="builtin", show_default=True, help="Prompt library to retrieve from.")
+@_fail_on_bad_input
+def direct(idea, target, n, seed, as_json, batch, backend, no_rag, library) -> None:
+    """Turn IDEA into a structured, model-ready prompt."""
+    if batch and idea:
+        raise InputError("give either an IDEA or --batch FILE, not both")
+    load = lambda: _load_director(backend, rag=not no_rag, library=library)  # noqa: E731
+    if batch:
+        sys.exit(_direct_batch(batch, target, n, seed, load))
+    if not idea:
+        raise InputError("no idea given: artdirector direct \"a lighthouse in a storm\" (or --batch FILE)")
+    from artdirector.brief import check_idea
+
+    checked = check_idea(" ".join(idea))  # bad input is refused before the model loads
+    for note in checked.notes:
+        click.echo(f"note: {note}", err=True)
+    director = load()
+    start = time.perf_counter()
+    result = director.direct(checked.text, target=target, n=n, seed=seed)
+    result.notes[:0] = [x for x in checked.notes if x not in result.notes]
+    result.seconds = time.perf_counter() - start
+    if as_json:
+        click.echo(json.dumps(result.to_json(), ensure_ascii=False))
+    else:
+        _show(result)
+
+
+def _read_batch(path: str) -> list[tuple[int, str | None, str | None]]:
+    """(line number, idea, error) per line; undecodable or empty lines carry an error instead of an idea."""
+    from artdirector.brief import BadInput, check_idea
+
+    raw = open(path, "rb").read()
+    lines = raw.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    out = []
+    for number, line in enumerate(lines, 1):
+        try:
+            text = line.rstrip(b"\r").decode("utf-8")
+        except UnicodeDecodeError as e:
+            out.append((number, None, f"line {number} is not valid UTF-8 (byte {e.start})"))
+            continue
+        try:
+            out.append((number, check_idea(text).text, None))
+        except BadInput as e:
+            out.append((number, None, f"line {number}: {e}"))
+    return out
+
+
+def _direct_batch(path: str, target: str, n: int, seed: int, load) -> int:
+    rows = _read_batch(path)
+    good = [(num, idea) for num, idea, err in rows if err is None]
+    results = {}
+    if good:
+        director = load()
+        for begin in range(0, len(good), BATCH_CHUNK):
+            chunk = good[begin: begin + BATCH_CHUNK]
+            for (num, _), res in zip(chunk, director.direct_many([i for _, i in chunk], target=target,
+                                                                 n=n, seed=seed)):
+                results[num] = res.to_json()
+    bad = 0
+    for num, _idea, err in rows:
+        if err is not None:
+            bad += 1
+            click.echo(f"error: {err}", err=True)
+            click.echo(json.dumps({"line": num, "error": err}, ensure_ascii=False))
+        else:
+            click.echo(json.dumps({"line": num, **results[num]}, ensure_ascii=False))
+    return 2 if bad else 0
+
+
+def _show(result) -> None:
+    from rich.console import Console
+    from rich.panel import Panel
+    from rich.text import Text
+
+    console = Console()
+    for i, res in enumerate(result.candidates or [result]):
+        body = Text()
+        body.append(res.prompt + "\n", style="bold")
+        if res.rendered.negative_prompt:
+            body.append("negative: ", style="dim")
+            body.append(res.rendered.negative_prompt + "\n")
+        body.append("\n")
+        body.append(f"idea  {res.idea}\n", style="dim")
+        for category, phrases in res.direction.parts.items():
+            for phrase in phrases:
+                style, mark = ("red", "-") if phrase in res.rendered.dropped else ("green", "+")
+                body.append(f"{mark} {phrase}", style=style)
+                body.append(f"  ({category})\n", style="dim")
+        for note in [*res.notes, *res.rendered.notes]:
+            body.append(f"note: {note}\n", style="yellow")
+        title = f"{res.target} · {res.rendered.tokens}/{res.rendered.budget} tokens · {res.model}"
+        if result.candidates:
+            title = f"candidate {i + 1} · " + title
+        console.print(Panel(body, title=title, subtitle=f"{result.seconds:.2f}s"))
+
+
+@main.group()
+def data() -> None:
+    """Data preparation."""
+
+
+@data.command("split")
+@click.argument("source", type=click.Path(dir_okay=False, exists=True))
+@click.option("--out", type=click.Path(file_okay=False), default="data/splits", show_default=True)
+def data_split(source: str, out: str) -> None:
+    """Split a DiffusionDB-style TSV into train/validation/test by the documented rule."""
+    from pathlib import Path
+
+    from artdirector.corpus import read_tsv, split_corpus, write_tsv
+
+    splits = split_corpus(read_tsv(source))
+    for name, rows in splits.items():
+        n = write_tsv(rows, Path(out) / f"{name}.tsv")
+        click.echo(f"{name}: {n} prompts, {len({r.prefix for r in rows})} distinct prefixes")
+
+
+BASE_SYSTEMS = ("original", "frequent-modifiers", "nearest-neighbour", "dynamicprompts", "fewshot",
+                "vocab-expansion", "artdirector")
+ABLATIONS = ("artdirector-rag",)  # "-rag": the director without retrieval
+# The seed papers' experiments as presets. The constraint suites (LaDi's colour-pattern beam and diversity
+# with vs without constraints) need constrained decoding, which lands with the constraints issue.
+SUITES = {
+    "base": ",".join(BASE_SYSTEMS),
+    "idea-vs-directed": "original,artdirector",
+    "rag": "artdirector,artdirector-rag,nearest-neighbour",
+    "lm-choice": "artdirector",  # add artdirector@MODEL entries: any causal LM directory or hub id
+}
+
+
+def _build_systems(names: list[str]):
+    """The outer edge where system names become objects; the LM and the embedder are loaded once."""
+    from importlib import resources
+
+    from artdirector.config import user_dir
+    from artdirector.corpus import read_tsv
+    from artdirector.director import exemplar_pool
+    from artdirector.evaluation import systems as S
+
+    unknown = [n for n in names if n not in BASE_SYSTEMS + ABLATIONS and not n.startswith("artdirector@")]
+    if unknown:
+        raise InputError(f"unknown systems {', '.join(unknown)}; valid: {', '.join(BASE_SYSTEMS + ABLATIONS)}, "
+                         "or artdirector@MODEL (a causal LM directory or hub id)")
+    train = list(read_tsv(str(resources.files("artdirector.data").joinpath("prompts/train.tsv"))))
+    shared: dict = {}
+
+    def once(key, make):
+        if key not in shared:
+            shared[key] = make()
+        return shared[key]
+
+    def embedder():
+        from artdirector.embed import Embedder
+
+        return once("embedder", Embedder)
+
+    def lm():
+        from artdirector.lm.llamacpp_backend import LlamaCppLM
+
+        return once("lm", LlamaCppLM.from_embedded)
+
+    def library():
+        from artdirector.library.library import PromptLibrary
+
+        def make():
+            lib = PromptLibrary.default(embedder())
+            lib.ensure_builtin()
+            return lib
+
+        return once("library", make)
+
+    def director(rag: bool = True):
+        from artdirector.director import ArtDirector
+
+        return ArtDirector(lm(), library=library() if rag else None)
+
+    factories = {
+        "original": lambda: S.Original(),
+        "frequent-modifiers": lambda: S.FrequentModifiers(train),
+        "nearest-neighbour": lambda: S.NearestNeighbour(train, embedder()),
+        "dynamicprompts": lambda: S.DynamicPrompts(user_dir() / "wildcards"),
+        "fewshot": lambda: S.FewShot(lm(), exemplar_pool()),
+        "vocab-expansion": lambda: S.VocabExpansion(lm(), exemplar_pool()),
+        "artdirector": lambda: S.ArtDirectorSystem(director()),
+        "artdirector-rag": lambda: S.ArtDirectorSystem(director(rag=False), name="artdirector-rag"),
+    }
+    def other_lm(name: str):
+        from artdirector.director import ArtDirector
+        from artdirector.lm.transformers_backend import TransformersLM
+
+        model = name.split("@", 1)[1]
+        return S.ArtDirectorSystem(ArtDirector(TransformersLM.from_pretrained(model), library=library()), name=name)
+
+    return [factories[n]() if n in factories else other_lm(n) for n in names], embedder
+
+
+@main.group("eval")
+def eval_group() -> None:
+    """Measure direction quality."""
+
+
+@eval_group.command("prefix")
+@click.option("--data", "data_file", required=True, type=click.Path(dir_okay=False, exists=True),
+              help="TSV/CSV/JSONL with a 'prompt' column (use a validation or test split).")
+@click.option("--limit", type=click.IntRange(min=1), default=200, show_default=True)
+@click.option("--systems", "system_names", default=None,
+              help=f"Comma-separated systems (default: the base set): {', '.join(BASE_SYSTEMS + ABLATIONS)}, "
+                   "artdirector@MODEL.")
+@click.option("--suite", type=click.Choice(sorted(SUITES)), default=None,
+              help="A preset list of systems for one of the seed papers' experiments.")
+@click.option("--n", "n", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Samples per idea (diversity metrics need 2 or more).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False), default="eval-out", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print report.json to stdout.")
+@_fail_on_bad_input
+def eval_prefix(data_file, limit, system_names, suite, n, seed, out, as_json) -> None:
+    """NeuroPrompts' prefix protocol: the idea is a human prompt's prefix; compare modifiers."""
+    if system_names and suite:
+        raise InputError("give --systems or --suite, not both")
+    system_names = system_names or SUITES[suite or "base"]
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from artdirector.evaluation.harness import prefix_items, read_prompts, run, score
+    from artdirector.evaluation.report import write_report
+
+    names = [x.strip() for x in system_names.split(",") if x.strip()]
+    items, skipped = prefix_items(read_prompts(data_file), limit=limit, seed=seed)
+    if not items:
+        raise InputError(f"no usable ideas in {data_file} (need prefixes of >= 3 words and >= 2 modifiers)")
+    systems, embedder = _build_systems(names)
+    config = {"data": str(data_file), "limit": limit, "systems": names, "n": n, "seed": seed}
+    with Progress(transient=True, console=Console(stderr=True)) as bar:
+        tasks = {s.name: bar.add_task(s.name, total=len(items)) for s in systems}
+        results = run(items, systems, out=Path(out), n=n, seed=seed, config=config,
+                      progress=lambda name, done, total: bar.update(tasks[name], completed=done))
+    report = write_report(Path(out), score(items, results, embedder()), items=items, results=results,
+                          skipped=skipped, config=config)
+    if as_json:
+        click.echo(json.dumps(report))
+    else:
+        click.echo((Path(out) / "report.md").read_text().split("## Examples")[0])
+
+
+@main.group()
+def library() -> None:
+    """The prompt library: ingest collections of prompts and search them."""
+
+
+def _open_library():
+    from artdirector.library.library import PromptLibrary
+
+    return PromptLibrary.default()
+
+
+@library.command("ingest")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True))
+@click.option("--library", "name", default="mine", show_default=True, help="Collection to add to.")
+@click.option("--allow-unsafe", is_flag=True, help="Keep prompts the safety word list flags (marked unsafe).")
+@click.option("--json", "as_json", is_flag=True)
+@_fail_on_bad_input
+def library_ingest(file, name, allow_unsafe, as_json) -> None:
+    """Add the prompts of FILE (TSV/CSV/JSONL/Parquet with a 'prompt' column). Safe to re-run."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    if name == "builtin":
+        raise InputError("'builtin' is the shipped library; choose another --library name")
+    lib = _open_library()
+    with Progress(transient=True, console=Console(stderr=True)) as bar:
+        task = bar.add_task("embedding", total=None)
+        report = lib.ingest(file, name, allow_unsafe=allow_unsafe,
+                            progress=lambda done, total: bar.update(task, completed=done, total=total))
+    if as_json:
+        click.echo(json.dumps(report.to_json()))
+    else:
+        click.echo(f"{name}: added {report.added}, duplicates {report.duplicate}, near-duplicates "
+                   f"{report.near_duplicate}, unsafe {report.unsafe}, bad rows {report.bad} "
+                   f"({report.seconds:.1f}s)")
+        for line in report.bad_lines:
+            click.echo(f"  {line}", err=True)
+
+
+@library.command("search")
+@click.argument("query", nargs=-1, required=True)
+@click.option("-k", "k", type=click.IntRange(min=1, max=1000), default=10, show_default=True)
+@click.option("--mode", type=click.Choice(("vector", "keyword", "hybrid")), default="hybrid", show_default=True)
+@click.option("--library", "name", default="builtin", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@_fail_on_bad_input
+def library_search(query, k, mode, name, as_json) -> None:
+    """Find prompts by meaning (vector), words (keyword) or both (hybrid, reciprocal-rank fusion)."""
+    text = " ".join(query)
+    lib = _open_library()
+    if name == "builtin":
+        lib.ensure_builtin()
+    start = time.perf_counter()
+    hits = lib.search(text, k=k, mode=mode, collection=name)
+    out = {"query": text, "results": [h.to_json() for h in hits], "seconds": round(time.perf_counter() - start, 4)}
+    if as_json:
+        click.echo(json.dumps(out, ensure_ascii=False))
+    else:
+        for h in hits:
+            click.echo(f"{h.score:7.3f}  {h.prompt}")
+
+
+@library.command("stats")
+@_fail_on_bad_input
+def library_stats() -> None:
+    """Rows per collection and source, unsafe rows, disk use."""
+    click.echo(json.dumps(_open_library().stats(), indent=2))
+
+
+@library.command("list")
+@_fail_on_bad_input
+def library_list() -> None:
+    """Collections and their sizes."""
+    for name, n in _open_library().collections().items():
+        click.echo(f"{name}\t{n}")
+
+
+@library.command("remove")
+@click.argument("name")
+@_fail_on_bad_input
+def library_remove(name) -> None:
+    """Delete a collection and its index."""
+    lib = _open_library()
+    if not lib.has(name):
+        raise InputError(f"no library named {name!r}; libraries: {', '.join(lib.collections()) or 'none'}")
+    click.echo(f"removed {lib.remove(name)} prompts from {name}")
+
+
+@main.group()
+def models() -> None:
+    """The embedded model."""
+
+
+@models.command("prepare")
+def models_prepare() -> None:
+    """Convert the embedded GGUF for PyTorch and index the built-in prompt library (both done once)."""
+    from artdirector.library.library import PromptLibrary
+    from artdirector.lm.embedded import ensure_converted
+
+    path = ensure_converted(lambda msg: click.echo(msg, err=True))
+    click.echo(f"model: {path}")
+    lib = PromptLibrary.default()
+    click.echo("indexing the built-in prompt library (once)", err=True)
+    lib.ensure_builtin()
+    click.echo(f"library: {lib.root} ({lib.collections().get('builtin', 0)} prompts)")
+
+
+if __name__ == "__main__":
+    main()

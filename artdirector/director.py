@@ -1,0 +1,312 @@
+"""The art director: idea -> few-shot prompt -> language model -> parsed parts -> rendered prompt.
+
+The prompt is a chat few-shot: a system instruction, then real human prompts from the training split as
+(idea, prompt) turns, then the user's idea with the assistant's answer already begun by the idea itself and a
+comma. Starting the answer with the idea keeps the subject first and verbatim, and leaves the model only the
+modifiers to write. Measured on SmolLM2-135M-Instruct, the chat form writes 3-4x more modifiers than a plain
+"Idea:/Prompt:" completion prompt.
+
+Whatever the model writes goes through ``parse_modifiers`` and ``classify``; if fewer than
+``MIN_MODIFIERS`` clean phrases survive, the direction falls back to a tag list drawn from the shipped
+vocabularies (by DiffusionDB frequency), and says so.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+
+from artdirector.brief import BadInput, Direction, check_idea
+from artdirector.corpus import HumanPrompt, prompt_modifiers, read_tsv
+from artdirector.lm.base import GenerationConfig, LanguageModel
+from artdirector.parse import parse_modifiers
+from artdirector.render import Rendered, get_target, render
+from artdirector.vocab import category_vocab, classify, vocabulary
+
+MIN_MODIFIERS = 2
+N_SHOTS = 6
+MAX_RETRIEVED_SHOTS = 4  # the other shots come from a pool sample shared by every idea of a batch (cached once)
+SYSTEM = (
+    "You are an art director. Expand the user's idea into a Stable Diffusion prompt: the idea, then "
+    "comma-separated modifiers for medium, style, artist, lighting, color, composition, mood and quality."
+)
+# A negative prompt that suits SD-class models whatever the idea: the failure modes users fight most.
+DEFAULT_NEGATIVE = (
+    "blurry", "lowres", "low quality", "jpeg artifacts", "deformed", "disfigured", "bad anatomy",
+    "extra limbs", "watermark", "text", "signature", "duplicate", "cropped",
+)
+# How many of each category a fallback direction takes, and from how many of the most used phrases.
+FALLBACK = {"medium": (1, 12), "style": (1, 25), "artist": (1, 25), "lighting": (1, 23), "booster": (2, 12)}
+
+# Video motion: camera moves and pacing read by AnimateDiff-style models, and subject-driven motion cues
+# chosen by keywords in the idea (first rule that matches). Written for this project.
+CAMERA = ("slow dolly in", "slow pan left", "slow pan right", "tracking shot", "slow orbit around the subject",
+          "crane shot rising", "static camera", "slow zoom out")
+PACING = ("slow motion", "smooth motion", "gentle looping motion", "timelapse")
+MOTION_RULES = (  # what moves first: creatures and people, then fire and weather, then the scenery
+    (("dragon", "bird", "eagle", "flying", "fly"), "wings beating, soaring"),
+    (("cat", "dog", "fox", "horse", "wolf", "animal"), "natural animal movement, fur moving"),
+    (("woman", "man", "girl", "boy", "person", "portrait", "face"), "subtle head turn, hair moving in the wind"),
+    (("fire", "flame", "candle", "lava", "volcano"), "flickering flames, rising embers"),
+    (("storm", "rain", "wind", "hurricane"), "wind-driven rain, churning clouds"),
+    (("sea", "ocean", "wave", "beach", "lake", "river", "water"), "rolling waves, rippling water"),
+    (("city", "street", "traffic", "cyberpunk"), "moving traffic, flickering signs"),
+    (("forest", "tree", "garden", "flower", "field", "grass"), "leaves swaying in the breeze"),
+    (("space", "galaxy", "planet", "star", "nebula"), "slowly rotating stars"),
+    (("sky", "cloud", "sunset", "sunrise", "mountain"), "drifting clouds"),
+)
+DEFAULT_MOTION = "subtle ambient motion"
+
+
+def good_exemplar(prompt: str, *, strict: bool = True) -> bool:
+    """Whether a human prompt teaches the format: a short idea and real, comma-separated modifiers.
+
+    ``strict`` (the random pool) also asks for 5-12 modifiers of which three the vocabularies know;
+    retrieved prompts are already relevant, so for them 3 modifiers of a sane shape are enough."""
+    mods = prompt_modifiers(prompt)
+    idea_words = len(prompt.split(",", 1)[0].split())
+    shape = (1 <= idea_words <= 12 and prompt.isascii() and len(prompt) < 300
+             and all(len(m.split()) <= 6 for m in mods) and not any(c in prompt for c in "|:()[]{}"))
+    if not strict:
+        return shape and len(mods) >= 3
+    vocab = vocabulary()
+    known = sum(m.lower() in vocab or m.lower().startswith("by ") for m in mods)
+    return shape and 2 <= idea_words <= 8 and 5 <= len(mods) <= 12 and known >= 3 and len(prompt) < 260
+
+
+@lru_cache(maxsize=1)
+def exemplar_pool() -> tuple[HumanPrompt, ...]:
+    """Training-split prompts that make good few-shot examples when nothing is retrieved."""
+    from importlib import resources
+
+    path = resources.files("artdirector.data").joinpath("prompts/train.tsv")
+    return tuple(row for row in read_tsv(str(path)) if good_exemplar(row.prompt))
+
+
+def _plausible_detail(phrase: str, idea_words: set[str]) -> bool:
+    """Unclassified phrases are kept as subject details only when short, free of numbers (the model's
+    "10-year life cycle" or "1024x768") and not a rewording of the idea itself."""
+    words = phrase.split()
+    if len(words) > 4 or any(ch.isdigit() for ch in phrase):
+        return False
+    return sum(w in idea_words for w in words) / len(words) < 0.5
+
+
+@dataclass
+class DirectionResult:
+    idea: str
+    target: str
+    direction: Direction
+    rendered: Rendered
+    model: str
+    seconds: float = 0.0
+    fallback: bool = False
+    rejected: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    candidates: list[DirectionResult] = field(default_factory=list)
+    retrieved: list = field(default_factory=list)  # library hits used as examples (``library.Hit``)
+
+    @property
+    def prompt(self) -> str:
+        return self.rendered.prompt
+
+    @property
+    def added(self) -> list[str]:
+        """Phrases the director added that made it into the rendered prompt."""
+        dropped = set(self.rendered.dropped)
+        return [p for p in self.direction.phrases() if p not in dropped]
+
+    def to_json(self) -> dict:
+        out = {
+            "idea": self.idea,
+            "target": self.target,
+            "prompt": self.rendered.prompt,
+            "negative_prompt": self.rendered.negative_prompt,
+            "parts": {k: list(v) for k, v in self.direction.parts.items() if v},
+            "added": self.added,
+            "dropped": list(self.rendered.dropped),
+            "tokens": self.rendered.tokens,
+            "budget": self.rendered.budget,
+            "fallback": self.fallback,
+            "notes": [*self.notes, *self.rendered.notes],
+            "model": self.model,
+            "seconds": round(self.seconds, 4),
+            "retrieved": [h.to_json() for h in self.retrieved],
+        }
+        if self.candidates:
+            out["candidates"] = [c.to_json() for c in self.candidates]
+        return out
+
+
+class ArtDirector:
+    """Turns ideas into directions with a language model. Explicit object: holds its LM, nothing global."""
+
+    def __init__(self, lm: LanguageModel, *, n_shots: int = N_SHOTS, max_new_tokens: int = 48,
+                 exemplars: Sequence[HumanPrompt] | None = None, library=None, collection: str = "builtin"):
+        """``library`` (a ``PromptLibrary``) turns on retrieval: the human prompts closest to each idea
+        become the few-shot examples and the pool of fallback modifiers."""
+        self.lm = lm
+        self.n_shots = n_shots
+        self.max_new_tokens = max_new_tokens
+        self._exemplars = tuple(exemplars) if exemplars is not None else None
+        self.library = library
+        self.collection = collection
+
+    @classmethod
+    def from_default(cls, *, backend: str = "llamacpp", rag: bool = True, collection: str = "builtin",
+                     progress=None, **kwargs) -> ArtDirector:
+        """The embedded SmolLM2-135M-Instruct on the fast llama.cpp path (``backend="transformers"`` for
+        PyTorch), grounded in the built-in prompt library unless ``rag=False``."""
+        if backend == "llamacpp":
+            from artdirector.lm.llamacpp_backend import LlamaCppLM
+
+            lm = LlamaCppLM.from_embedded()
+        elif backend == "transformers":
+            from artdirector.lm.transformers_backend import TransformersLM
+
+            lm = TransformersLM.from_embedded(progress=progress)
+        else:
+            raise ValueError(f"unknown backend {backend!r}; valid: llamacpp, transformers")
+        library = None
+        if rag:
+            from artdirector.library.library import BUILTIN, PromptLibrary
+
+            library = PromptLibrary.default()
+            if collection == BUILTIN:
+                library.ensure_builtin()
+            elif not library.has(collection):
+                raise BadInput(f"no library named {collection!r}; libraries: {', '.join(library.collections())}")
+        return cls(lm, library=library, collection=collection, **kwargs)
+
+    @property
+    def exemplars(self) -> tuple[HumanPrompt, ...]:
+        if self._exemplars is None:
+            self._exemplars = exemplar_pool()
+        return self._exemplars
+
+    # -- prompt construction --------------------------------------------------------------------------
+
+    def shots(self, seed: int, retrieved: Sequence = ()) -> list[HumanPrompt]:
+        """Retrieved prompts that make good examples (most similar last, nearest the question), after
+        random pool examples that fill the remaining places."""
+        near = [HumanPrompt(h.prompt, h.source) for h in retrieved][:MAX_RETRIEVED_SHOTS][::-1]
+        pool = self.exemplars
+        # A prefix of one seeded sample, so ideas with different numbers of hits still share it.
+        fill = random.Random(seed).sample(pool, min(self.n_shots, len(pool)))[: self.n_shots - len(near)]
+        return fill + near
+
+    def retrieve(self, idea: str) -> list:
+        """The library's closest human prompts that make good examples, best first."""
+        if self.library is None:
+            return []
+        hits = self.library.search(idea, k=3 * self.n_shots, mode="vector", collection=self.collection)
+        return [h for h in hits if good_exemplar(h.prompt, strict=False)][:MAX_RETRIEVED_SHOTS]
+
+    def build_prompt(self, idea: str, seed: int = 0, retrieved: Sequence = ()) -> str:
+        """The chat few-shot prompt up to the assistant's answer (``direct_many`` begins it with the idea)."""
+        turns = [("system", SYSTEM)]
+        for shot in self.shots(seed, retrieved):
+            turns += [("user", shot.prompt.split(",", 1)[0].strip()), ("assistant", shot.prompt)]
+        turns.append(("user", idea))
+        text = "".join(f"<|im_start|>{role}\n{content}<|im_end|>\n" for role, content in turns)
+        return text + "<|im_start|>assistant\n"
+
+    # -- parsing ---------------------------------------------------------------------------------------
+
+    def to_direction(self, idea: str, text: str, *, truncated: bool, seed: int,
+                     retrieved: Sequence = ()) -> tuple[Direction, bool, list[str]]:
+        parsed = parse_modifiers(text, idea)
+        phrases = parsed.phrases
+        if truncated and phrases and not text.rstrip().endswith(","):
+            phrases = phrases[:-1]  # the last phrase was cut off mid-word by the token limit
+        direction = Direction(idea=idea, negative=list(DEFAULT_NEGATIVE))
+        rejected = list(parsed.rejected)
+        idea_words = set(idea.lower().split())
+        for phrase in phrases:
+            category = classify(phrase)
+            if category == "subject" and not _plausible_detail(phrase, idea_words):
+                rejected.append(phrase)
+                continue
+            if category == "artist" and phrase.startswith("by "):
+                phrase = phrase[3:]
+            direction.add(category, phrase)
+        fallback = len(direction.phrases()) < MIN_MODIFIERS
+        if fallback:
+            self._fallback(direction, random.Random(seed), retrieved)
+        return direction, fallback, rejected
+
+    @staticmethod
+    def _fallback(direction: Direction, rng: random.Random, retrieved: Sequence = ()) -> None:
+        """Too little usable output: take the modifiers the retrieved prompts share (weighted by similarity),
+        then fill the categories still empty from the vocabularies."""
+        weight: dict[str, float] = {}
+        for hit in retrieved:
+            # The same cleaning as the model's own output, so a retrieved "8 k" or "1024x768" stays out.
+            for m in parse_modifiers(", " + ", ".join(prompt_modifiers(hit.prompt))).phrases:
+                if len(m.split()) <= 4:
+                    weight[m] = weight.get(m, 0.0) + max(hit.score, 0.0)
+        for phrase in sorted(weight, key=lambda m: -weight[m])[:6]:
+            direction.add(classify(phrase), phrase)
+        for category, (count, top) in FALLBACK.items():
+            entries = category_vocab(category)[:top]
+            if direction.parts.get(category) or not entries:
+                continue
+            for entry in rng.sample(entries, min(count, len(entries))):
+                direction.add(category, entry.phrase)
+
+    @staticmethod
+    def _add_motion(direction: Direction, rng: random.Random) -> None:
+        idea = direction.idea.lower()
+        motion = next((m for keys, m in MOTION_RULES if any(k in idea for k in keys)), DEFAULT_MOTION)
+        direction.add("motion", motion)
+        direction.add("camera", rng.choice(CAMERA))
+        direction.add("pacing", rng.choice(PACING))
+
+    # -- public API ------------------------------------------------------------------------------------
+
+    def direct(self, idea: str, *, target: str = "sd15", n: int = 1, seed: int = 0) -> DirectionResult:
+        """Direct one idea; with ``n > 1`` also return ``n`` candidates (the first is the greedy one)."""
+        return self.direct_many([idea], target=target, n=n, seed=seed)[0]
+
+    def direct_many(self, ideas: Sequence[str], *, target: str = "sd15", n: int = 1,
+                    seed: int = 0) -> list[DirectionResult]:
+        """Direct several ideas with one batched LM call (the model is loaded once)."""
+        if n < 1:
+            raise BadInput(f"--n must be at least 1 (got {n})")
+        get_target(target)
+        checked = [check_idea(i) for i in ideas]
+        start = time.perf_counter()
+        retrieved = [self.retrieve(c.text) for c in checked]
+        # Candidate k of every idea uses few-shot set seed+k; candidate 0 decodes greedily, others sample.
+        outputs = {}
+        for k in range(n):
+            config = GenerationConfig(max_new_tokens=self.max_new_tokens, temperature=0.0 if k == 0 else 0.8,
+                                      seed=seed + k, stop=("\n", "<|im_end|>"))
+            prompts = [self.build_prompt(c.text, seed + k, hits) for c, hits in zip(checked, retrieved)]
+            prefixes = [f"{c.text}," for c in checked]
+            for i, gen in enumerate(self.lm.generate(prompts, config, prefixes=prefixes)):
+                outputs[i, k] = gen
+        elapsed = time.perf_counter() - start
+        results = []
+        for i, idea in enumerate(checked):
+            cands = []
+            for k in range(n):
+                gen = outputs[i, k]
+                direction, fallback, rejected = self.to_direction(
+                    idea.text, gen.text, truncated=gen.finish_reason == "length", seed=seed + k,
+                    retrieved=retrieved[i])
+                if target == "video":
+                    self._add_motion(direction, random.Random(seed + k))
+                notes = list(idea.notes)
+                if fallback:
+                    notes.append("the model wrote too few usable modifiers; used vocabulary tags instead")
+                cands.append(DirectionResult(
+                    idea=idea.text, target=target, direction=direction, rendered=render(direction, target),
+                    model=self.lm.name, seconds=elapsed / len(checked), fallback=fallback,
+                    rejected=rejected, notes=notes, retrieved=retrieved[i],
+                ))
+            results.append(replace(cands[0], candidates=cands) if n > 1 else cands[0])
+        return results

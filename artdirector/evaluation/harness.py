@@ -1,0 +1,111 @@
+"""The prefix evaluation: pick ideas from human prompts, run systems, score, report. Resumable.
+
+Every (system, idea) result is appended to ``results.jsonl`` in the output folder as soon as its batch is
+done; a re-run with the same configuration skips what is there, so a killed run loses at most one batch.
+A folder holding a run with another configuration is refused rather than mixed.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from artdirector.brief import BadInput
+from artdirector.corpus import normalise_text, prompt_modifiers, prompt_prefix
+
+BATCH = 32
+MIN_IDEA_WORDS = 3
+MIN_MODIFIERS = 2
+
+
+@dataclass(frozen=True)
+class Item:
+    idea: str
+    prompt: str  # the human's full prompt
+    modifiers: tuple[str, ...]
+
+
+def read_prompts(path: str | Path) -> list[str]:
+    """The ``prompt`` column of a TSV, CSV or JSONL file."""
+    path = Path(path)
+    if path.suffix == ".jsonl":
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    else:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f, delimiter="\t" if path.suffix == ".tsv" else ","))
+    if rows and "prompt" not in rows[0]:
+        raise BadInput(f"{path} has no 'prompt' column (columns: {', '.join(rows[0])})")
+    return [normalise_text(str(r.get("prompt") or "")) for r in rows]
+
+
+def prefix_items(prompts: Sequence[str], *, limit: int | None, seed: int) -> tuple[list[Item], int]:
+    """NeuroPrompts' prefix protocol: ideas of >= 3 words whose prompt has >= 2 modifiers; one per prefix.
+    Returns the items (a seeded sample of ``limit``) and how many rows were skipped."""
+    items, seen, skipped = [], set(), 0
+    for prompt in prompts:
+        idea, mods = prompt_prefix(prompt), prompt_modifiers(prompt)
+        if len(idea.split()) < MIN_IDEA_WORDS or len(mods) < MIN_MODIFIERS or idea in seen:
+            skipped += 1
+            continue
+        seen.add(idea)
+        items.append(Item(idea, prompt, tuple(mods)))
+    random.Random(seed).shuffle(items)
+    chosen = items[:limit] if limit else items
+    return chosen, skipped + len(items) - len(chosen)
+
+
+def run(items: Sequence[Item], systems: Sequence, *, out: Path, n: int, seed: int, config: dict,
+        progress: Callable[[str, int, int], None] | None = None) -> dict[str, list[dict]]:
+    """Run every system on every item (resuming from ``out/results.jsonl``); return results per system."""
+    out.mkdir(parents=True, exist_ok=True)
+    run_file, results_file = out / "run.json", out / "results.jsonl"
+    if run_file.exists() and json.loads(run_file.read_text()) != config:
+        raise BadInput(f"{out} holds a run with another configuration; choose a new --out or delete it")
+    run_file.write_text(json.dumps(config, indent=2))
+    done: dict[str, dict[int, dict]] = {}
+    if results_file.exists():
+        for line in results_file.read_text(encoding="utf-8").splitlines():
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut by a kill; its batch is simply run again
+            done.setdefault(rec["system"], {})[rec["i"]] = rec
+    with open(results_file, "a", encoding="utf-8") as sink:
+        for system in systems:
+            have = done.setdefault(system.name, {})
+            todo = [i for i in range(len(items)) if i not in have]
+            for begin in range(0, len(todo), BATCH):
+                chunk = todo[begin: begin + BATCH]
+                start = time.perf_counter()
+                prompts = system.generate([items[i].idea for i in chunk], n=n, seed=seed)
+                per_idea = (time.perf_counter() - start) / len(chunk)
+                for i, ps in zip(chunk, prompts):
+                    rec = {"system": system.name, "i": i, "prompts": ps, "seconds": per_idea}
+                    have[i] = rec
+                    sink.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                sink.flush()
+                if progress:
+                    progress(system.name, len(have), len(items))
+    return {s.name: [done[s.name][i] for i in range(len(items))] for s in systems}
+
+
+def score(items: Sequence[Item], results: dict[str, list[dict]], embedder) -> dict[str, dict]:
+    from artdirector.evaluation.metrics import score_system
+
+    ideas = [it.idea for it in items]
+    refs = [list(it.modifiers) for it in items]
+    table = {}
+    for name, recs in results.items():
+        table[name] = score_system(ideas, refs, [r["prompts"] for r in recs], [r["seconds"] for r in recs],
+                                   embedder)
+    human = score_system(ideas, refs, [[it.prompt] for it in items], [], embedder, with_latency=False)
+    for metric in ("modifier_precision", "modifier_recall", "modifier_f1", "soft_modifier_f1", "self_similarity"):
+        human[metric] = None  # the reference against itself would score 1 by construction
+    table["human"] = human
+    return table
+

@@ -1,0 +1,70 @@
+"""Writing an evaluation: ``report.json``, ``report.md`` (table and examples side by side) and PNG plots."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+TABLE_METRICS = (
+    "modifier_precision", "modifier_recall", "modifier_f1", "soft_modifier_f1", "category_coverage", "fidelity",
+    "distinct_2", "self_similarity", "over_budget_rate", "modifiers_per_prompt", "latency_p50_s", "latency_p95_s",
+)
+PLOT_METRICS = ("modifier_f1", "soft_modifier_f1", "category_coverage", "fidelity", "distinct_2", "over_budget_rate")
+
+
+def _fmt(value) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def write_report(out: Path, table: dict[str, dict], *, items: Sequence, results: dict[str, list[dict]],
+                 skipped: int, config: dict, examples: int = 5) -> dict:
+    report = {"n": len(items), "skipped": skipped, "systems": table, "config": config}
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    names = list(table)
+    lines = [f"# Prefix evaluation: {len(items)} ideas ({skipped} rows skipped)", "",
+             "| system | " + " | ".join(TABLE_METRICS) + " |", "|---" * (len(TABLE_METRICS) + 1) + "|"]
+    for name in names:
+        lines.append(f"| {name} | " + " | ".join(_fmt(table[name].get(m)) for m in TABLE_METRICS) + " |")
+    lines += ["", "Metric definitions: `artdirector/evaluation/metrics.py`. Config:", "",
+              "```json", json.dumps(config, indent=2), "```", "", "## Examples", ""]
+    for i, item in enumerate(items[:examples]):
+        lines += [f"**{item.idea}**", "", f"- human: {item.prompt}"]
+        lines += [f"- {name}: {results[name][i]['prompts'][0]}" for name in results]
+        lines.append("")
+    (out / "report.md").write_text("\n".join(lines))
+    _plots(out, table)
+    return report
+
+
+def _plots(out: Path, table: dict[str, dict]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(table)
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8))
+    for ax, metric in zip(axes.flat, PLOT_METRICS):
+        values = [table[n].get(metric) or 0.0 for n in names]
+        ax.bar(range(len(names)), values, color=["#888" if n == "human" else "#3b6ea5" for n in names])
+        ax.set_xticks(range(len(names)), names, rotation=35, ha="right", fontsize=8)
+        ax.set_title(metric)
+    fig.tight_layout()
+    fig.savefig(out / "metrics.png", dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(7, 5))
+    for name in names:
+        if table[name].get("latency_p50_s") is None:
+            continue
+        x, y = max(table[name]["latency_p50_s"], 1e-4), table[name]["soft_modifier_f1"]
+        ax.scatter(x, y)
+        ax.annotate(name, (x, y), fontsize=8, xytext=(4, 4), textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set_xlabel("seconds per idea (p50, log scale)")
+    ax.set_ylabel("soft modifier F1")
+    ax.set_title("quality vs latency")
+    fig.tight_layout()
+    fig.savefig(out / "quality_vs_latency.png", dpi=110)
+    plt.close(fig)

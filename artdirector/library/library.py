@@ -1,0 +1,385 @@
+"""The prompt library: collections of human prompts, searchable by meaning and by words.
+
+Storage: one SQLite database (WAL mode) holds every row — prompt, collection, source, time added, safety
+flag — and its embedding; an FTS5 table mirrors the prompts for keyword search. The vector index of each
+collection (``store.USearchIndex``) is derived data: it is saved with the highest row id it covers, and
+whoever opens the collection adds any newer rows from the database. Hence:
+
+- ingest is atomic per batch: a batch is embedded, then inserted in one transaction; a kill -9 leaves the
+  committed batches and nothing of the rest;
+- ingest is resumable: rows are unique per collection by normalised text, so re-running an ingest adds only
+  what is missing;
+- readers during an ingest see the last committed batch (SQLite WAL snapshot + index catch-up);
+- a lost or stale index file is rebuilt from the database; a corrupt database is reported with the command
+  that rebuilds it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import fcntl
+import io
+import json
+import re
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from artdirector.brief import BadInput
+from artdirector.corpus import normalise_text
+from artdirector.library.store import USearchIndex, VectorIndex
+from artdirector.safety import is_unsafe
+
+BUILTIN = "builtin"
+MAX_PROMPT_CHARS = 2000
+NEAR_DUPLICATE = 0.95  # MiniLM cosine at which two prompts count as the same prompt reworded
+BATCH = 256
+# Up to this many rows in a collection, near-duplicates are found by brute force (exact, reproducible:
+# a resumed ingest keeps exactly the rows an uninterrupted one keeps); beyond it, by the HNSW index, whose
+# recall (~0.99, bench/bench_vector_store.py) may let a rare near-duplicate through.
+EXACT_DEDUP_ROWS = 200_000
+RRF_K = 60  # reciprocal-rank fusion constant (Cormack et al., 2009)
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS prompts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    collection TEXT NOT NULL,
+    prompt TEXT NOT NULL,
+    norm TEXT NOT NULL,
+    source TEXT NOT NULL,
+    added_at REAL NOT NULL,
+    unsafe INTEGER NOT NULL DEFAULT 0,
+    vector BLOB NOT NULL,
+    UNIQUE (collection, norm)
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS prompts_fts USING fts5(prompt, content='prompts', content_rowid='id');
+CREATE TRIGGER IF NOT EXISTS prompts_ai AFTER INSERT ON prompts BEGIN
+    INSERT INTO prompts_fts(rowid, prompt) VALUES (new.id, new.prompt);
+END;
+CREATE TRIGGER IF NOT EXISTS prompts_ad AFTER DELETE ON prompts BEGIN
+    INSERT INTO prompts_fts(prompts_fts, rowid, prompt) VALUES ('delete', old.id, old.prompt);
+END;
+"""
+
+
+class LibraryError(RuntimeError):
+    """The library on disk is missing or damaged; the message says how to rebuild it."""
+
+
+@dataclass
+class Hit:
+    prompt: str
+    score: float
+    source: str
+    id: int = 0
+    collection: str = ""
+
+    def to_json(self) -> dict:
+        return {"prompt": self.prompt, "score": round(float(self.score), 4), "source": self.source}
+
+
+@dataclass
+class IngestReport:
+    collection: str
+    added: int = 0
+    duplicate: int = 0
+    near_duplicate: int = 0
+    unsafe: int = 0
+    bad: int = 0
+    bad_lines: list[str] = field(default_factory=list)  # "line N: why", the first 50
+    seconds: float = 0.0
+
+    def to_json(self) -> dict:
+        return self.__dict__ | {"seconds": round(self.seconds, 2)}
+
+
+def norm_key(prompt: str) -> str:
+    """Exact-duplicate key: lower case, punctuation and spacing folded."""
+    return re.sub(r"\s+", " ", re.sub(r"[^\w\s]", " ", prompt.lower())).strip()
+
+
+def read_rows(path: Path) -> Iterator[tuple[int, str | None, str | None]]:
+    """(line, prompt, error) from TSV, CSV, JSONL or Parquet with a ``prompt`` column (DiffusionDB's layout)."""
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(path)
+        if "prompt" not in table.column_names:
+            raise BadInput(f"{path} has no 'prompt' column (columns: {', '.join(table.column_names)})")
+        for i, value in enumerate(table.column("prompt").to_pylist(), 1):
+            yield i, (value if isinstance(value, str) else None), None if isinstance(value, str) else "not text"
+        return
+    text = path.read_bytes().decode("utf-8", errors="surrogateescape")
+    if suffix == ".jsonl":
+        for i, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line).get("prompt")
+            except (json.JSONDecodeError, AttributeError):
+                yield i, None, "not a JSON object"
+                continue
+            yield (i, value, None) if isinstance(value, str) else (i, None, "no 'prompt' text")
+        return
+    reader = csv.DictReader(io.StringIO(text), delimiter="\t" if suffix == ".tsv" else ",")
+    if reader.fieldnames is None or "prompt" not in reader.fieldnames:
+        raise BadInput(f"{path} has no 'prompt' column (columns: {', '.join(reader.fieldnames or [])})")
+    for row in reader:
+        yield reader.line_num, row.get("prompt"), None if row.get("prompt") is not None else "missing field"
+
+
+class PromptLibrary:
+    """A folder holding ``library.sqlite`` and one ``<collection>.usearch`` index per collection."""
+
+    def __init__(self, root: Path, embedder=None, *, index_factory=None):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.db_path = self.root / "library.sqlite"
+        self._embedder = embedder
+        self._index_factory = index_factory or (lambda ndim, path: USearchIndex(ndim, path=path))
+        self._indexes: dict[str, VectorIndex] = {}
+        self._covered: dict[str, int] = {}  # highest row id each loaded index holds
+        try:
+            self.db = sqlite3.connect(self.db_path, timeout=30, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as e:
+            raise LibraryError(f"the library at {self.root} is damaged ({e}); move it aside and rebuild it with "
+                               "'artdirector library ingest FILE --library NAME' (the built-in library rebuilds "
+                               "itself on next use)") from None
+
+    @classmethod
+    def default(cls, embedder=None) -> PromptLibrary:
+        from artdirector.config import user_dir
+
+        return cls(user_dir() / "library", embedder)
+
+    @property
+    def embedder(self):
+        if self._embedder is None:
+            from artdirector.embed import Embedder
+
+            self._embedder = Embedder()
+        return self._embedder
+
+    # -- collections -------------------------------------------------------------------------------------
+
+    def collections(self) -> dict[str, int]:
+        rows = self.db.execute("SELECT collection, COUNT(*) FROM prompts GROUP BY collection ORDER BY 1")
+        return dict(rows.fetchall())
+
+    def has(self, collection: str) -> bool:
+        row = self.db.execute("SELECT 1 FROM prompts WHERE collection = ? LIMIT 1", (collection,)).fetchone()
+        return row is not None
+
+    def stats(self) -> dict:
+        sources = self.db.execute("SELECT collection, source, COUNT(*) FROM prompts GROUP BY 1, 2").fetchall()
+        unsafe = self.db.execute("SELECT COUNT(*) FROM prompts WHERE unsafe = 1").fetchone()[0]
+        size = sum(p.stat().st_size for p in self.root.iterdir() if p.is_file())
+        return {"path": str(self.root), "collections": self.collections(), "unsafe_rows": unsafe,
+                "sources": [{"collection": c, "source": s, "rows": n} for c, s, n in sources],
+                "disk_bytes": size}
+
+    def remove(self, collection: str) -> int:
+        with self._writer():
+            n = self.db.execute("DELETE FROM prompts WHERE collection = ?", (collection,)).rowcount
+            self.db.execute("DELETE FROM meta WHERE key = ?", (f"indexed:{collection}",))
+            self.db.commit()
+            self._index_path(collection).unlink(missing_ok=True)
+            self._indexes.pop(collection, None)
+            self._covered.pop(collection, None)
+        return n
+
+    def _index_path(self, collection: str) -> Path:
+        return self.root / f"{collection}.usearch"
+
+    @contextlib.contextmanager
+    def _writer(self):
+        """One writer at a time across processes; readers never wait for it."""
+        with open(self.root / "write.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def index(self, collection: str) -> VectorIndex:
+        """The collection's vector index, caught up with every committed row."""
+        index = self._indexes.get(collection)
+        if index is None:
+            path = self._index_path(collection)
+            covered = self._meta(f"indexed:{collection}")
+            try:
+                index = self._index_factory(self.embedder.dimension, path if covered else None)
+            except Exception:  # an unreadable index file is derived data: rebuild it from the database
+                index, covered = self._index_factory(self.embedder.dimension, None), None
+            self._indexes[collection] = index
+            self._covered[collection] = int(covered or 0)
+        last = self._covered[collection]
+        rows = self.db.execute("SELECT id, vector FROM prompts WHERE collection = ? AND id > ? ORDER BY id",
+                               (collection, last)).fetchall()
+        if rows:
+            ids = np.array([r[0] for r in rows], dtype=np.int64)
+            index.add(ids, np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows]))
+            self._covered[collection] = int(ids[-1])
+        return index
+
+    def _meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def _save_index(self, collection: str) -> None:
+        index = self.index(collection)
+        index.save(self._index_path(collection))
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                        (f"indexed:{collection}", str(self._covered[collection])))
+        self.db.commit()
+
+    # -- ingest ------------------------------------------------------------------------------------------
+
+    def ingest(self, path: str | Path, collection: str, *, allow_unsafe: bool = False, progress=None,
+               batch_size: int = BATCH) -> IngestReport:
+        if not _NAME.match(collection):
+            raise BadInput(f"library name {collection!r}: use 1-64 letters, digits, '.', '_' or '-'")
+        path = Path(path)
+        if not path.is_file():
+            raise BadInput(f"{path} does not exist")
+        report = IngestReport(collection)
+        start = time.perf_counter()
+        rows = list(read_rows(path))
+        with self._writer():
+            pending: list[tuple[str, bool]] = []
+            seen: set[str] = set()
+            for line, prompt, error in rows:
+                if error is None:
+                    prompt = normalise_text(prompt or "")
+                    if any("\udc80" <= c <= "\udcff" for c in prompt):
+                        error = "not valid UTF-8"
+                    elif not prompt:
+                        error = "empty prompt"
+                    elif len(prompt) > MAX_PROMPT_CHARS:
+                        error = f"{len(prompt)} characters (limit {MAX_PROMPT_CHARS})"
+                if error:
+                    report.bad += 1
+                    if len(report.bad_lines) < 50:
+                        report.bad_lines.append(f"line {line}: {error}")
+                    continue
+                unsafe = is_unsafe(prompt)
+                if unsafe and not allow_unsafe:
+                    report.unsafe += 1
+                    continue
+                key = norm_key(prompt)
+                if key in seen:
+                    report.duplicate += 1
+                    continue
+                seen.add(key)
+                pending.append((prompt, unsafe))
+            for begin in range(0, len(pending), batch_size):
+                self._ingest_batch(pending[begin: begin + batch_size], collection, path.name, report)
+                if progress:
+                    progress(min(begin + batch_size, len(pending)), len(pending))
+            self._save_index(collection)
+        report.seconds = time.perf_counter() - start
+        return report
+
+    def _ingest_batch(self, batch: Sequence[tuple[str, bool]], collection: str, source: str,
+                      report: IngestReport) -> None:
+        keys = [norm_key(p) for p, _ in batch]
+        marks = ",".join("?" * len(keys))
+        existing = {k for (k,) in self.db.execute(
+            f"SELECT norm FROM prompts WHERE collection = ? AND norm IN ({marks})", (collection, *keys))}
+        fresh = [(p, u, k) for (p, u), k in zip(batch, keys) if k not in existing]
+        report.duplicate += len(batch) - len(fresh)
+        if not fresh:
+            return
+        vectors = self.embedder.encode([p for p, _, _ in fresh])
+        index = self.index(collection)
+        _, prior = index.search(vectors, 1, exact=len(index) <= EXACT_DEDUP_ROWS)
+        keep, kept_vecs = [], []
+        for row, vec, prior_score in zip(fresh, vectors, prior[:, 0]):
+            if prior_score >= NEAR_DUPLICATE or any(float(vec @ v) >= NEAR_DUPLICATE for v in kept_vecs):
+                report.near_duplicate += 1
+                continue
+            keep.append(row)
+            kept_vecs.append(vec)
+        now = time.time()
+        with self.db:  # one transaction per batch: all of it or none of it
+            self.db.executemany(
+                "INSERT INTO prompts (collection, prompt, norm, source, added_at, unsafe, vector) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(collection, p, k, source, now, int(u), v.astype(np.float32).tobytes())
+                 for (p, u, k), v in zip(keep, kept_vecs)])
+        report.added += len(keep)
+
+    # -- search ------------------------------------------------------------------------------------------
+
+    def _rows(self, ids: Sequence[int]) -> dict[int, tuple]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.db.execute(f"SELECT id, prompt, source, collection, unsafe FROM prompts WHERE id IN ({marks})",
+                               [int(i) for i in ids])
+        return {r[0]: r[1:] for r in rows}
+
+    def search(self, query: str, *, k: int = 10, mode: str = "hybrid", collection: str = BUILTIN,
+               include_unsafe: bool = False, source: str | None = None) -> list[Hit]:
+        if mode not in ("vector", "keyword", "hybrid"):
+            raise BadInput(f"unknown search mode {mode!r}; valid: vector, keyword, hybrid")
+        if not query.strip():
+            raise BadInput("the search query is empty")
+        if not self.has(collection):
+            raise BadInput(f"no library named {collection!r}; libraries: {', '.join(self.collections()) or 'none'}")
+        depth = max(k * 5, 50)  # over-fetch: filters and fusion need candidates beyond the top k
+        ranked: dict[str, list[tuple[int, float]]] = {}
+        if mode in ("vector", "hybrid"):
+            ids, scores = self.index(collection).search(self.embedder.encode([query]), depth)
+            ranked["vector"] = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+        if mode in ("keyword", "hybrid"):
+            ranked["keyword"] = self._keyword(query, collection, depth)
+        rows = self._rows(sorted({i for lst in ranked.values() for i, _ in lst}))
+
+        def allowed(i: int) -> bool:
+            r = rows.get(i)
+            return r is not None and (include_unsafe or not r[3]) and (source is None or r[1] == source)
+
+        if mode == "hybrid":
+            fused: dict[int, float] = {}
+            for lst in ranked.values():
+                for rank, (i, _) in enumerate([x for x in lst if allowed(x[0])]):
+                    fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + rank + 1)
+            order = sorted(fused.items(), key=lambda x: -x[1])
+        else:
+            order = [x for x in ranked[mode] if allowed(x[0])]
+        return [Hit(rows[i][0], s, rows[i][1], i, rows[i][2]) for i, s in order[:k]]
+
+    def _keyword(self, query: str, collection: str, depth: int) -> list[tuple[int, float]]:
+        words = re.findall(r"\w+", query.lower())
+        if not words:
+            return []
+        match = " OR ".join(f'"{w}"' for w in words)  # quoted: user text is never FTS5 syntax
+        rows = self.db.execute(
+            "SELECT p.id, -bm25(prompts_fts) FROM prompts_fts JOIN prompts p ON p.id = prompts_fts.rowid "
+            "WHERE prompts_fts MATCH ? AND p.collection = ? ORDER BY bm25(prompts_fts) LIMIT ?",
+            (match, collection, depth))
+        return [(int(i), float(s)) for i, s in rows]
+
+    # -- the built-in library ----------------------------------------------------------------------------
+
+    def ensure_builtin(self, progress=None) -> None:
+        """Index the shipped training-split prompts on first use (the install step does it ahead of time)."""
+        if self._meta("builtin:complete") == "1" and self.has(BUILTIN):
+            return
+        from importlib import resources
+
+        path = Path(str(resources.files("artdirector.data").joinpath("prompts/train.tsv")))
+        self.ingest(path, BUILTIN, progress=progress)
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('builtin:complete', '1')")
+        self.db.commit()

@@ -1,0 +1,168 @@
+"""The language-model interface every backend implements.
+
+Three abstract methods, in the spirit of outlines' ``BaseBackend``: ``tokenize``, ``detokenize`` and
+``next_token_logprobs`` (log-probabilities of the next token for a *batch* of token sequences; backends keep
+a prefix cache so that extending a sequence by one token costs one token of compute). Decoding algorithms —
+greedy, sampling, beam and the constrained searches of later stages — are written once, here and in
+``artdirector.decoding``, against that method. ``generate`` has a portable default built on it; a backend
+may override it with a faster native loop as long as the results are the same.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    max_new_tokens: int = 48
+    temperature: float = 0.0  # 0 means greedy
+    top_p: float = 0.95
+    seed: int = 0
+    stop: tuple[str, ...] = ("\n",)
+    # Small models loop ("a lighthouse, a lighthouse, ..."). Two guards, applied to the *answer* so far:
+    # an additive presence penalty in nats (OpenAI's presence penalty; additive, so it is exact on
+    # log-probabilities, unlike CTRL's multiplicative rule which barely moves a confident token), and a ban
+    # on repeating any n-gram (HF's no_repeat_ngram_size).
+    presence_penalty: float = 1.0
+    no_repeat_ngram_size: int = 3
+    # Additive nats per token id (OpenAI's logit_bias): steers decoding toward or away from a vocabulary.
+    logit_bias: Mapping[int, float] | None = None
+
+
+@dataclass
+class Generation:
+    text: str
+    tokens: list[int] = field(default_factory=list)
+    finish_reason: str = "stop"  # "stop" | "length"
+
+
+class LanguageModel(ABC):
+    """A causal language model as the director sees it."""
+
+    name: str = "lm"
+
+    @abstractmethod
+    def tokenize(self, text: str) -> list[int]:
+        """Token ids of ``text`` (no special tokens added)."""
+
+    @abstractmethod
+    def detokenize(self, tokens: Sequence[int]) -> str:
+        """Text of ``tokens``."""
+
+    @abstractmethod
+    def next_token_logprobs(self, sequences: Sequence[Sequence[int]]) -> np.ndarray:
+        """Log-probabilities of the next token after each sequence: shape ``(len(sequences), vocab)``."""
+
+    @property
+    def eos_token_ids(self) -> frozenset[int]:
+        return frozenset()
+
+    def generate(self, prompts: Sequence[str], config: GenerationConfig | None = None, *,
+                 prefixes: Sequence[str] | None = None) -> list[Generation]:
+        """Continue each prompt; all prompts advance together, one batched call per step.
+
+        ``prefixes[i]`` is text that already begins answer ``i``: appended to its prompt, counted as answer by
+        the anti-repetition guards, not returned. The director begins each answer with the idea, so the
+        model cannot simply echo it.
+        """
+        config = config or GenerationConfig()
+        rng = np.random.default_rng(config.seed)
+        heads = [self.tokenize(x) if x else [] for x in (prefixes or [""] * len(prompts))]
+        seqs = [self.tokenize(p) + h for p, h in zip(prompts, heads)]
+        starts = [len(s) for s in seqs]
+        texts = [""] * len(seqs)
+        done: list[str | None] = [None] * len(seqs)
+        for wave in self._waves(seqs, config.max_new_tokens):
+            for _ in range(config.max_new_tokens):
+                live = [i for i in wave if done[i] is None]
+                if not live:
+                    break
+                logprobs = self.next_token_logprobs([seqs[i] for i in live])
+                for row, i in enumerate(live):
+                    token = pick_token(logprobs[row], heads[i] + seqs[i][starts[i]:], config, rng)
+                    if token in self.eos_token_ids:
+                        done[i] = "stop"
+                        continue
+                    seqs[i].append(token)
+                    texts[i] = self.detokenize(seqs[i][starts[i]:])
+                    cut = first_stop(texts[i], config.stop)
+                    if cut is not None:
+                        texts[i] = texts[i][:cut]
+                        done[i] = "stop"
+        return [
+            Generation(text=t, tokens=s[start:], finish_reason=d or "length")
+            for t, s, start, d in zip(texts, seqs, starts, done)
+        ]
+
+    #: Most tokens the backend can hold at once (a KV cache's cells); ``None`` means no limit.
+    token_capacity: int | None = None
+
+    def _waves(self, seqs: Sequence[Sequence[int]], new_tokens: int) -> list[list[int]]:
+        """Split a batch into waves that fit ``token_capacity``: the prefix all prompts share counts once,
+        each prompt's own tokens and its new tokens count per prompt."""
+        if not self.token_capacity or len(seqs) < 2:
+            return [list(range(len(seqs)))]
+        shared = min(common_prefix(seqs[0], s) for s in seqs)
+        waves, used = [[]], shared
+        for i, s in enumerate(seqs):
+            need = len(s) - shared + new_tokens
+            if waves[-1] and used + need > self.token_capacity:
+                waves.append([])
+                used = shared
+            waves[-1].append(i)
+            used += need
+        return waves
+
+
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """Length of the common prefix, by binary search over slice equality (C-speed compares)."""
+    a, b = list(a), list(b)
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[:mid] == b[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def first_stop(text: str, stops: Sequence[str]) -> int | None:
+    hits = [text.find(s) for s in stops if s and s in text]
+    return min(hits) if hits else None
+
+
+def adjust_scores(scores: np.ndarray, answer: Sequence[int], config: GenerationConfig) -> np.ndarray:
+    """Apply the logit bias and the anti-repetition guards to one row of log-probabilities (in place)."""
+    if config.logit_bias:
+        ids = np.fromiter(config.logit_bias.keys(), dtype=np.int64)
+        scores[ids] += np.fromiter(config.logit_bias.values(), dtype=np.float64)
+    if config.presence_penalty and len(answer):
+        scores[np.fromiter(set(answer), dtype=np.int64)] -= config.presence_penalty
+    n = config.no_repeat_ngram_size
+    if n and len(answer) >= n:
+        tail = tuple(answer[len(answer) - n + 1:])
+        banned = [answer[i + n - 1] for i in range(len(answer) - n + 1) if tuple(answer[i:i + n - 1]) == tail]
+        if banned:
+            scores[banned] = -np.inf
+    return scores
+
+
+def pick_token(logprobs: np.ndarray, answer: Sequence[int], config: GenerationConfig, rng) -> int:
+    """Greedy or nucleus sampling after the anti-repetition guards."""
+    scores = adjust_scores(np.array(logprobs, dtype=np.float64, copy=True), answer, config)
+    if config.temperature <= 0:
+        return int(np.argmax(scores))
+    scores = scores / config.temperature
+    probs = np.exp(scores - scores.max())
+    probs /= probs.sum()
+    order = np.argsort(-probs)
+    cumulative = np.cumsum(probs[order])
+    keep = order[: int(np.searchsorted(cumulative, config.top_p)) + 1]
+    p = probs[keep] / probs[keep].sum()
+    return int(rng.choice(keep, p=p))

@@ -1,0 +1,68 @@
+"""Turning what a small LM wrote into clean modifier phrases.
+
+A 135M-parameter model drifts: it may start a new "Idea:" line, write a sentence instead of tags, repeat a
+word, or emit markup. The parser keeps only phrases that look like prompt modifiers and says how many it
+rejected; the director falls back to vocabulary tags when too few survive, so garbage never reaches the
+rendered prompt.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from artdirector.safety import is_unsafe
+from artdirector.vocab import vocabulary
+
+MAX_WORDS = 6  # longer "phrases" are sentences, not modifiers
+_CUT = re.compile(r"(?i)(\bidea\s*:|\bprompt\s*:|\bnegative\s*:|<\||\n)")
+_SPLIT = re.compile(r"[,;|]|\.(?:\s|$)")
+_WEIGHT = re.compile(r"^\((.*?)(?::[\d.]+)?\)$|^\[(.*)\]$")
+_ALLOWED = re.compile(r"^[\w][\w '&\-./+]*$")
+# Numbers prompt writers really use: output resolutions and lens focal lengths.
+_NUMERIC_OK = re.compile(r"^((4|8|16) ?k( uhd| resolution| hdr)?|\d{2,3} ?mm( lens| photography| film)?|1080p|"
+                         r"(19|20)\d0s|\d ?d( render)?)$")
+
+
+@dataclass
+class Parsed:
+    phrases: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+
+
+def _clean(raw: str) -> str:
+    text = unicodedata.normalize("NFKC", raw).strip().strip("\"'`*_ ")
+    m = _WEIGHT.match(text)
+    if m:
+        text = (m.group(1) or m.group(2) or "").strip()
+    return re.sub(r"\s+", " ", text).lower()
+
+
+def _acceptable(phrase: str) -> bool:
+    words = phrase.split()
+    if not words or len(words) > MAX_WORDS or len(phrase) < 2:
+        return False
+    if not _ALLOWED.match(phrase) or not re.search(r"[a-z]", phrase):
+        return False
+    if "http" in phrase or "www." in phrase:
+        return False
+    if len(words) >= 3 and len(set(words)) <= len(words) / 2:
+        return False  # "very very very detailed": a repetition loop
+    if any(ch.isdigit() for ch in phrase) and phrase not in vocabulary() and not _NUMERIC_OK.match(phrase):
+        return False  # small models drift into counting ("360, 480, 560", "24 k", "100x10")
+    return not is_unsafe(phrase)
+
+
+def parse_modifiers(text: str, idea: str = "") -> Parsed:
+    """Split generated text into modifier phrases; drop duplicates, the idea itself and anything unclean."""
+    text = _CUT.split(text, maxsplit=1)[0]
+    out = Parsed()
+    seen = {idea.strip().lower()}
+    for raw in _SPLIT.split(text):
+        phrase = _clean(raw)
+        if not phrase or phrase in seen:
+            continue
+        seen.add(phrase)
+        (out.phrases if _acceptable(phrase) else out.rejected).append(phrase)
+    return out

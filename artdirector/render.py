@@ -1,0 +1,163 @@
+"""Rendering a ``Direction`` into the prompt string a given text-to-image or text-to-video model reads.
+
+Every target starts with the user's idea, verbatim: diffusion models weigh early tokens most, and the idea is
+what the user asked for. What follows depends on the model's text encoder:
+
+- ``sd15`` — CLIP ViT-L/14, 77 tokens: comma-separated tags, the convention these models were prompted with.
+- ``sdxl`` — two CLIP encoders (ViT-L/14 and OpenCLIP bigG/14). Both use the same BPE vocabulary and merges
+  and differ only in padding, so one count is exact for both and both must fit 77.
+- ``flux`` — T5-XXL reads fluent sentences (CLIP-L sees only the start, which is the idea). FLUX.1-schnell
+  reads up to 256 T5 tokens. We have no T5 vocabulary offline, so the budget is counted in CLIP BPE tokens,
+  which on English prompt text run at or above T5's SentencePiece counts: a conservative proxy.
+- ``video`` — AnimateDiff on SD 1.5: tags within 77 CLIP tokens, with motion, camera movement and pacing
+  right after the idea, since they decide whether the clip moves at all.
+
+When a prompt is over budget, phrases are dropped lowest priority first (``DROP_ORDER``), and the rendered
+result says which. The idea itself is never cut: if it alone is over budget, the result says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from artdirector.brief import BadInput, Direction
+from artdirector.tokens import CLIP_MAX_TOKENS, clip_token_count
+
+# Lowest priority first: quality boosters are the most generic words; the subject details least so.
+DROP_ORDER = (
+    "negative",
+    "booster", "mood", "color", "composition", "pacing", "lighting", "camera", "artist", "style", "medium",
+    "motion", "subject",
+)
+TAG_ORDER = ("subject", "medium", "style", "artist", "lighting", "color", "composition", "mood", "booster")
+VIDEO_TAG_ORDER = ("subject", "motion", "camera", "pacing", *TAG_ORDER[1:])
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    budget: int  # CLIP BPE tokens, start/end markers included
+    prose: bool
+    negative: bool  # whether the model takes a negative prompt
+    order: tuple[str, ...] = TAG_ORDER
+
+
+TARGETS = {
+    "sd15": Target("sd15", CLIP_MAX_TOKENS, prose=False, negative=True),
+    "sdxl": Target("sdxl", CLIP_MAX_TOKENS, prose=False, negative=True),
+    "flux": Target("flux", 256, prose=True, negative=False),
+    "video": Target("video", CLIP_MAX_TOKENS, prose=False, negative=True, order=VIDEO_TAG_ORDER),
+}
+
+
+def get_target(name: str) -> Target:
+    try:
+        return TARGETS[name]
+    except KeyError:
+        raise BadInput(f"unknown target {name!r}; valid targets: {', '.join(TARGETS)}") from None
+
+
+@dataclass
+class Rendered:
+    target: str
+    prompt: str
+    negative_prompt: str
+    tokens: int
+    budget: int
+    dropped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def over_budget(self) -> bool:
+        return self.tokens > self.budget
+
+
+def _artist(phrase: str) -> str:
+    return phrase if phrase.lower().startswith("by ") else f"by {phrase}"
+
+
+def _tags(idea: str, parts: dict[str, list[str]], order: tuple[str, ...]) -> str:
+    phrases = [idea]
+    for category in order:
+        for p in parts.get(category, []):
+            phrases.append(_artist(p) if category == "artist" else p)
+    return ", ".join(phrases)
+
+
+def _join(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _article(phrase: str) -> str:
+    if phrase.split()[0].lower() in ("a", "an", "the") or phrase.endswith("s"):
+        return phrase
+    return ("an " if phrase[0].lower() in "aeiou" else "a ") + phrase
+
+
+def _prose(idea: str, parts: dict[str, list[str]]) -> str:
+    get = parts.get
+    first = idea.rstrip(" .")
+    if get("subject"):
+        first += ", " + ", ".join(get("subject"))
+    sentences = [first + "."]
+    look = []
+    if get("medium"):
+        look.append(_article(_join(get("medium"))))
+    if get("style"):
+        look.append(f"in a {_join(get('style'))} style")
+    if get("artist"):
+        names = [a[3:] if a.lower().startswith("by ") else a for a in get("artist")]
+        look.append(f"in the manner of {_join(names)}")
+    if look:
+        sentences.append(("Rendered as " if get("medium") else "Made ") + " ".join(look) + ".")
+    if get("lighting"):
+        sentences.append(f"The scene has {_join(get('lighting'))}.")
+    if get("color"):
+        sentences.append(f"The palette is {_join(get('color'))}.")
+    if get("composition"):
+        sentences.append(f"The composition is {_join(get('composition'))}.")
+    if get("mood"):
+        sentences.append(f"The mood is {_join(get('mood'))}.")
+    if get("booster"):
+        boost = ", ".join(get("booster"))
+        sentences.append(boost[0].upper() + boost[1:] + ".")
+    return " ".join(sentences)
+
+
+def _fit(text_of, parts: dict[str, list[str]], budget: int) -> tuple[str, int, list[str]]:
+    parts = {k: list(v) for k, v in parts.items()}
+    dropped: list[str] = []
+    while True:
+        text = text_of(parts)
+        tokens = clip_token_count(text)
+        if tokens <= budget:
+            return text, tokens, dropped
+        victim = next((c for c in DROP_ORDER if parts.get(c)), None)
+        if victim is None:
+            return text, tokens, dropped
+        dropped.append(parts[victim].pop())
+
+
+def render(direction: Direction, target: str | Target = "sd15") -> Rendered:
+    t = target if isinstance(target, Target) else get_target(target)
+    parts = {k: v for k, v in direction.parts.items() if k in t.order}
+    if t.prose:
+        prompt, tokens, dropped = _fit(lambda p: _prose(direction.idea, p), parts, t.budget)
+    else:
+        prompt, tokens, dropped = _fit(lambda p: _tags(direction.idea, p, t.order), parts, t.budget)
+    notes = []
+    if tokens > t.budget:
+        notes.append(
+            f"the idea alone is {tokens} tokens, over the {t.budget}-token window of {t.name}; "
+            "the model will not read its end (the idea was not shortened)"
+        )
+    negative = ""
+    if t.negative and direction.negative:
+        negative, _, neg_dropped = _fit(
+            lambda p: ", ".join(p["negative"]), {"negative": list(direction.negative)}, t.budget
+        )
+        if neg_dropped:
+            notes.append(f"negative prompt shortened to fit {t.budget} tokens: dropped {', '.join(neg_dropped)}")
+    elif direction.negative:
+        notes.append(f"{t.name} takes no negative prompt; the negative phrases are reported but not rendered")
+    return Rendered(t.name, prompt, negative, tokens, t.budget, dropped, notes)

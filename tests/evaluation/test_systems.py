@@ -1,0 +1,52 @@
+from artdirector.corpus import HumanPrompt
+from artdirector.evaluation.systems import ArtDirectorSystem, DynamicPrompts, FewShot, NearestNeighbour, VocabExpansion
+from artdirector.lm.dummy import DummyLM
+
+TRAIN = [
+    HumanPrompt("a castle on a hill at sunset, oil painting, by thomas cole", "t"),
+    HumanPrompt("portrait of a cyborg woman, cyberpunk, neon lights, 8k", "t"),
+    HumanPrompt("a bowl of ramen, food photography, 35mm", "t"),
+]
+
+
+def test_nearest_neighbour_takes_the_closest_prefix_modifiers():
+    from artdirector.embed import Embedder
+
+    nn = NearestNeighbour(TRAIN, Embedder())
+    out = nn.generate(["an old fortress on a mountain at dusk", "android girl portrait"], n=2, seed=0)
+    assert out[0][0] == "an old fortress on a mountain at dusk, oil painting, by thomas cole"
+    assert out[1][0] == "android girl portrait, cyberpunk, neon lights, 8k"
+    assert out[0][1] != out[0][0]  # the second sample is the second-nearest prompt
+
+
+def test_dynamicprompts_fills_the_template_from_the_vocabularies(tmp_path):
+    dp = DynamicPrompts(tmp_path)
+    a = dp.generate(["a cat {x|y} __not_a_wildcard__"], n=3, seed=1)
+    assert a == dp.generate(["a cat {x|y} __not_a_wildcard__"], n=3, seed=1)  # seeded
+    for p in a[0]:
+        assert p.startswith("a cat {x|y} __not_a_wildcard__, ")  # the idea is never templated
+        assert len(p.split(", ")) == 7 and "__" not in p.split(", ", 1)[1]
+    assert len(set(a[0])) > 1
+
+
+def test_fewshot_uses_a_plain_prompt_and_keeps_the_idea_first():
+    lm = DummyLM([" oil painting, 8k\n", " sketch\n"])
+    out = FewShot(lm, TRAIN, shots=2).generate(["a fox"], n=2, seed=0)
+    assert out == [["a fox, oil painting, 8k", "a fox, sketch"]]
+    assert lm.calls[0].count("Idea: ") == 3 and lm.calls[0].endswith("Idea: a fox\nPrompt: a fox,")
+
+
+def test_vocab_expansion_biases_toward_vocabulary_tokens(llama_lm):
+    ve = VocabExpansion(llama_lm, TRAIN, shots=2)
+    oil = llama_lm.tokenize(" oil")[0]
+    assert ve.bias[oil] == 2.0
+    assert ve.config(0, 0).logit_bias is ve.bias
+    assert len(ve.generate(["a lighthouse in a storm"], n=1, seed=0)[0]) == 1
+
+
+def test_artdirector_system_returns_n_candidates():
+    from artdirector.director import ArtDirector
+
+    lm = DummyLM([" oil painting, 8k", " sketch, moody"])
+    out = ArtDirectorSystem(ArtDirector(lm)).generate(["a fox"], n=2, seed=0)
+    assert out == [["a fox, oil painting, 8k", "a fox, sketch, moody"]]

@@ -1,0 +1,182 @@
+"""The prompt library on real SQLite, real usearch and the real MiniLM embedder."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from artdirector.brief import BadInput
+from artdirector.library.library import LibraryError, PromptLibrary, norm_key, read_rows
+from artdirector.library.store import ExactIndex, USearchIndex
+
+PROMPTS = [
+    "a castle on a hill at sunset, oil painting, by thomas cole",
+    "a medieval castle at dusk, matte painting, dramatic lighting",
+    "portrait of a cyborg woman, cyberpunk, neon lights, 8k",
+    "a bowl of ramen, food photography, 35mm",
+    "a lighthouse in a storm, seascape, by ivan aivazovsky",
+]
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    from artdirector.embed import Embedder
+
+    return Embedder()
+
+
+def write_tsv(path: Path, prompts, extra: bytes = b"") -> Path:
+    path.write_bytes(("prompt\n" + "\n".join(prompts) + "\n").encode() + extra)
+    return path
+
+
+def test_norm_key_folds_case_punctuation_and_spaces():
+    assert norm_key("A Castle,  at DUSK!") == norm_key("a castle at dusk")
+
+
+def test_ingest_counts_every_kind_of_row(tmp_path, embedder):
+    rows = [*PROMPTS, PROMPTS[0].upper(), "a castle on a hill at sunset , oil painting , by thomas cole!",
+            "nsfw nude portrait", '""', "x" * 2100]  # '""' is an empty field; blank lines are no rows
+    src = write_tsv(tmp_path / "in.tsv", rows, extra=b"bad \xff bytes\n")
+    lib = PromptLibrary(tmp_path / "lib", embedder)
+    report = lib.ingest(src, "mine")
+    assert report.added == 5
+    assert report.duplicate == 2  # upper-case copy and the re-punctuated copy
+    assert report.unsafe == 1 and report.bad == 3
+    assert any("not valid UTF-8" in b for b in report.bad_lines)
+    assert any(b.startswith("line 10:") and "empty" in b for b in report.bad_lines)  # header is line 1
+    again = lib.ingest(src, "mine")  # resumable: a re-run adds nothing twice
+    assert again.added == 0 and again.duplicate == 7
+    assert lib.collections() == {"mine": 5}
+
+
+def test_near_duplicates_are_caught(tmp_path, embedder):
+    lib = PromptLibrary(tmp_path / "lib", embedder)
+    lib.ingest(write_tsv(tmp_path / "a.tsv", ["a castle on a hill at sunset, oil painting, by thomas cole"]), "m")
+    r = lib.ingest(write_tsv(tmp_path / "b.tsv", ["a castle on the hill at sunset, oil painting, by thomas cole"]),
+                   "m")
+    assert r.near_duplicate == 1 and r.added == 0
+
+
+def test_search_modes_and_persistence(tmp_path, embedder):
+    lib = PromptLibrary(tmp_path / "lib", embedder)
+    lib.ingest(write_tsv(tmp_path / "in.tsv", PROMPTS), "mine")
+    vec = lib.search("an old stone castle", k=2, mode="vector", collection="mine")
+    assert {h.prompt for h in vec} == set(PROMPTS[:2])
+    assert vec[0].score >= vec[1].score and vec[0].source == "in.tsv"
+    kw = lib.search("ramen", k=3, mode="keyword", collection="mine")
+    assert [h.prompt for h in kw] == [PROMPTS[3]]
+    hyb = lib.search("castle ramen", k=5, mode="hybrid", collection="mine")
+    assert PROMPTS[3] in [h.prompt for h in hyb] and any("castle" in h.prompt for h in hyb)
+    # A new process (a fresh object) loads the saved index and finds the same.
+    reopened = PromptLibrary(tmp_path / "lib", embedder)
+    assert [h.prompt for h in reopened.search("an old stone castle", k=2, mode="vector",
+                                              collection="mine")] == [h.prompt for h in vec]
+    with pytest.raises(BadInput, match="no library named"):
+        lib.search("x", collection="nope")
+    with pytest.raises(BadInput, match="unknown search mode"):
+        lib.search("x", mode="fuzzy", collection="mine")
+
+
+def test_lost_index_file_is_rebuilt_from_the_database(tmp_path, embedder):
+    lib = PromptLibrary(tmp_path / "lib", embedder)
+    lib.ingest(write_tsv(tmp_path / "in.tsv", PROMPTS), "mine")
+    (tmp_path / "lib" / "mine.usearch").write_bytes(b"garbage")
+    fresh = PromptLibrary(tmp_path / "lib", embedder)
+    assert fresh.search("ramen noodles", k=1, mode="vector", collection="mine")[0].prompt == PROMPTS[3]
+
+
+def test_corrupt_database_says_how_to_rebuild(tmp_path, embedder):
+    root = tmp_path / "lib"
+    root.mkdir()
+    (root / "library.sqlite").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(LibraryError, match="rebuild"):
+        PromptLibrary(root, embedder)
+
+
+def test_remove_and_stats(tmp_path, embedder):
+    lib = PromptLibrary(tmp_path / "lib", embedder)
+    lib.ingest(write_tsv(tmp_path / "in.tsv", PROMPTS), "mine")
+    assert lib.stats()["collections"] == {"mine": 5}
+    assert lib.remove("mine") == 5
+    assert lib.collections() == {} and not (tmp_path / "lib" / "mine.usearch").exists()
+    assert lib.search  # the object stays usable
+
+
+def test_read_rows_formats(tmp_path):
+    (tmp_path / "a.jsonl").write_text('{"prompt": "x, y"}\nnot json\n{"other": 1}\n')
+    assert list(read_rows(tmp_path / "a.jsonl")) == [
+        (1, "x, y", None), (2, None, "not a JSON object"), (3, None, "no 'prompt' text")]
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"prompt": ["a, b", None], "part": [1, 2]}), tmp_path / "d.parquet")
+    assert [p for _, p, _ in read_rows(tmp_path / "d.parquet")] == ["a, b", None]
+    (tmp_path / "c.csv").write_text("text\nhello\n")
+    with pytest.raises(BadInput, match="no 'prompt' column"):
+        list(read_rows(tmp_path / "c.csv"))
+
+
+def test_usearch_matches_exact_search_on_small_data():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(500, 32)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    exact, hnsw = ExactIndex(32), USearchIndex(32)
+    ids = np.arange(10, 510)
+    exact.add(ids, x)
+    hnsw.add(ids, x)
+    e_ids, e_scores = exact.search(x[:20], 5)
+    h_ids, h_scores = hnsw.search(x[:20], 5)
+    assert (e_ids[:, 0] == ids[:20]).all() and np.allclose(e_scores[:, 0], 1.0, atol=1e-5)
+    assert np.mean([len(set(a) & set(b)) / 5 for a, b in zip(e_ids, h_ids)]) > 0.95
+    assert np.allclose(h_scores[:, 0], 1.0, atol=1e-4)
+
+
+def test_kill_during_ingest_leaves_a_consistent_resumable_library(tmp_path, embedder):
+    """A real ingest process is killed with SIGKILL mid-way; the library stays queryable, holds whole
+    batches only, and a re-run ends with exactly what an uninterrupted ingest gives."""
+    import sqlite3
+
+    src = Path(__file__).parents[2] / "data" / "splits" / "test.tsv"  # 1,639 real, varied prompts
+    home = tmp_path / "home"
+    env = {**os.environ, "ARTDIRECTOR_HOME": str(home)}
+    cli = [sys.executable, "-m", "artdirector.cli", "library"]
+    proc = subprocess.Popen([*cli, "ingest", str(src), "--library", "big"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    db = home / "library" / "library.sqlite"
+    deadline, count = time.time() + 300, 0
+    while time.time() < deadline and proc.poll() is None and count < 256:
+        if db.exists():
+            with sqlite3.connect(db, timeout=30) as c:
+                count = c.execute("SELECT COUNT(*) FROM prompts").fetchone()[0]
+        time.sleep(0.05)
+    assert proc.poll() is None, "the ingest finished before it could be killed"
+    # A concurrent reader, while the writer is still running: sees committed batches, never an error.
+    reader = PromptLibrary(home / "library", embedder)
+    assert len(reader.search("castle", k=3, mode="hybrid", collection="big")) == 3
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    with sqlite3.connect(db) as c:
+        n = c.execute("SELECT COUNT(*) FROM prompts").fetchone()[0]
+    assert 0 < n < 1500
+
+    r = subprocess.run([*cli, "search", "castle", "--library", "big", "-k", "3", "--json"], env=env,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert len(json.loads(r.stdout)["results"]) == 3  # queryable right after the kill
+
+    r = subprocess.run([*cli, "ingest", str(src), "--library", "big", "--json"], env=env, capture_output=True,
+                       text=True)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["duplicate"] >= n  # what was committed is not added again
+    with sqlite3.connect(db) as c:
+        resumed = sorted(p for (p,) in c.execute("SELECT prompt FROM prompts"))
+    clean = PromptLibrary(tmp_path / "clean", embedder)
+    clean.ingest(src, "big")
+    assert resumed == sorted(p for (p,) in clean.db.execute("SELECT prompt FROM prompts"))

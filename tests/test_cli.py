@@ -1,0 +1,205 @@
+"""The command line, run as a real subprocess on the real embedded model."""
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from artdirector.cli import TARGET_NAMES
+from artdirector.render import TARGETS
+
+
+def run(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "artdirector.cli", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_cli_targets_mirror_the_renderer():
+    assert set(TARGET_NAMES) == set(TARGETS)
+
+
+def test_help_does_not_import_the_model_stack():
+    code = ("import sys; from click.testing import CliRunner; from artdirector.cli import main; "
+            "r = CliRunner().invoke(main, ['direct', '--help']); assert r.exit_code == 0, r.output; "
+            "heavy = [m for m in ('torch', 'transformers', 'llama_cpp', 'numpy') if m in sys.modules]; "
+            "print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_help_is_quick():
+    start = time.perf_counter()
+    r = run("--help")
+    assert r.returncode == 0 and "direct" in r.stdout
+    assert time.perf_counter() - start < 10  # a loose sanity bound; bench/ measures the real figure
+
+
+def test_direct_json_contract():
+    r = run("direct", "a lighthouse in a storm", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    for key in ("idea", "target", "prompt", "negative_prompt", "parts", "added", "model", "seconds"):
+        assert key in out
+    assert out["idea"] == "a lighthouse in a storm" and out["target"] == "sd15"
+    assert out["prompt"].startswith("a lighthouse in a storm, ")
+    assert len(out["added"]) >= 2 and out["tokens"] <= 77
+    assert out["model"] == "smollm2-135m-instruct"
+    assert all(isinstance(v, list) for v in out["parts"].values())
+
+
+def test_direct_candidates_and_flux():
+    r = run("direct", "a red fox in snow", "--n", "2", "--target", "flux", "--seed", "1", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert len(out["candidates"]) == 2
+    assert out["candidates"][0]["prompt"] == out["prompt"]
+    assert out["prompt"].startswith("a red fox in snow") and out["prompt"].endswith(".")
+
+
+def test_human_output_shows_prompt_negative_and_additions():
+    r = run("direct", "a cat in a garden")
+    assert r.returncode == 0, r.stderr
+    assert "a cat in a garden, " in r.stdout and "negative:" in r.stdout and "+ " in r.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["direct", ""], "empty"),
+    (["direct", "   "], "empty"),
+    (["direct", "x" * 2001], "2000"),
+    (["direct", "a cat", "--target", "dalle"], "sd15"),
+    (["direct", "a cat", "--n", "0"], "0"),
+    (["direct"], "no idea given"),
+])
+def test_bad_input_exits_2_with_a_message(args, message):
+    r = run(*args)
+    assert r.returncode == 2
+    assert message in r.stderr
+    assert r.stdout == ""
+
+
+def test_control_characters_are_stripped_and_said(tmp_path):
+    r = run("direct", "a cat\x07 in a garden", "--json")
+    assert r.returncode == 0, r.stderr
+    assert "U+0007" in r.stderr
+    out = json.loads(r.stdout)
+    assert out["idea"] == "a cat in a garden"
+    assert any("U+0007" in n for n in out["notes"])
+
+
+def test_batch_reports_bad_lines_and_runs_the_rest(tmp_path: Path):
+    f = tmp_path / "ideas.txt"
+    f.write_bytes(b"a lighthouse in a storm\n\xff\xfe broken bytes\n   \na bowl of ramen\n")
+    r = run("direct", "--batch", str(f), "--json")
+    assert r.returncode == 2
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [x["line"] for x in lines] == [1, 2, 3, 4]
+    assert lines[0]["prompt"].startswith("a lighthouse in a storm, ")
+    assert "UTF-8" in lines[1]["error"] and "empty" in lines[2]["error"]
+    assert lines[3]["prompt"].startswith("a bowl of ramen, ")
+    assert "line 2" in r.stderr and "line 3" in r.stderr
+
+
+def test_batch_all_good_exits_0(tmp_path: Path):
+    f = tmp_path / "ideas.txt"
+    f.write_text("a castle at sunset\nan astronaut riding a horse\n", encoding="utf-8")
+    r = run("direct", "--batch", str(f))
+    assert r.returncode == 0, r.stderr
+    assert [json.loads(x)["idea"] for x in r.stdout.splitlines()] == ["a castle at sunset",
+                                                                      "an astronaut riding a horse"]
+
+
+def test_missing_batch_file_is_a_usage_error(tmp_path):
+    r = run("direct", "--batch", str(tmp_path / "nope.txt"))
+    assert r.returncode == 2 and "does not exist" in r.stderr
+
+
+def test_eval_prefix_writes_the_report(tmp_path: Path):
+    data = tmp_path / "prompts.tsv"
+    rows = ["a red fox in snow, oil painting, 8k", "an old man reading a book, sketch, moody, 8k",
+            "a castle at dusk on a hill, matte painting, by greg rutkowski", "too short, a, b"]
+    data.write_text("prompt\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    r = run("eval", "prefix", "--data", str(data), "--limit", "3", "--systems",
+            "original,frequent-modifiers,dynamicprompts", "--out", str(out), "--json")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert report["n"] == 3 and report["skipped"] == 1
+    assert set(report["systems"]) == {"original", "frequent-modifiers", "dynamicprompts", "human"}
+    assert report["systems"]["original"]["modifier_f1"] == 0.0
+    assert report["systems"]["original"]["fidelity"] > 0.99
+    for name in ("report.json", "report.md", "metrics.png", "quality_vs_latency.png", "results.jsonl"):
+        assert (out / name).is_file()
+    assert "| frequent-modifiers |" in (out / "report.md").read_text()
+
+
+def test_eval_unknown_system_is_bad_input(tmp_path: Path):
+    data = tmp_path / "p.tsv"
+    data.write_text("prompt\na red fox in snow, oil, 8k\n")
+    r = run("eval", "prefix", "--data", str(data), "--systems", "original,gpt5", "--out", str(tmp_path / "o"))
+    assert r.returncode == 2 and "gpt5" in r.stderr
+
+
+def test_direct_retrieves_from_the_builtin_library_unless_told_not_to():
+    r = run("direct", "portrait of an old fisherman", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert len(out["retrieved"]) >= 3
+    assert all(set(h) == {"prompt", "score", "source"} and h["source"] == "train.tsv" for h in out["retrieved"])
+    assert out["retrieved"][0]["score"] > 0.5
+    r = run("direct", "portrait of an old fisherman", "--json", "--no-rag")
+    assert r.returncode == 0 and json.loads(r.stdout)["retrieved"] == []
+    r = run("direct", "a cat", "--library", "nope")
+    assert r.returncode == 2 and "no library named 'nope'" in r.stderr
+
+
+def test_library_search_on_the_builtin_library():
+    r = run("library", "search", "castle at sunset", "-k", "5", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["query"] == "castle at sunset" and len(out["results"]) == 5
+    assert all("castle" in h["prompt"].lower() for h in out["results"])
+    for mode in ("vector", "keyword"):
+        r = run("library", "search", "castle at sunset", "-k", "3", "--mode", mode, "--json")
+        assert r.returncode == 0 and len(json.loads(r.stdout)["results"]) == 3
+
+
+def test_library_ingest_list_stats_remove(tmp_path: Path):
+    import os
+
+    env = {**os.environ, "ARTDIRECTOR_HOME": str(tmp_path / "home")}
+    src = tmp_path / "mine.jsonl"
+    src.write_text('{"prompt": "a glass teapot, product photo, studio lighting"}\n{"prompt": "nsfw nude"}\n'
+                   '{"nope": 1}\n')
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "artdirector.cli", *args], capture_output=True, text=True,
+                              env=env, timeout=300)
+
+    r = cli("library", "ingest", str(src), "--library", "mine", "--json")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    assert (rep["added"], rep["unsafe"], rep["bad"]) == (1, 1, 1) and rep["bad_lines"] == ["line 3: no 'prompt' text"]
+    assert cli("library", "list").stdout.strip() == "mine\t1"
+    assert json.loads(cli("library", "stats").stdout)["collections"] == {"mine": 1}
+    assert cli("library", "ingest", str(src), "--library", "builtin").returncode == 2
+    assert cli("library", "remove", "nope").returncode == 2
+    r = cli("library", "remove", "mine")
+    assert r.returncode == 0 and "removed 1" in r.stdout
+    assert cli("library", "list").stdout.strip() == ""
+
+
+def test_eval_with_another_lm_named_by_path(tmp_path: Path):
+    from artdirector.lm.embedded import converted_dir
+
+    data = tmp_path / "p.tsv"
+    data.write_text("prompt\na red fox in snow, oil painting, 8k\nan old man reading a book, sketch, moody\n")
+    name = f"artdirector@{converted_dir()}"
+    r = run("eval", "prefix", "--data", str(data), "--systems", f"original,{name}", "--n", "1",
+            "--out", str(tmp_path / "o"), "--json")
+    assert r.returncode == 0, r.stderr
+    row = json.loads(r.stdout)["systems"][name]
+    assert row["fidelity"] > 0.5 and row["modifiers_per_prompt"] >= 1
+    assert run("eval", "prefix", "--data", str(data), "--suite", "rag", "--systems", "original").returncode == 2

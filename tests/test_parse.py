@@ -1,0 +1,35 @@
+from artdirector.parse import parse_modifiers
+
+
+def test_clean_tags_pass_through_lower_cased():
+    p = parse_modifiers(" Oil Painting, by Greg Rutkowski, dramatic lighting, 8k", "a cat")
+    assert p.phrases == ["oil painting", "by greg rutkowski", "dramatic lighting", "8k"]
+    assert p.rejected == []
+
+
+def test_drift_into_a_new_turn_is_cut():
+    p = parse_modifiers(" watercolor, soft light\nIdea: a dog\nPrompt: a dog, sketch", "a cat")
+    assert p.phrases == ["watercolor", "soft light"]
+
+
+def test_weights_brackets_and_quotes_are_unwrapped():
+    p = parse_modifiers(' (masterpiece:1.2), [cinematic], "moody"', "x")
+    assert p.phrases == ["masterpiece", "cinematic", "moody"]
+
+
+def test_garbage_is_rejected():
+    text = (" very very very very nice, 360, 100x10, http://x.y, this is a whole sentence that goes on and on,"
+            " ###, nude, 24 k")
+    p = parse_modifiers(text, "a cat")
+    assert p.phrases == []
+    assert len(p.rejected) == 8
+
+
+def test_duplicates_and_the_idea_itself_are_dropped():
+    p = parse_modifiers(" a cat, sketch, Sketch, sketch", "a cat")
+    assert p.phrases == ["sketch"]
+
+
+def test_real_numbers_prompt_writers_use_are_kept():
+    p = parse_modifiers(" 4k, 8 k, 35mm, 85mm lens, 1980s, 3d render", "x")
+    assert p.phrases == ["4k", "8 k", "35mm", "85mm lens", "1980s", "3d render"]

@@ -1,0 +1,98 @@
+import pytest
+
+from artdirector.brief import BadInput, Direction
+from artdirector.render import DROP_ORDER, TARGETS, get_target, render
+from artdirector.tokens import clip_token_count
+
+
+def rich_direction(idea="a lighthouse in a storm"):
+    return Direction(
+        idea=idea,
+        parts={
+            "subject": ["crashing waves", "rocky cliff"],
+            "medium": ["oil painting", "matte painting"],
+            "style": ["romanticism", "hudson river school"],
+            "artist": ["ivan aivazovsky", "greg rutkowski", "caspar david friedrich"],
+            "lighting": ["dramatic lighting", "god rays", "volumetric lighting"],
+            "color": ["teal and orange", "muted colors"],
+            "composition": ["wide angle", "low angle shot", "rule of thirds"],
+            "mood": ["ominous", "epic", "cinematic"],
+            "booster": ["highly detailed", "trending on artstation", "8k", "sharp focus", "masterpiece"],
+        },
+        negative=["blurry", "lowres"],
+    )
+
+
+def test_sd15_fits_77_clip_tokens_by_dropping_lowest_priority_first():
+    d = rich_direction()
+    full = ", ".join([d.idea, *d.phrases()])
+    assert clip_token_count(full) > 77  # the test only means something if the direction is over budget
+    r = render(d, "sd15")
+    assert r.tokens <= 77 and clip_token_count(r.prompt) == r.tokens
+    assert r.prompt.startswith("a lighthouse in a storm, crashing waves")
+    assert r.dropped, "something had to go"
+    # Boosters go before moods, moods before colours...: every dropped phrase's category ranks no higher
+    # than any kept phrase's category.
+    rank = {c: i for i, c in enumerate(DROP_ORDER)}
+    cat = {p: c for c, ps in d.parts.items() for p in ps}
+    kept = [p for p in d.phrases() if p not in r.dropped]
+    assert max(rank[cat[p]] for p in r.dropped) <= min(rank[cat[p]] for p in kept)
+    assert "masterpiece" in r.dropped  # the last booster goes first
+    for p in r.dropped:
+        assert p not in r.prompt.split(", ")
+
+
+def test_sd15_renders_artists_with_by():
+    r = render(Direction(idea="a cat", parts={"artist": ["alphonse mucha"]}), "sd15")
+    assert r.prompt == "a cat, by alphonse mucha"
+    assert r.dropped == []
+
+
+def test_idea_over_budget_is_never_cut_and_is_reported():
+    idea = " ".join(["an enormous baroque cathedral"] * 25)
+    r = render(Direction(idea=idea, parts={"booster": ["8k"]}), "sd15")
+    assert r.prompt == idea  # the booster was dropped, the idea kept whole
+    assert r.over_budget and r.dropped == ["8k"]
+    assert any("not shortened" in n for n in r.notes)
+
+
+def test_sdxl_uses_the_same_budget_as_both_clip_encoders():
+    r = render(rich_direction(), "sdxl")
+    assert r.budget == 77 and r.tokens <= 77
+
+
+def test_flux_reads_as_prose():
+    r = render(rich_direction(), "flux")
+    assert r.prompt.startswith("a lighthouse in a storm, crashing waves, rocky cliff.")
+    assert "Rendered as oil painting and matte painting" not in r.prompt  # gets an article
+    assert "in the manner of ivan aivazovsky" in r.prompt
+    assert r.prompt.count(".") >= 5 and r.prompt.endswith(".")
+    assert r.negative_prompt == ""  # FLUX takes no negative prompt, and says so
+    assert any("no negative prompt" in n for n in r.notes)
+    assert r.tokens <= TARGETS["flux"].budget and r.dropped == []
+
+
+def test_video_puts_motion_right_after_the_idea():
+    d = rich_direction()
+    d.parts.update(motion=["rolling waves"], camera=["slow dolly in"], pacing=["slow motion"])
+    r = render(d, "video")
+    assert r.prompt.startswith("a lighthouse in a storm, crashing waves, rocky cliff, rolling waves, "
+                               "slow dolly in, slow motion")
+    assert r.tokens <= 77
+
+
+def test_motion_is_not_rendered_for_still_targets():
+    d = Direction(idea="a cat", parts={"camera": ["slow pan left"]})
+    assert render(d, "sd15").prompt == "a cat"
+
+
+def test_negative_prompt_fits_too():
+    d = Direction(idea="a cat", negative=[f"bad thing number {i}" for i in range(40)])
+    r = render(d, "sd15")
+    assert clip_token_count(r.negative_prompt) <= 77
+    assert any("negative prompt shortened" in n for n in r.notes)
+
+
+def test_unknown_target_lists_valid_ones():
+    with pytest.raises(BadInput, match="sd15, sdxl, flux, video"):
+        get_target("midjourney")
