@@ -1,4 +1,4 @@
-"""Command line: ``artdirector direct``, ``artdirector data split``, ``artdirector models prepare``.
+"""Command line: ``direct``, ``data split``, ``eval prefix``, ``library ...``, ``models prepare``, ``train sft``.
 
 Exit codes: 0 success, 2 bad input or usage (click's own convention for usage errors), 1 internal error.
 Only click is imported at start-up; the model stack loads inside the commands, so ``--help`` stays fast.
@@ -46,13 +46,19 @@ def main() -> None:
     """artdirector: an LLM art director for text-to-image and text-to-video prompts."""
 
 
-def _load_director(backend: str, rag: bool = True, library: str = "builtin"):
+def _adapter_arg(value: str) -> str | None:
+    """``--adapter``: "default" (the shipped adapter), "none" (the plain model) or a PEFT adapter folder."""
+    return None if value.lower() == "none" else value
+
+
+def _load_director(backend: str, rag: bool = True, library: str = "builtin", adapter: str = "default"):
     from artdirector.director import ArtDirector
 
     def progress(msg: str) -> None:
         click.echo(msg, err=True)
 
-    return ArtDirector.from_default(backend=backend, rag=rag, collection=library, progress=progress)
+    return ArtDirector.from_default(backend=backend, rag=rag, collection=library, adapter=_adapter_arg(adapter),
+                                    progress=progress)
 
 
 @main.command()
@@ -69,12 +75,14 @@ def _load_director(backend: str, rag: bool = True, library: str = "builtin"):
               show_default=True, help="llama.cpp (fast CPU path) or PyTorch/transformers.")
 @click.option("--no-rag", is_flag=True, help="Do not ground the direction in retrieved human prompts.")
 @click.option("--library", default="builtin", show_default=True, help="Prompt library to retrieve from.")
+@click.option("--adapter", default="default", show_default=True,
+              help="Fine-tuned LoRA adapter: 'default' (shipped), 'none' (the plain model, few-shot) or a folder.")
 @_fail_on_bad_input
-def direct(idea, target, n, seed, as_json, batch, backend, no_rag, library) -> None:
+def direct(idea, target, n, seed, as_json, batch, backend, no_rag, library, adapter) -> None:
     """Turn IDEA into a structured, model-ready prompt."""
     if batch and idea:
         raise InputError("give either an IDEA or --batch FILE, not both")
-    load = lambda: _load_director(backend, rag=not no_rag, library=library)  # noqa: E731
+    load = lambda: _load_director(backend, rag=not no_rag, library=library, adapter=adapter)  # noqa: E731
     if batch:
         sys.exit(_direct_batch(batch, target, n, seed, load))
     if not idea:
@@ -188,13 +196,15 @@ def data_split(source: str, out: str) -> None:
 
 BASE_SYSTEMS = ("original", "frequent-modifiers", "nearest-neighbour", "dynamicprompts", "fewshot",
                 "vocab-expansion", "artdirector")
-ABLATIONS = ("artdirector-rag",)  # "-rag": the director without retrieval
+# "-rag": the director without retrieval; "-sft": the plain model prompted few-shot, without the adapter
+ABLATIONS = ("artdirector-rag", "artdirector-sft")
 # The seed papers' experiments as presets. The constraint suites (LaDi's colour-pattern beam and diversity
 # with vs without constraints) need constrained decoding, which lands with the constraints issue.
 SUITES = {
     "base": ",".join(BASE_SYSTEMS),
     "idea-vs-directed": "original,artdirector",
     "rag": "artdirector,artdirector-rag,nearest-neighbour",
+    "sft": "artdirector,artdirector-sft,frequent-modifiers,nearest-neighbour",
     "lm-choice": "artdirector",  # add artdirector@MODEL entries: any causal LM directory or hub id
 }
 
@@ -225,10 +235,10 @@ def _build_systems(names: list[str]):
 
         return once("embedder", Embedder)
 
-    def lm():
+    def lm(adapter=None):
         from artdirector.lm.llamacpp_backend import LlamaCppLM
 
-        return once("lm", LlamaCppLM.from_embedded)
+        return once(("lm", adapter), lambda: LlamaCppLM.from_embedded(lora_path=adapter))
 
     def library():
         from artdirector.library.library import PromptLibrary
@@ -240,10 +250,11 @@ def _build_systems(names: list[str]):
 
         return once("library", make)
 
-    def director(rag: bool = True):
-        from artdirector.director import ArtDirector
+    def director(rag: bool = True, tuned: bool = True):
+        from artdirector.director import ArtDirector, default_adapter
 
-        return ArtDirector(lm(), library=library() if rag else None)
+        adapter = default_adapter() if tuned else None
+        return ArtDirector(lm(adapter), library=library() if rag else None, tuned=adapter is not None)
 
     factories = {
         "original": lambda: S.Original(),
@@ -254,6 +265,7 @@ def _build_systems(names: list[str]):
         "vocab-expansion": lambda: S.VocabExpansion(lm(), exemplar_pool()),
         "artdirector": lambda: S.ArtDirectorSystem(director()),
         "artdirector-rag": lambda: S.ArtDirectorSystem(director(rag=False), name="artdirector-rag"),
+        "artdirector-sft": lambda: S.ArtDirectorSystem(director(tuned=False), name="artdirector-sft"),
     }
     def other_lm(name: str):
         from artdirector.director import ArtDirector
@@ -421,6 +433,53 @@ def models_prepare() -> None:
     click.echo("indexing the built-in prompt library (once)", err=True)
     lib.ensure_builtin()
     click.echo(f"library: {lib.root} ({lib.collections().get('builtin', 0)} prompts)")
+    from artdirector.director import default_adapter
+
+    if default_adapter() is not None:  # its llama.cpp form is written on first load; do it now, not then
+        from artdirector.lm.llamacpp_backend import LlamaCppLM
+
+        LlamaCppLM.from_embedded(n_slots=1, n_ctx=256, lora_path=default_adapter()).close()
+        click.echo(f"adapter: {default_adapter().name}")
+
+
+@main.group()
+def train() -> None:
+    """Fine-tune the director's language model."""
+
+
+@train.command("sft")
+@click.option("--data", "data_file", required=True, type=click.Path(dir_okay=False, exists=True),
+              help="TSV/CSV/JSONL/Parquet with a 'prompt' column (your training split only).")
+@click.option("--out", required=True, type=click.Path(file_okay=False),
+              help="Folder for checkpoints and the adapter; a run there is resumed.")
+@click.option("--base", default=None, help="Base model directory or hub id (default: the embedded SmolLM2).")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Use at most this many examples.")
+@click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True)
+@click.option("--max-steps", type=int, default=-1, show_default=True, help="Stop after this many steps (-1: epochs).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True,
+              help="Halved automatically on out-of-memory; the size used is reported.")
+@click.option("--lr", "learning_rate", type=float, default=3e-4, show_default=True)
+@click.option("--lora-r", type=click.IntRange(min=1), default=16, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--save-steps", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--log-steps", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@_fail_on_bad_input
+def train_sft_command(data_file, out, base, limit, epochs, max_steps, batch_size, learning_rate, lora_r, seed,
+                      save_steps, log_steps, as_json) -> None:
+    """Supervised fine-tuning (LoRA, TRL) on prefix-extracted human prompts."""
+    from artdirector.training.sft import SFTSettings, train_sft
+
+    settings = SFTSettings(data=data_file, out=out, base=base, limit=limit, epochs=epochs, max_steps=max_steps,
+                           batch_size=batch_size, learning_rate=learning_rate, lora_r=lora_r,
+                           lora_alpha=2 * lora_r, seed=seed, save_steps=save_steps, logging_steps=log_steps)
+    summary = train_sft(settings, progress=not as_json)
+    if as_json:
+        click.echo(json.dumps(summary))
+    else:
+        skipped = sum(summary["data"]["skipped"].values())
+        click.echo(f"adapter: {summary['out']} ({summary['steps']} steps, batch {summary['batch_size']}, "
+                   f"loss {summary['train_loss']:.3f}); {summary['data']['used']} examples, {skipped} rows skipped")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,11 @@ comma. Starting the answer with the idea keeps the subject first and verbatim, a
 modifiers to write. Measured on SmolLM2-135M-Instruct, the chat form writes 3-4x more modifiers than a plain
 "Idea:/Prompt:" completion prompt.
 
+With a fine-tuned adapter (``training.sft``; the shipped one is the default, see ``default_adapter``) the
+prompt is the zero-shot frame the adapter was trained in (``adapter_prompt``): no examples to read, so it is
+shorter and faster, and the model writes in the human prompt engineers' style it learned. Retrieval then still
+supplies the ``retrieved`` list and the fallback pool.
+
 Whatever the model writes goes through ``parse_modifiers`` and ``classify``; if fewer than
 ``MIN_MODIFIERS`` clean phrases survive, the direction falls back to a tag list drawn from the shipped
 vocabularies (by DiffusionDB frequency), and says so.
@@ -18,6 +23,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from pathlib import Path
 
 from artdirector.brief import BadInput, Direction, check_idea
 from artdirector.corpus import HumanPrompt, prompt_modifiers, read_tsv
@@ -59,6 +65,22 @@ MOTION_RULES = (  # what moves first: creatures and people, then fire and weathe
     (("sky", "cloud", "sunset", "sunrise", "mountain"), "drifting clouds"),
 )
 DEFAULT_MOTION = "subtle ambient motion"
+
+
+DEFAULT_ADAPTER = "prompt-director-v1"
+
+
+def default_adapter() -> Path | None:
+    """The adapter shipped in the package (None if this installation has none)."""
+    from importlib import resources
+
+    path = Path(str(resources.files("artdirector.data").joinpath(f"adapters/{DEFAULT_ADAPTER}")))
+    return path if (path / "adapter_model.safetensors").is_file() else None
+
+
+def adapter_prompt(idea: str) -> str:
+    """The zero-shot chat frame a fine-tuned adapter was trained in (``training.sft``) and is prompted with."""
+    return f"<|im_start|>user\n{idea}<|im_end|>\n<|im_start|>assistant\n"
 
 
 def good_exemplar(prompt: str, *, strict: bool = True) -> bool:
@@ -145,10 +167,13 @@ class ArtDirector:
     """Turns ideas into directions with a language model. Explicit object: holds its LM, nothing global."""
 
     def __init__(self, lm: LanguageModel, *, n_shots: int = N_SHOTS, max_new_tokens: int = 48,
-                 exemplars: Sequence[HumanPrompt] | None = None, library=None, collection: str = "builtin"):
+                 exemplars: Sequence[HumanPrompt] | None = None, library=None, collection: str = "builtin",
+                 tuned: bool = False):
         """``library`` (a ``PromptLibrary``) turns on retrieval: the human prompts closest to each idea
-        become the few-shot examples and the pool of fallback modifiers."""
+        become the few-shot examples and the pool of fallback modifiers. ``tuned`` says ``lm`` carries a
+        fine-tuned adapter, so it is prompted zero-shot in the frame it was trained in."""
         self.lm = lm
+        self.tuned = tuned
         self.n_shots = n_shots
         self.max_new_tokens = max_new_tokens
         self._exemplars = tuple(exemplars) if exemplars is not None else None
@@ -157,19 +182,26 @@ class ArtDirector:
 
     @classmethod
     def from_default(cls, *, backend: str = "llamacpp", rag: bool = True, collection: str = "builtin",
-                     progress=None, **kwargs) -> ArtDirector:
-        """The embedded SmolLM2-135M-Instruct on the fast llama.cpp path (``backend="transformers"`` for
-        PyTorch), grounded in the built-in prompt library unless ``rag=False``."""
+                     adapter: str | Path | None = "default", progress=None, **kwargs) -> ArtDirector:
+        """The embedded SmolLM2-135M-Instruct with the shipped adapter (``adapter``: "default", a PEFT
+        adapter folder, or None for the plain model) on the fast llama.cpp path (``backend="transformers"``
+        for PyTorch), grounded in the built-in prompt library unless ``rag=False``."""
+        if adapter == "default":
+            adapter = default_adapter()
+        elif adapter is not None and not (Path(adapter) / "adapter_config.json").is_file():
+            raise BadInput(f"{adapter} is not a PEFT adapter folder (no adapter_config.json)")
         if backend == "llamacpp":
             from artdirector.lm.llamacpp_backend import LlamaCppLM
 
-            lm = LlamaCppLM.from_embedded()
+            lm = LlamaCppLM.from_embedded(lora_path=adapter)
         elif backend == "transformers":
             from artdirector.lm.transformers_backend import TransformersLM
 
-            lm = TransformersLM.from_embedded(progress=progress)
+            lm = TransformersLM.from_embedded(progress=progress, adapter=adapter)
         else:
             raise ValueError(f"unknown backend {backend!r}; valid: llamacpp, transformers")
+        if adapter is not None:
+            lm.name = f"{lm.name}+{Path(adapter).name}"
         library = None
         if rag:
             from artdirector.library.library import BUILTIN, PromptLibrary
@@ -179,7 +211,7 @@ class ArtDirector:
                 library.ensure_builtin()
             elif not library.has(collection):
                 raise BadInput(f"no library named {collection!r}; libraries: {', '.join(library.collections())}")
-        return cls(lm, library=library, collection=collection, **kwargs)
+        return cls(lm, library=library, collection=collection, tuned=adapter is not None, **kwargs)
 
     @property
     def exemplars(self) -> tuple[HumanPrompt, ...]:
@@ -207,6 +239,8 @@ class ArtDirector:
 
     def build_prompt(self, idea: str, seed: int = 0, retrieved: Sequence = ()) -> str:
         """The chat few-shot prompt up to the assistant's answer (``direct_many`` begins it with the idea)."""
+        if self.tuned:
+            return adapter_prompt(idea)
         turns = [("system", SYSTEM)]
         for shot in self.shots(seed, retrieved):
             turns += [("user", shot.prompt.split(",", 1)[0].strip()), ("assistant", shot.prompt)]

@@ -35,3 +35,11 @@ def director(llama_lm):
     from artdirector.director import ArtDirector
 
     return ArtDirector(llama_lm)
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    """The real MiniLM embedder, loaded once."""
+    from artdirector.embed import Embedder
+
+    return Embedder()

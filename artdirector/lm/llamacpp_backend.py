@@ -54,10 +54,7 @@ class LlamaCppLM(LanguageModel):
         cparams.no_perf = True
         self._ctx = _internals.LlamaContext(model=self._model, params=cparams, verbose=False)
         if lora_path is not None:
-            adapter = llama_cpp.llama_adapter_lora_init(self._model.model, str(lora_path).encode())
-            if not adapter:
-                raise ValueError(f"could not load LoRA adapter {lora_path}")
-            llama_cpp.llama_set_adapter_lora(self._ctx.ctx, adapter, 1.0)
+            self._apply_lora(Path(lora_path))
         self._batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
         self.n_batch = n_batch
         # Tokens decoded together. Every query attends over the whole used span of the unified cache, so a
@@ -69,6 +66,27 @@ class LlamaCppLM(LanguageModel):
         self.slots: list[list[int]] = [[] for _ in range(n_slots)]
         self._memo: OrderedDict[tuple[int, ...], np.ndarray] = OrderedDict()  # logprobs of recent sequences
         self._eos = frozenset(t for t in (self._model.token_eos(), self._model.token_eot()) if t >= 0)
+
+    def _meta(self, key: str) -> str:
+        buf = ctypes.create_string_buffer(256)
+        n = self.ll.llama_model_meta_val_str(self._model.model, key.encode(), buf, len(buf))
+        return buf.value.decode() if n >= 0 else ""
+
+    def _apply_lora(self, path: Path) -> None:
+        """A llama.cpp LoRA GGUF, or a PEFT adapter folder (converted once by ``lm.export``)."""
+        if path.is_dir():
+            from artdirector.lm.export import adapter_gguf
+
+            arch = self._meta("general.architecture")
+            path = adapter_gguf(path, n_head=int(self._meta(f"{arch}.attention.head_count")),
+                                n_head_kv=int(self._meta(f"{arch}.attention.head_count_kv")))
+        adapter = self.ll.llama_adapter_lora_init(self._model.model, str(path).encode())
+        if not adapter:
+            raise ValueError(f"llama.cpp could not load the LoRA adapter {path} (made for another base model?)")
+        adapters = (self.ll.llama_adapter_lora_p_ctypes * 1)(adapter)
+        if self.ll.llama_set_adapters_lora(self._ctx.ctx, adapters, 1, (ctypes.c_float * 1)(1.0)) != 0:
+            raise ValueError(f"llama.cpp refused the LoRA adapter {path}")
+        self._adapter = adapter  # the context refers to it: keep it alive as long as the context
 
     @classmethod
     def from_embedded(cls, **kwargs) -> LlamaCppLM:
