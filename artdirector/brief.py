@@ -47,6 +47,7 @@ class Direction:
     idea: str
     parts: dict[str, list[str]] = field(default_factory=dict)
     negative: list[str] = field(default_factory=list)
+    pinned: set[str] = field(default_factory=set)  # phrases the user required: never dropped to fit a budget
 
     def __post_init__(self) -> None:
         known = set(CATEGORIES) | set(VIDEO_CATEGORIES)

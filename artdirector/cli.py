@@ -77,14 +77,39 @@ def _load_director(backend: str, rag: bool = True, library: str = "builtin", ada
 @click.option("--library", default="builtin", show_default=True, help="Prompt library to retrieve from.")
 @click.option("--adapter", default="default", show_default=True,
               help="Fine-tuned LoRA adapter: 'default' (shipped), 'none' (the plain model, few-shot) or a folder.")
+@click.option("--style", multiple=True, help="Require a style (repeatable; alternatives with '|').")
+@click.option("--artist", multiple=True, help="Require an artist, e.g. 'hokusai|katsushika hokusai'.")
+@click.option("--format", "medium", multiple=True, help="Require a medium/format, e.g. 'oil painting'.")
+@click.option("--perspective", multiple=True, help="Require a composition/perspective, e.g. 'wide angle'.")
+@click.option("--booster", multiple=True, help="Require a quality booster, e.g. 'highly detailed'.")
+@click.option("--vibe", multiple=True, help="Require a mood/vibe, e.g. 'serene'.")
+@click.option("--lighting", multiple=True, help="Require a lighting phrase, e.g. 'golden hour'.")
+@click.option("--color", multiple=True, help="Require a colour phrase, e.g. 'teal|turquoise'.")
+@click.option("--include", multiple=True, help="Require a phrase in any part (repeatable).")
+@click.option("--exclude", multiple=True, help="Forbid a phrase (repeatable); it also joins the negative prompt.")
+@click.option("--list-vocab", "list_vocab", default=None, metavar="CATEGORY",
+              help="Print the shipped vocabulary of CATEGORY, most used first, and exit.")
 @_fail_on_bad_input
-def direct(idea, target, n, seed, as_json, batch, backend, no_rag, library, adapter) -> None:
-    """Turn IDEA into a structured, model-ready prompt."""
+def direct(idea, target, n, seed, as_json, batch, backend, no_rag, library, adapter, style, artist, medium,
+           perspective, booster, vibe, lighting, color, include, exclude, list_vocab) -> None:
+    """Turn IDEA into a structured, model-ready prompt.
+
+    Constraint flags are hard: the decoder (NeuroLogic beam search) must write them; what it cannot write in
+    the token limit is added and said in the notes; excluded phrases never appear."""
+    if list_vocab:
+        _list_vocab(list_vocab)
+        return
     if batch and idea:
         raise InputError("give either an IDEA or --batch FILE, not both")
+    from artdirector.decoding.constraints import Constraints
+
+    constraints = Constraints.build(include=list(include), exclude=list(exclude), style=list(style),
+                                    artist=list(artist), medium=list(medium), composition=list(perspective),
+                                    booster=list(booster), mood=list(vibe), lighting=list(lighting),
+                                    color=list(color))
     load = lambda: _load_director(backend, rag=not no_rag, library=library, adapter=adapter)  # noqa: E731
     if batch:
-        sys.exit(_direct_batch(batch, target, n, seed, load))
+        sys.exit(_direct_batch(batch, target, n, seed, load, constraints))
     if not idea:
         raise InputError("no idea given: artdirector direct \"a lighthouse in a storm\" (or --batch FILE)")
     from artdirector.brief import check_idea
@@ -94,7 +119,7 @@ def direct(idea, target, n, seed, as_json, batch, backend, no_rag, library, adap
         click.echo(f"note: {note}", err=True)
     director = load()
     start = time.perf_counter()
-    result = director.direct(checked.text, target=target, n=n, seed=seed)
+    result = director.direct(checked.text, target=target, n=n, seed=seed, constraints=constraints or None)
     result.notes[:0] = [x for x in checked.notes if x not in result.notes]
     result.seconds = time.perf_counter() - start
     if as_json:
@@ -125,7 +150,19 @@ def _read_batch(path: str) -> list[tuple[int, str | None, str | None]]:
     return out
 
 
-def _direct_batch(path: str, target: str, n: int, seed: int, load) -> int:
+def _list_vocab(category: str) -> None:
+    from artdirector.vocab import category_vocab
+
+    aliases = {"format": "medium", "perspective": "composition", "vibe": "mood"}
+    entries = category_vocab(aliases.get(category, category))
+    if not entries:
+        raise InputError(f"no vocabulary for {category!r}; categories: style, artist, format, perspective, "
+                         "booster, vibe, lighting, color")
+    for e in entries:
+        click.echo(e.phrase)
+
+
+def _direct_batch(path: str, target: str, n: int, seed: int, load, constraints=None) -> int:
     rows = _read_batch(path)
     good = [(num, idea) for num, idea, err in rows if err is None]
     results = {}
@@ -133,8 +170,8 @@ def _direct_batch(path: str, target: str, n: int, seed: int, load) -> int:
         director = load()
         for begin in range(0, len(good), BATCH_CHUNK):
             chunk = good[begin: begin + BATCH_CHUNK]
-            for (num, _), res in zip(chunk, director.direct_many([i for _, i in chunk], target=target,
-                                                                 n=n, seed=seed)):
+            for (num, _), res in zip(chunk, director.direct_many([i for _, i in chunk], target=target, n=n,
+                                                                 seed=seed, constraints=constraints or None)):
                 results[num] = res.to_json()
     bad = 0
     for num, _idea, err in rows:

@@ -27,7 +27,9 @@ from pathlib import Path
 
 from artdirector.brief import BadInput, Direction, check_idea
 from artdirector.corpus import HumanPrompt, prompt_modifiers, read_tsv
-from artdirector.lm.base import GenerationConfig, LanguageModel
+from artdirector.decoding.constraints import Constraints
+from artdirector.decoding.neurologic import neurologic_generate
+from artdirector.lm.base import Generation, GenerationConfig, LanguageModel
 from artdirector.parse import parse_modifiers
 from artdirector.render import Rendered, get_target, render
 from artdirector.vocab import category_vocab, classify, vocabulary
@@ -130,6 +132,7 @@ class DirectionResult:
     notes: list[str] = field(default_factory=list)
     candidates: list[DirectionResult] = field(default_factory=list)
     retrieved: list = field(default_factory=list)  # library hits used as examples (``library.Hit``)
+    constraints: dict | None = None  # the user's constraints and whether the decoder met them by itself
 
     @property
     def prompt(self) -> str:
@@ -158,6 +161,8 @@ class DirectionResult:
             "seconds": round(self.seconds, 4),
             "retrieved": [h.to_json() for h in self.retrieved],
         }
+        if self.constraints is not None:
+            out["constraints"] = self.constraints
         if self.candidates:
             out["candidates"] = [c.to_json() for c in self.candidates]
         return out
@@ -301,26 +306,67 @@ class ArtDirector:
 
     # -- public API ------------------------------------------------------------------------------------
 
-    def direct(self, idea: str, *, target: str = "sd15", n: int = 1, seed: int = 0) -> DirectionResult:
-        """Direct one idea; with ``n > 1`` also return ``n`` candidates (the first is the greedy one)."""
-        return self.direct_many([idea], target=target, n=n, seed=seed)[0]
+    @staticmethod
+    def _apply_constraints(direction: Direction, constraints: Constraints, notes: list[str]) -> None:
+        """File required phrases in their part and pin them; add what decoding could not; honour exclusions."""
+        for phrases in direction.parts.values():
+            for phrase in [p for p in phrases if constraints.violated(p.lower())]:
+                phrases.remove(phrase)
+                notes.append(f"removed '{phrase}': it contains an excluded phrase")
+        for clause in constraints.include:
+            found = next(((c, p) for c, ps in direction.parts.items() for p in ps if clause.met_by(p.lower())), None)
+            if found is None and clause.met_by(direction.idea.lower()):
+                continue  # the idea itself says it
+            if found is None:
+                phrase = clause.alternatives[0]
+                category = clause.category or classify(phrase)
+                direction.add(category, phrase)
+                notes.append(f"required '{phrase}' was added after decoding: the model did not write it in "
+                             "the token limit")
+            else:
+                category, phrase = found
+                if clause.category and clause.category != category:
+                    direction.parts[category].remove(phrase)
+                    direction.add(clause.category, phrase)
+            direction.pinned.add(phrase)
+        for banned in constraints.exclude:
+            if banned not in (n.lower() for n in direction.negative):
+                direction.negative.append(banned)
 
-    def direct_many(self, ideas: Sequence[str], *, target: str = "sd15", n: int = 1,
-                    seed: int = 0) -> list[DirectionResult]:
-        """Direct several ideas with one batched LM call (the model is loaded once)."""
+    def direct(self, idea: str, *, target: str = "sd15", n: int = 1, seed: int = 0,
+               constraints: Constraints | None = None) -> DirectionResult:
+        """Direct one idea; with ``n > 1`` also return ``n`` candidates (the first is the greedy one)."""
+        return self.direct_many([idea], target=target, n=n, seed=seed, constraints=constraints)[0]
+
+    def direct_many(self, ideas: Sequence[str], *, target: str = "sd15", n: int = 1, seed: int = 0,
+                    constraints: Constraints | None = None) -> list[DirectionResult]:
+        """Direct several ideas with one batched LM call (the model is loaded once). With ``constraints``,
+        each idea is decoded by NeuroLogic beam search (``decoding.neurologic``) instead."""
         if n < 1:
             raise BadInput(f"--n must be at least 1 (got {n})")
         get_target(target)
         checked = [check_idea(i) for i in ideas]
+        for c in checked:
+            banned = constraints.violated(c.text.lower()) if constraints else None
+            if banned:
+                raise BadInput(f"the idea {c.text!r} itself contains the excluded phrase '{banned}'")
         start = time.perf_counter()
         retrieved = [self.retrieve(c.text) for c in checked]
         # Candidate k of every idea uses few-shot set seed+k; candidate 0 decodes greedily, others sample.
-        outputs = {}
+        outputs, decoded = {}, {}
         for k in range(n):
             config = GenerationConfig(max_new_tokens=self.max_new_tokens, temperature=0.0 if k == 0 else 0.8,
                                       seed=seed + k, stop=("\n", "<|im_end|>"))
             prompts = [self.build_prompt(c.text, seed + k, hits) for c, hits in zip(checked, retrieved)]
             prefixes = [f"{c.text}," for c in checked]
+            if constraints:
+                for i, (prompt, prefix) in enumerate(zip(prompts, prefixes)):
+                    found = neurologic_generate(self.lm, prompt, constraints, prefix=prefix,
+                                                config=replace(config, max_new_tokens=self.max_new_tokens + 16,
+                                                               no_repeat_ngram_size=3))
+                    outputs[i, k] = Generation(found.text, [], "stop" if found.satisfied else "length")
+                    decoded[i, k] = found.satisfied
+                continue
             for i, gen in enumerate(self.lm.generate(prompts, config, prefixes=prefixes)):
                 outputs[i, k] = gen
         elapsed = time.perf_counter() - start
@@ -337,10 +383,13 @@ class ArtDirector:
                 notes = list(idea.notes)
                 if fallback:
                     notes.append("the model wrote too few usable modifiers; used vocabulary tags instead")
+                if constraints:
+                    self._apply_constraints(direction, constraints, notes)
                 cands.append(DirectionResult(
                     idea=idea.text, target=target, direction=direction, rendered=render(direction, target),
                     model=self.lm.name, seconds=elapsed / len(checked), fallback=fallback,
                     rejected=rejected, notes=notes, retrieved=retrieved[i],
+                    constraints={**constraints.to_json(), "met_by_decoder": decoded[i, k]} if constraints else None,
                 ))
             results.append(replace(cands[0], candidates=cands) if n > 1 else cands[0])
         return results

@@ -124,7 +124,8 @@ def _prose(idea: str, parts: dict[str, list[str]]) -> str:
     return " ".join(sentences)
 
 
-def _fit(text_of, parts: dict[str, list[str]], budget: int) -> tuple[str, int, list[str]]:
+def _fit(text_of, parts: dict[str, list[str]], budget: int,
+         pinned: frozenset[str] = frozenset()) -> tuple[str, int, list[str]]:
     parts = {k: list(v) for k, v in parts.items()}
     dropped: list[str] = []
     while True:
@@ -132,24 +133,27 @@ def _fit(text_of, parts: dict[str, list[str]], budget: int) -> tuple[str, int, l
         tokens = clip_token_count(text)
         if tokens <= budget:
             return text, tokens, dropped
-        victim = next((c for c in DROP_ORDER if parts.get(c)), None)
+        victim = next((c for c in DROP_ORDER if any(p not in pinned for p in parts.get(c, ()))), None)
         if victim is None:
             return text, tokens, dropped
-        dropped.append(parts[victim].pop())
+        last = max(i for i, p in enumerate(parts[victim]) if p not in pinned)
+        dropped.append(parts[victim].pop(last))
 
 
 def render(direction: Direction, target: str | Target = "sd15") -> Rendered:
     t = target if isinstance(target, Target) else get_target(target)
     parts = {k: v for k, v in direction.parts.items() if k in t.order}
+    pinned = frozenset(direction.pinned)
     if t.prose:
-        prompt, tokens, dropped = _fit(lambda p: _prose(direction.idea, p), parts, t.budget)
+        prompt, tokens, dropped = _fit(lambda p: _prose(direction.idea, p), parts, t.budget, pinned)
     else:
-        prompt, tokens, dropped = _fit(lambda p: _tags(direction.idea, p, t.order), parts, t.budget)
+        prompt, tokens, dropped = _fit(lambda p: _tags(direction.idea, p, t.order), parts, t.budget, pinned)
     notes = []
     if tokens > t.budget:
+        what = "the idea and the required phrases are" if pinned else "the idea alone is"
         notes.append(
-            f"the idea alone is {tokens} tokens, over the {t.budget}-token window of {t.name}; "
-            "the model will not read its end (the idea was not shortened)"
+            f"{what} {tokens} tokens, over the {t.budget}-token window of {t.name}; "
+            "the model will not read its end (nothing the user gave was shortened)"
         )
     negative = ""
     if t.negative and direction.negative:

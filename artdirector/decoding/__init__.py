@@ -1,0 +1,1 @@
+"""Decoding algorithms written against ``LanguageModel.next_token_logprobs`` (any backend)."""

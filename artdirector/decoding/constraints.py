@@ -1,0 +1,85 @@
+"""Lexical constraints in conjunctive normal form, as users state them.
+
+A ``Constraints`` holds positive clauses (each a set of alternative phrases of which at least one must appear:
+``--artist "Hokusai|Katsushika Hokusai"``) and negative phrases (none may appear: ``--exclude blurry``).
+A clause may name the direction part its phrase belongs in (``--artist`` → artist), so the director files
+the phrase there whatever the classifier would say.
+
+Matching is on lower-cased text at word boundaries ("red" is not satisfied by "bored"; "blurry" is not
+excluded by "blurryface" — it is, however, the moment the text *ends* in "blurry", since a decoder cannot
+know the next token yet). Case variants are covered by lower-casing; users add inflections and longer forms
+as alternatives.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from artdirector.brief import BadInput
+
+CATEGORY_FLAGS = ("style", "artist", "medium", "composition", "booster", "mood", "lighting", "color")
+
+
+@lru_cache(maxsize=4096)
+def _pattern(phrase: str) -> re.Pattern:
+    return re.compile(rf"(?<![\w]){re.escape(phrase)}(?![\w])")
+
+
+def contains(text: str, phrase: str) -> bool:
+    """``phrase`` (lower-case) occurs in ``text`` (lower-case) as whole words."""
+    return _pattern(phrase).search(text) is not None
+
+
+@dataclass(frozen=True)
+class Clause:
+    alternatives: tuple[str, ...]
+    category: str | None = None  # the direction part an included phrase goes to
+
+    def met_by(self, text: str) -> str | None:
+        """The first alternative present in ``text`` (lower-case), or None."""
+        return next((a for a in self.alternatives if contains(text, a)), None)
+
+
+@dataclass(frozen=True)
+class Constraints:
+    include: tuple[Clause, ...] = ()
+    exclude: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+    def __bool__(self) -> bool:
+        return bool(self.include or self.exclude)
+
+    @classmethod
+    def build(cls, *, include: list[str] = (), exclude: list[str] = (), **categories: list[str]) -> Constraints:
+        """From CLI/API values: each value is one clause, alternatives separated by ``|``."""
+        clauses = []
+        for category, values in [(None, include), *categories.items()]:
+            if category is not None and category not in CATEGORY_FLAGS:
+                raise BadInput(f"unknown category {category!r}; valid: {', '.join(CATEGORY_FLAGS)}")
+            for value in values or ():
+                alts = tuple(dict.fromkeys(_clean(a) for a in value.split("|") if _clean(a)))
+                if not alts:
+                    raise BadInput(f"empty constraint {value!r}: give a phrase (alternatives separated by '|')")
+                clauses.append(Clause(alts, category))
+        banned = tuple(dict.fromkeys(_clean(e) for e in exclude or () if _clean(e)))
+        for clause in clauses:
+            clash = [a for a in clause.alternatives if any(contains(a, b) for b in banned)]
+            if len(clash) == len(clause.alternatives):
+                raise BadInput(f"'{'|'.join(clause.alternatives)}' is both required and excluded")
+        return cls(tuple(clauses), banned)
+
+    def violated(self, text: str) -> str | None:
+        return next((b for b in self.exclude if contains(text, b)), None)
+
+    def satisfied(self, text: str) -> frozenset[int]:
+        return frozenset(i for i, c in enumerate(self.include) if c.met_by(text))
+
+    def to_json(self) -> dict:
+        return {"include": [{"any_of": list(c.alternatives), "category": c.category} for c in self.include],
+                "exclude": list(self.exclude)}
+
+
+def _clean(phrase: str) -> str:
+    return re.sub(r"\s+", " ", phrase.strip().lower())

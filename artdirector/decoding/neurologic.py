@@ -1,0 +1,162 @@
+"""NeuroLogic decoding: beam search that satisfies lexical constraints in conjunctive normal form.
+
+Lu et al., "NeuroLogic Decoding: (Un)supervised Neural Text Generation with Predicate Logic Constraints",
+NAACL 2021 — the decoder NeuroPrompts uses to make a small LM honour the user's style, artist and format
+choices. Transformers dropped its constrained beam search in v5, and NeuroLogic was never in it, so it is
+written here, against ``LanguageModel.next_token_logprobs`` (batched over the beam, prefix-cached by the
+backend). One step, for a beam of hypotheses:
+
+1. **Candidates.** For each hypothesis, its ``top_k`` next tokens, plus every token that *advances* an unmet
+   clause: the first token of any alternative phrase, or the next token of a phrase the hypothesis has begun
+   (tracked on token ids of the phrase's tokenisations with and without a leading space). The second set is
+   what lets a constraint the model would never rank highly enter the beam at all.
+2. **Prune.** Drop candidates whose text now contains an excluded phrase (irreversible). Keep the
+   ``prune_factor × beam`` best by score (sum of log-probabilities, after the repetition guards), each
+   hypothesis's own ``keep_own`` best continuations (else a hypothesis that paid for a constraint with a
+   low score would lose all its children to the others' on the very next step) and its best move towards a
+   constraint.
+3. **Group and select.** Group the survivors by the set of clauses they satisfy; sort groups by how many they
+   satisfy; fill the beam round-robin, the best remaining candidate of each group in turn. A hypothesis that
+   has met more clauses keeps its place against higher-scoring ones that met fewer, and fluent candidates of
+   every group survive (the paper's trade-off between constraint progress and likelihood).
+4. **Finish.** A hypothesis that emits end-of-text or a stop string is complete only if every clause is met;
+   otherwise it is dropped (the model must satisfy the constraints before it may stop). The search ends when
+   ``beam`` hypotheses are complete or at ``max_new_tokens``. The best complete one by length-normalised
+   score wins; with none, the result says so (``satisfied=False``) and carries the partial hypothesis that
+   met the most clauses — the caller decides, and says, what to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from artdirector.decoding.constraints import Constraints
+from artdirector.lm.base import GenerationConfig, LanguageModel, adjust_scores, first_stop
+
+
+@dataclass
+class Hypothesis:
+    tokens: list[int]  # generated tokens (after the prompt and the answer's prefix)
+    text: str  # the answer's prefix + the decoded generated tokens
+    score: float = 0.0
+    met: frozenset[int] = frozenset()
+
+
+@dataclass
+class ConstrainedResult:
+    text: str  # generated text only (without the prefix)
+    satisfied: bool
+    unmet: list[tuple[str, ...]] = field(default_factory=list)
+    score: float = 0.0
+    steps: int = 0
+
+
+def _advancing(tokens: list[int], text: str, phrases: Sequence[Sequence[int]]) -> set[int]:
+    """Tokens that continue one of ``phrases`` that ``tokens`` ends partway through, or — at a phrase
+    boundary (the text ends in a comma, or in "by" before a name) — start one, so constraints land as whole
+    modifiers rather than inside another phrase."""
+    out = set()
+    tail = text.rstrip()
+    at_boundary = tail.endswith(",") or tail.endswith(" by")
+    for ids in phrases:
+        if at_boundary:
+            out.add(ids[0])
+        for k in range(min(len(ids) - 1, len(tokens)), 0, -1):
+            if tokens[len(tokens) - k:] == list(ids[:k]):
+                out.add(ids[k])
+                break
+    return out
+
+
+def neurologic_generate(lm: LanguageModel, prompt: str, constraints: Constraints, *, prefix: str = "",
+                        config: GenerationConfig | None = None, beam: int = 6, top_k: int = 8,
+                        prune_factor: int = 4, keep_own: int = 2, length_alpha: float = 0.7) -> ConstrainedResult:
+    config = config or GenerationConfig()
+    base = lm.tokenize(prompt + prefix)
+    head = lm.tokenize(prefix) if prefix else []
+    # Each alternative as token ids, in the two forms it takes in running text.
+    phrase_ids = {i: [ids for a in c.alternatives for ids in {tuple(lm.tokenize(" " + a)), tuple(lm.tokenize(a))}
+                      if ids] for i, c in enumerate(constraints.include)}
+    pieces: dict[int, str] = {}
+
+    def piece(token: int) -> str:
+        if token not in pieces:
+            pieces[token] = lm.detokenize([token])
+        return pieces[token]
+
+    start_text = prefix.lower()
+    alive = [Hypothesis([], prefix, 0.0, constraints.satisfied(start_text))]
+    finished: list[Hypothesis] = []
+    all_clauses = frozenset(range(len(constraints.include)))
+    steps = 0
+    while steps < config.max_new_tokens:
+        steps += 1
+        logprobs = lm.next_token_logprobs([base + h.tokens for h in alive])
+        candidates: list[tuple[float, int, int]] = []  # (score, hypothesis index, token)
+        advancing: dict[tuple[int, int], tuple[float, int, int]] = {}  # best move per (row, clause)
+        own: list[tuple[float, int, int]] = []  # each hypothesis's best continuations, whatever the others score
+        for row, hyp in enumerate(alive):
+            scores = adjust_scores(np.array(logprobs[row], dtype=np.float64), head + hyp.tokens, config)
+            top = [int(t) for t in np.argpartition(-scores, top_k)[:top_k]]
+            top.sort(key=lambda t: -scores[t])
+            mine = [(hyp.score + float(scores[t]), row, t) for t in top if np.isfinite(scores[t])]
+            candidates += mine
+            own += mine[:keep_own]
+            for i in all_clauses - hyp.met:
+                for t in _advancing(hyp.tokens, hyp.text, phrase_ids[i]):
+                    move = (hyp.score + float(scores[t]), row, t)
+                    if np.isfinite(scores[t]) and move > advancing.get((row, i), (-np.inf,)):
+                        advancing[row, i] = move
+        candidates.sort(reverse=True)
+        # Pruning keeps the best by likelihood, and every hypothesis's best move towards each unmet clause:
+        # those would almost never rank in the top for a small model, and without them no constraint starts.
+        moves = sorted(advancing.values(), reverse=True)
+        groups: dict[tuple[frozenset[int], bool], list[Hypothesis]] = {}
+        for score, row, token in dict.fromkeys(candidates[: prune_factor * beam] + own + moves):
+            parent = alive[row]
+            if token in lm.eos_token_ids:
+                if parent.met == all_clauses:
+                    finished.append(Hypothesis(parent.tokens, parent.text, score, parent.met))
+                continue
+            text = parent.text + piece(token)
+            cut = first_stop(text, config.stop)
+            low = (text[:cut] if cut is not None else text).lower()
+            if constraints.violated(low):
+                continue
+            met = parent.met | constraints.satisfied(low)
+            child = Hypothesis(parent.tokens + [token], text if cut is None else text[:cut], score, met)
+            if cut is not None:
+                if met == all_clauses:
+                    finished.append(child)
+                continue
+            # Partway through a constraint phrase: its own group, so it keeps a place until the phrase is done.
+            partway = met == parent.met and any(
+                _advancing(child.tokens, "", phrase_ids[i]) for i in all_clauses - met)
+            groups.setdefault((met, partway), []).append(child)
+        for members in groups.values():
+            members.sort(key=lambda h: -h.score)
+        if len(finished) >= beam:
+            break
+        ordered = sorted(groups.items(), key=lambda kv: (-len(kv[0][0]), not kv[0][1]))
+        alive = []
+        for rank in range(beam):
+            for _, members in ordered:
+                if rank < len(members) and len(alive) < beam:
+                    alive.append(members[rank])
+        if not alive:
+            break
+
+    def normalised(h: Hypothesis) -> float:
+        return h.score / max(1, len(h.tokens)) ** length_alpha
+
+    if finished:
+        best = max(finished, key=normalised)
+        return ConstrainedResult(best.text[len(prefix):], True, [], normalised(best), steps)
+    pool = alive or [Hypothesis([], prefix)]
+    best = max(pool, key=lambda h: (len(h.met), normalised(h)))
+    unmet = [c.alternatives for i, c in enumerate(constraints.include) if i not in best.met]
+    return ConstrainedResult(best.text[len(prefix):], not unmet and not constraints.violated(best.text.lower()),
+                             unmet, normalised(best), steps)
