@@ -19,8 +19,9 @@ backend). One step, for a beam of hypotheses:
    satisfy; fill the beam round-robin, the best remaining candidate of each group in turn. A hypothesis that
    has met more clauses keeps its place against higher-scoring ones that met fewer, and fluent candidates of
    every group survive (the paper's trade-off between constraint progress and likelihood).
-4. **Finish.** A hypothesis that emits end-of-text or a stop string is complete only if every clause is met;
-   otherwise it is dropped (the model must satisfy the constraints before it may stop). The search ends when
+4. **Finish.** A hypothesis that emits end-of-text or a stop string is complete only if every clause is met
+   and it is at least ``min_new_tokens`` long; otherwise it is dropped (the model must satisfy the
+   constraints before it may stop, and beam search's bias to short answers must not end it at once). The search ends when
    ``beam`` hypotheses are complete or at ``max_new_tokens``. The best complete one by length-normalised
    score wins; with none, the result says so (``satisfied=False``) and carries the partial hypothesis that
    met the most clauses — the caller decides, and says, what to do.
@@ -73,7 +74,8 @@ def _advancing(tokens: list[int], text: str, phrases: Sequence[Sequence[int]]) -
 
 def neurologic_generate(lm: LanguageModel, prompt: str, constraints: Constraints, *, prefix: str = "",
                         config: GenerationConfig | None = None, beam: int = 6, top_k: int = 8,
-                        prune_factor: int = 4, keep_own: int = 2, length_alpha: float = 0.7) -> ConstrainedResult:
+                        prune_factor: int = 4, keep_own: int = 2, length_alpha: float = 0.7,
+                        min_new_tokens: int = 8) -> ConstrainedResult:
     config = config or GenerationConfig()
     base = lm.tokenize(prompt + prefix)
     head = lm.tokenize(prefix) if prefix else []
@@ -118,7 +120,7 @@ def neurologic_generate(lm: LanguageModel, prompt: str, constraints: Constraints
         for score, row, token in dict.fromkeys(candidates[: prune_factor * beam] + own + moves):
             parent = alive[row]
             if token in lm.eos_token_ids:
-                if parent.met == all_clauses:
+                if parent.met == all_clauses and steps > min_new_tokens:
                     finished.append(Hypothesis(parent.tokens, parent.text, score, parent.met))
                 continue
             text = parent.text + piece(token)
@@ -129,7 +131,7 @@ def neurologic_generate(lm: LanguageModel, prompt: str, constraints: Constraints
             met = parent.met | constraints.satisfied(low)
             child = Hypothesis(parent.tokens + [token], text if cut is None else text[:cut], score, met)
             if cut is not None:
-                if met == all_clauses:
+                if met == all_clauses and steps > min_new_tokens:
                     finished.append(child)
                 continue
             # Partway through a constraint phrase: its own group, so it keeps a place until the phrase is done.
