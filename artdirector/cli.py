@@ -519,5 +519,46 @@ def train_sft_command(data_file, out, base, limit, epochs, max_steps, batch_size
                    f"loss {summary['train_loss']:.3f}); {summary['data']['used']} examples, {skipped} rows skipped")
 
 
+@train.command("rl")
+@click.option("--data", "data_file", required=True, type=click.Path(dir_okay=False, exists=True),
+              help="Prompts whose prefixes are the ideas to practise on (your training split only).")
+@click.option("--out", required=True, type=click.Path(file_okay=False))
+@click.option("--sft-adapter", default="default", show_default=True,
+              help="The SFT adapter to start from and stay close to: 'default', 'none' or a folder.")
+@click.option("--max-steps", type=click.IntRange(min=1), default=30, show_default=True)
+@click.option("--ideas-per-step", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--generations", type=click.IntRange(min=2), default=4, show_default=True,
+              help="Completions per idea (the GRPO group).")
+@click.option("--beta", type=float, default=0.05, show_default=True, help="KL weight to the SFT policy.")
+@click.option("--lr", "learning_rate", type=float, default=2e-5, show_default=True)
+@click.option("--reward", "rewards", multiple=True, metavar="NAME=WEIGHT",
+              help="Reward weights (repeatable): fidelity, modifier_quality, token_budget, keeps_idea, "
+                   "no_repetition. Default: all, weights 1, 1, .5, .5, .5.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@_fail_on_bad_input
+def train_rl_command(data_file, out, sft_adapter, max_steps, ideas_per_step, generations, beta, learning_rate,
+                     rewards, seed, as_json) -> None:
+    """Reinforcement learning (GRPO, TRL) with weighted text rewards, KL-tied to the SFT adapter."""
+    from artdirector.training.rl import DEFAULT_WEIGHTS, RLSettings, train_rl
+
+    weights = dict(DEFAULT_WEIGHTS)
+    if rewards:
+        weights = {}
+        for spec in rewards:
+            name, _, value = spec.partition("=")
+            try:
+                weights[name.strip()] = float(value) if value else 1.0
+            except ValueError:
+                raise InputError(f"--reward {spec!r}: write NAME=WEIGHT, e.g. fidelity=1.0") from None
+    settings = RLSettings(data=data_file, out=out, sft_adapter=None if sft_adapter == "none" else sft_adapter,
+                          max_steps=max_steps, ideas_per_step=ideas_per_step, num_generations=generations,
+                          beta=beta, learning_rate=learning_rate, seed=seed, weights=weights)
+    summary = train_rl(settings, progress=not as_json)
+    click.echo(json.dumps(summary) if as_json else
+               f"adapter: {summary['out']} ({summary['steps']} steps); reward {summary['reward_first3']:.3f} -> "
+               f"{summary['reward_last3']:.3f}; curves: {summary['curves']}")
+
+
 if __name__ == "__main__":
     main()
