@@ -21,10 +21,10 @@ backend). One step, for a beam of hypotheses:
    every group survive (the paper's trade-off between constraint progress and likelihood).
 4. **Finish.** A hypothesis that emits end-of-text or a stop string is complete only if every clause is met
    and it is at least ``min_new_tokens`` long; otherwise it is dropped (the model must satisfy the
-   constraints before it may stop, and beam search's bias to short answers must not end it at once). The
-   search ends when ``beam`` hypotheses are complete or at ``max_new_tokens``. The best complete one by
-   length-normalised score wins; with none, the result says so (``satisfied=False``) and carries the partial hypothesis that
-   met the most clauses — the caller decides, and says, what to do.
+   constraints before it may stop, and beam search's bias to short answers must not end it at once).
+   The search ends when ``beam`` hypotheses are complete or at ``max_new_tokens``. The best complete one
+   by length-normalised score wins; with none, the result says so (``satisfied=False``) and carries the
+   partial hypothesis that met the most clauses: the caller decides, and says, what to do.
 """
 
 from __future__ import annotations
