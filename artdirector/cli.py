@@ -249,16 +249,21 @@ SUITES = {
 def _build_systems(names: list[str]):
     """The outer edge where system names become objects; the LM and the embedder are loaded once."""
     from importlib import resources
+    from pathlib import Path
 
     from artdirector.config import user_dir
     from artdirector.corpus import read_tsv
     from artdirector.director import exemplar_pool
     from artdirector.evaluation import systems as S
 
-    unknown = [n for n in names if n not in BASE_SYSTEMS + ABLATIONS and not n.startswith("artdirector@")]
+    unknown = [n for n in names if n not in BASE_SYSTEMS + ABLATIONS and not n.startswith(("artdirector@",
+                                                                                           "artdirector+"))]
     if unknown:
         raise InputError(f"unknown systems {', '.join(unknown)}; valid: {', '.join(BASE_SYSTEMS + ABLATIONS)}, "
-                         "or artdirector@MODEL (a causal LM directory or hub id)")
+                         "artdirector@MODEL (a causal LM directory or hub id) or artdirector+ADAPTER (a folder)")
+    for n in names:
+        if n.startswith("artdirector+") and not (Path(n[len("artdirector+"):]) / "adapter_config.json").is_file():
+            raise InputError(f"{n}: {n[len('artdirector+'):]} is not a PEFT adapter folder")
     train = list(read_tsv(str(resources.files("artdirector.data").joinpath("prompts/train.tsv"))))
     shared: dict = {}
 
@@ -311,7 +316,14 @@ def _build_systems(names: list[str]):
         model = name.split("@", 1)[1]
         return S.ArtDirectorSystem(ArtDirector(TransformersLM.from_pretrained(model), library=library()), name=name)
 
-    return [factories[n]() if n in factories else other_lm(n) for n in names], embedder
+    def with_adapter(name: str):
+        from artdirector.director import ArtDirector
+
+        return S.ArtDirectorSystem(ArtDirector(lm(name[len("artdirector+"):]), library=library(), tuned=True),
+                                   name=name)
+
+    return [factories[n]() if n in factories else with_adapter(n) if n.startswith("artdirector+") else other_lm(n)
+            for n in names], embedder
 
 
 @main.group("eval")
@@ -325,7 +337,7 @@ def eval_group() -> None:
 @click.option("--limit", type=click.IntRange(min=1), default=200, show_default=True)
 @click.option("--systems", "system_names", default=None,
               help=f"Comma-separated systems (default: the base set): {', '.join(BASE_SYSTEMS + ABLATIONS)}, "
-                   "artdirector@MODEL.")
+                   "artdirector@MODEL, artdirector+ADAPTER.")
 @click.option("--suite", type=click.Choice(sorted(SUITES)), default=None,
               help="A preset list of systems for one of the seed papers' experiments.")
 @click.option("--n", "n", type=click.IntRange(min=1), default=2, show_default=True,
