@@ -31,12 +31,18 @@ class Parsed:
     rejected: list[str] = field(default_factory=list)
 
 
+# DiffusionDB's prompts (and so a model trained on them) spell numbers with spaces between the characters
+# ("8 k", "3 d", "1 9 2 0 s"): an artefact of how the prompts were stored. Joined back, they are the
+# vocabulary's "8k", "3d" and "1920s".
+SPACED_DIGITS = re.compile(r"(?<=\d) (?=\d)|(?<=\d) (?=(?:k|d|s|mm|p)\b)")
+
+
 def _clean(raw: str) -> str:
     text = unicodedata.normalize("NFKC", raw).strip().strip("\"'`*_ ")
     m = _WEIGHT.match(text)
     if m:
         text = (m.group(1) or m.group(2) or "").strip()
-    return re.sub(r"\s+", " ", text).lower()
+    return SPACED_DIGITS.sub("", re.sub(r"\s+", " ", text).lower())
 
 
 def _acceptable(phrase: str) -> bool:

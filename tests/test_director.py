@@ -149,3 +149,29 @@ def test_fallback_draws_on_retrieved_modifiers_first(small_library):
 def test_no_library_means_no_retrieval():
     r = ArtDirector(DummyLM([" sketch, 8k"])).direct("a fox")
     assert r.retrieved == [] and r.to_json()["retrieved"] == []
+
+
+def test_a_tuned_director_prompts_zero_shot_in_its_training_frame():
+    lm = DummyLM([" ukiyo-e, by hokusai, dramatic lighting\n"])
+    r = ArtDirector(lm, max_new_tokens=200, tuned=True).direct("a wave")
+    assert lm.calls[0] == "<|im_start|>user\na wave<|im_end|>\n<|im_start|>assistant\na wave,"
+    assert r.prompt == "a wave, ukiyo-e, by hokusai, dramatic lighting"
+
+
+def test_shipped_adapter_is_the_default_and_serves_on_the_fast_path():
+    """The default director carries the shipped adapter (when the package has one) on llama.cpp."""
+    from artdirector.director import default_adapter
+
+    adapter = default_adapter()
+    if adapter is None:
+        pytest.skip("this checkout ships no adapter")
+    director = ArtDirector.from_default(rag=False)
+    assert director.tuned and director.lm.name.endswith("+prompt-director-v1")
+    r = director.direct("a lighthouse in a storm")
+    assert r.prompt.startswith("a lighthouse in a storm, ") and len(r.added) >= 3 and not r.fallback
+    director.lm.close()
+    plain = ArtDirector.from_default(rag=False, adapter=None)
+    assert not plain.tuned and "+" not in plain.lm.name
+    plain.lm.close()
+    with pytest.raises(BadInput, match="not a PEFT adapter folder"):
+        ArtDirector.from_default(rag=False, adapter="/nonexistent")

@@ -32,4 +32,9 @@ def test_duplicates_and_the_idea_itself_are_dropped():
 
 def test_real_numbers_prompt_writers_use_are_kept():
     p = parse_modifiers(" 4k, 8 k, 35mm, 85mm lens, 1980s, 3d render", "x")
-    assert p.phrases == ["4k", "8 k", "35mm", "85mm lens", "1980s", "3d render"]
+    assert p.phrases == ["4k", "8k", "35mm", "85mm lens", "1980s", "3d render"]
+
+
+def test_diffusiondb_spaced_digits_are_joined_so_the_vocabulary_knows_them():
+    p = parse_modifiers(" 8 k, 3 d, 1 9 2 0 s, 3 5 mm, 2 people", "x")
+    assert p.phrases == ["8k", "3d", "1920s", "35mm"] and p.rejected == ["2 people"]

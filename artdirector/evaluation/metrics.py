@@ -4,7 +4,8 @@ NeuroPrompts' prefix protocol: a human prompt's prefix (text before the first co
 phrases after it are the human expert's modifiers. A system's modifiers are the comma-separated phrases of
 its prompt after the idea. Per-idea values are averaged over ideas (macro average).
 
-- ``modifier_precision / recall / f1``: exact matches after ``normalise_phrase``; a system that adds
+- ``modifier_precision / recall / f1``: exact matches after ``normalise_phrase`` (lower case, weights and
+  edge punctuation removed, DiffusionDB's spaced digits "8 k" joined to "8k" as the parser does); a system that adds
   nothing scores 0 (not undefined), so "add nothing" cannot win on precision.
 - ``soft_modifier_f1``: the same with phrases matched by MiniLM cosine >= ``SOFT_THRESHOLD`` (0.7: on
   MiniLM, paraphrases such as "highly detailed" / "very detailed" score above it, different modifiers of the
@@ -28,6 +29,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from artdirector.parse import SPACED_DIGITS
 from artdirector.tokens import CLIP_MAX_TOKENS, clip_token_count
 from artdirector.vocab import classify
 
@@ -40,7 +42,7 @@ _WEIGHT = re.compile(r":\s*[\d.]+$")
 def normalise_phrase(phrase: str) -> str:
     text = _EDGES.sub("", phrase.lower())
     text = _EDGES.sub("", _WEIGHT.sub("", text))
-    return re.sub(r"\s+", " ", text)
+    return SPACED_DIGITS.sub("", re.sub(r"\s+", " ", text))
 
 
 def modifiers_of(prompt: str, idea: str) -> list[str]:
