@@ -37,6 +37,13 @@ from artdirector.vocab import category_vocab, classify, vocabulary
 MIN_MODIFIERS = 2
 N_SHOTS = 6
 MAX_RETRIEVED_SHOTS = 4  # the other shots come from a pool sample shared by every idea of a batch (cached once)
+# Retrieval-augmented choice of modifiers (LaDi's "weighted pool"): the phrases of the RAG_DEPTH closest human
+# prompts vote with their cosine similarity, each phrase the model wrote adds MODEL_VOTE, and the best
+# MAX_MODIFIERS are kept. Chosen on the validation split (100 ideas, exact modifier F1 of the first candidate:
+# model alone 0.069, model + pool vote 0.119; the pool alone 0.100); never on test.
+RAG_DEPTH = 18
+MODEL_VOTE = 1.0
+MAX_MODIFIERS = 8
 SYSTEM = (
     "You are an art director. Expand the user's idea into a Stable Diffusion prompt: the idea, then "
     "comma-separated modifiers for medium, style, artist, lighting, color, composition, mood and quality."
@@ -229,18 +236,18 @@ class ArtDirector:
     def shots(self, seed: int, retrieved: Sequence = ()) -> list[HumanPrompt]:
         """Retrieved prompts that make good examples (most similar last, nearest the question), after
         random pool examples that fill the remaining places."""
-        near = [HumanPrompt(h.prompt, h.source) for h in retrieved][:MAX_RETRIEVED_SHOTS][::-1]
+        good = [h for h in retrieved if good_exemplar(h.prompt, strict=False)][:MAX_RETRIEVED_SHOTS]
+        near = [HumanPrompt(h.prompt, h.source) for h in good][::-1]
         pool = self.exemplars
         # A prefix of one seeded sample, so ideas with different numbers of hits still share it.
         fill = random.Random(seed).sample(pool, min(self.n_shots, len(pool)))[: self.n_shots - len(near)]
         return fill + near
 
     def retrieve(self, idea: str) -> list:
-        """The library's closest human prompts that make good examples, best first."""
+        """The library's closest human prompts, best first."""
         if self.library is None:
             return []
-        hits = self.library.search(idea, k=3 * self.n_shots, mode="vector", collection=self.collection)
-        return [h for h in hits if good_exemplar(h.prompt, strict=False)][:MAX_RETRIEVED_SHOTS]
+        return self.library.search(idea, k=RAG_DEPTH, mode="vector", collection=self.collection)
 
     def build_prompt(self, idea: str, seed: int = 0, retrieved: Sequence = ()) -> str:
         """The chat few-shot prompt up to the assistant's answer (``direct_many`` begins it with the idea)."""
@@ -264,29 +271,42 @@ class ArtDirector:
         direction = Direction(idea=idea, negative=list(DEFAULT_NEGATIVE))
         rejected = list(parsed.rejected)
         idea_words = set(idea.lower().split())
+        kept = []
         for phrase in phrases:
             category = classify(phrase)
             if category == "subject" and not _plausible_detail(phrase, idea_words):
                 rejected.append(phrase)
                 continue
-            if category == "artist" and phrase.startswith("by "):
-                phrase = phrase[3:]
-            direction.add(category, phrase)
-        fallback = len(direction.phrases()) < MIN_MODIFIERS
-        if fallback:
+            kept.append(phrase)
+        fallback = len(kept) < MIN_MODIFIERS  # the model itself wrote too little
+        if retrieved:
+            weight = self._pool_weights(retrieved)
+            for phrase in kept:
+                weight[phrase] = weight.get(phrase, 0.0) + MODEL_VOTE
+            kept = sorted(weight, key=lambda m: -weight[m])[:MAX_MODIFIERS]
+        for phrase in kept:
+            category = classify(phrase)
+            direction.add(category, phrase[3:] if category == "artist" and phrase.startswith("by ") else phrase)
+        if len(direction.phrases()) < MIN_MODIFIERS:
             self._fallback(direction, random.Random(seed), retrieved)
         return direction, fallback, rejected
+
+    @staticmethod
+    def _pool_weights(retrieved: Sequence) -> dict[str, float]:
+        """Each modifier of the retrieved prompts, weighted by the similarity of the prompts that use it."""
+        weight: dict[str, float] = {}
+        for hit in retrieved:
+            # The same cleaning as the model's own output, so a retrieved "1024x768" stays out.
+            for m in parse_modifiers(", " + ", ".join(prompt_modifiers(hit.prompt))).phrases:
+                if len(m.split()) <= 4:
+                    weight[m] = weight.get(m, 0.0) + max(hit.score, 0.0)
+        return weight
 
     @staticmethod
     def _fallback(direction: Direction, rng: random.Random, retrieved: Sequence = ()) -> None:
         """Too little usable output: take the modifiers the retrieved prompts share (weighted by similarity),
         then fill the categories still empty from the vocabularies."""
-        weight: dict[str, float] = {}
-        for hit in retrieved:
-            # The same cleaning as the model's own output, so a retrieved "8 k" or "1024x768" stays out.
-            for m in parse_modifiers(", " + ", ".join(prompt_modifiers(hit.prompt))).phrases:
-                if len(m.split()) <= 4:
-                    weight[m] = weight.get(m, 0.0) + max(hit.score, 0.0)
+        weight = ArtDirector._pool_weights(retrieved)
         for phrase in sorted(weight, key=lambda m: -weight[m])[:6]:
             direction.add(classify(phrase), phrase)
         for category, (count, top) in FALLBACK.items():
@@ -382,7 +402,8 @@ class ArtDirector:
                     self._add_motion(direction, random.Random(seed + k))
                 notes = list(idea.notes)
                 if fallback:
-                    notes.append("the model wrote too few usable modifiers; used vocabulary tags instead")
+                    notes.append("the model wrote too few usable modifiers; used those of retrieved human prompts "
+                                 "and vocabulary tags instead")
                 if constraints:
                     self._apply_constraints(direction, constraints, notes)
                 cands.append(DirectionResult(
