@@ -203,9 +203,14 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "vector_store.json"))
     args = parser.parse_args()
     report = {"machine": {"cpus": os.cpu_count()}, "scales": {}}
+
+    def save() -> None:  # after every measurement: a long run stopped part-way keeps what it measured
+        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+
     if not args.no_ingest:
         report["ingest"] = bench_ingest()
         print("ingest", json.dumps(report["ingest"]), flush=True)
+        save()
     for scale in args.scales.split(","):
         x, q = real_vectors() if scale == "16k" else synthetic({"200k": 200_000, "2m": 2_000_000}[scale])
         truth = exact_top(x, q)
@@ -215,8 +220,8 @@ def main() -> None:
             result = measure(name, x, q, truth)
             report["scales"][scale]["results"][name] = result
             print(scale, name, json.dumps(result), flush=True)
+            save()
         del x
-    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
 
 
