@@ -46,8 +46,29 @@ def test_direct_json_contract():
     assert out["idea"] == "a lighthouse in a storm" and out["target"] == "sd15"
     assert out["prompt"].startswith("a lighthouse in a storm, ")
     assert len(out["added"]) >= 2 and out["tokens"] <= 77
-    assert out["model"] == "smollm2-135m-instruct"
+    assert out["model"] == "smollm2-135m-instruct+prompt-director-v1"  # the shipped adapter is the default
     assert all(isinstance(v, list) for v in out["parts"].values())
+
+
+def test_direct_honours_constraint_flags():
+    r = run("direct", "a lighthouse in a storm", "--artist", "hokusai|katsushika hokusai", "--style", "ukiyo-e",
+            "--exclude", "realistic", "--no-rag", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert any("hokusai" in a for a in out["parts"]["artist"]) and any("ukiyo-e" in s for s in out["parts"]["style"])
+    assert "realistic" not in out["prompt"] and out["negative_prompt"].endswith("realistic")
+    assert out["constraints"]["exclude"] == ["realistic"] and "met_by_decoder" in out["constraints"]
+
+
+def test_adapter_none_and_list_vocab():
+    r = run("direct", "a red fox", "--adapter", "none", "--no-rag", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["model"] == "smollm2-135m-instruct"
+    r = run("direct", "--list-vocab", "artist")
+    assert r.returncode == 0 and len(r.stdout.splitlines()) > 100
+    r = run("direct", "--list-vocab", "flavour")
+    assert r.returncode == 2 and "no vocabulary" in r.stderr
+    r = run("direct", "a blurry photo of a cat", "--exclude", "blurry")
+    assert r.returncode == 2 and "excluded phrase" in r.stderr
 
 
 def test_direct_candidates_and_flux():
