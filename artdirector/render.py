@@ -150,10 +150,11 @@ def render(direction: Direction, target: str | Target = "sd15") -> Rendered:
         prompt, tokens, dropped = _fit(lambda p: _tags(direction.idea, p, t.order), parts, t.budget, pinned)
     notes = []
     if tokens > t.budget:
-        what = "the idea and the required phrases are" if pinned else "the idea alone is"
+        what, kept = ("the idea and the required phrases are", "they were") if pinned else ("the idea alone is",
+                                                                                            "the idea was")
         notes.append(
             f"{what} {tokens} tokens, over the {t.budget}-token window of {t.name}; "
-            "the model will not read its end (nothing the user gave was shortened)"
+            f"the model will not read its end ({kept} not shortened)"
         )
     negative = ""
     if t.negative and direction.negative:

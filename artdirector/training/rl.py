@@ -104,7 +104,9 @@ def _plot(history: list[dict], keys: list[str], path: Path) -> None:
     plt.close(fig)
 
 
-def train_rl(settings: RLSettings, *, progress: bool = True) -> dict:
+def train_rl(settings: RLSettings, *, progress: bool = True, rewards: dict | None = None) -> dict:
+    """``rewards`` adds reward callables by name (an image-side scorer wrapped as ``(prompts, completions,
+    **kw) -> list[float]``, say); ``settings.weights`` names which rewards run and with what weight."""
     import torch
     from datasets import Dataset
     from peft import LoraConfig, PeftModel
@@ -115,9 +117,9 @@ def train_rl(settings: RLSettings, *, progress: bool = True) -> dict:
     from artdirector.embed import Embedder
     from artdirector.lm.embedded import ensure_converted
 
-    unknown = set(settings.weights) - set(DEFAULT_WEIGHTS)
+    unknown = set(settings.weights) - set(DEFAULT_WEIGHTS) - set(rewards or {})
     if unknown:
-        raise BadInput(f"unknown rewards {sorted(unknown)}; valid: {', '.join(DEFAULT_WEIGHTS)}")
+        raise BadInput(f"unknown rewards {sorted(unknown)}; valid: {', '.join([*DEFAULT_WEIGHTS, *(rewards or {})])}")
     sft = default_adapter() if settings.sft_adapter == "default" else settings.sft_adapter
     out = Path(settings.out)
     examples, report = load_examples(settings.data, limit=settings.limit)
@@ -134,7 +136,8 @@ def train_rl(settings: RLSettings, *, progress: bool = True) -> dict:
     cuda = torch.cuda.is_available()
     embedder = Embedder(device="cuda" if cuda else "cpu")
     funcs = {"fidelity": R.Fidelity(embedder), "modifier_quality": R.modifier_quality,
-             "token_budget": R.token_budget, "keeps_idea": R.keeps_idea, "no_repetition": R.no_repetition}
+             "token_budget": R.token_budget, "keeps_idea": R.keeps_idea, "no_repetition": R.no_repetition,
+             **(rewards or {})}
     names = list(settings.weights)
     dataset = Dataset.from_list([{"prompt": adapter_prompt(i), "idea": i} for i in ideas])
     args = GRPOConfig(

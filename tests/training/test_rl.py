@@ -55,13 +55,18 @@ def test_one_grpo_step_runs_and_exports_a_servable_adapter(tmp_path):
     torch.manual_seed(0)
     sft = _random_lora(_base(), 4, MODULES)
     sft.save_pretrained(tmp_path / "sft")
+    def brevity(prompts, completions, **kw):  # any callable of this shape plugs in, image scorers included
+        return [1.0 / (1 + len(c)) for c in completions]
+
     settings = RLSettings(data=str(TRAIN), out=str(tmp_path / "rl"), sft_adapter=str(tmp_path / "sft"), limit=8,
-                          max_steps=1, ideas_per_step=1, num_generations=2, max_completion_length=8)
-    summary = train_rl(settings, progress=False)
+                          max_steps=1, ideas_per_step=1, num_generations=2, max_completion_length=8,
+                          weights={"fidelity": 1.0, "modifier_quality": 1.0, "brevity": 0.5})
+    summary = train_rl(settings, progress=False, rewards={"brevity": brevity})
     out = Path(summary["out"])
     assert summary["steps"] == 1 and (out / "adapter_model.safetensors").is_file()
     curves = json.loads((tmp_path / "rl" / "reward_curves.json").read_text())
-    assert {"reward", "rewards/fidelity/mean", "rewards/modifier_quality/mean"} <= set(curves[0])
+    logged = {"reward", "rewards/fidelity/mean", "rewards/modifier_quality/mean", "rewards/brevity/mean"}
+    assert logged <= set(curves[0])
     assert (tmp_path / "rl" / "reward_curves.png").stat().st_size > 1000
     lm = LlamaCppLM.from_embedded(n_slots=1, n_ctx=256, lora_path=out)
     assert np.isfinite(lm.next_token_logprobs([lm.tokenize("a castle,")])).all()
