@@ -217,7 +217,10 @@ def main() -> None:
         names = args.big.split(",") if scale == "2m" else list(CANDIDATES)
         report["scales"][scale] = {"rows": len(x), "results": {}}
         for name in names:
-            result = measure(name, x, q, truth)
+            try:
+                result = measure(name, x, q, truth)
+            except (AttributeError, ImportError, OSError) as e:  # e.g. a Python built without SQLite extensions
+                result = {"skipped": f"{type(e).__name__}: {e}"}
             report["scales"][scale]["results"][name] = result
             print(scale, name, json.dumps(result), flush=True)
             save()
