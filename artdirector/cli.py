@@ -101,12 +101,12 @@ def direct(idea, target, n, seed, as_json, batch, backend, no_rag, library, adap
         return
     if batch and idea:
         raise InputError("give either an IDEA or --batch FILE, not both")
-    from artdirector.decoding.constraints import Constraints
+    from artdirector.decoding.constraints import FLAG_CATEGORIES, Constraints
 
-    constraints = Constraints.build(include=list(include), exclude=list(exclude), style=list(style),
-                                    artist=list(artist), medium=list(medium), composition=list(perspective),
-                                    booster=list(booster), mood=list(vibe), lighting=list(lighting),
-                                    color=list(color))
+    flags = {"style": style, "artist": artist, "format": medium, "perspective": perspective, "booster": booster,
+             "vibe": vibe, "lighting": lighting, "color": color}
+    constraints = Constraints.build(include=list(include), exclude=list(exclude),
+                                    **{FLAG_CATEGORIES[f]: list(v) for f, v in flags.items()})
     load = lambda: _load_director(backend, rag=not no_rag, library=library, adapter=adapter)  # noqa: E731
     if batch:
         sys.exit(_direct_batch(batch, target, n, seed, load, constraints))
@@ -151,10 +151,10 @@ def _read_batch(path: str) -> list[tuple[int, str | None, str | None]]:
 
 
 def _list_vocab(category: str) -> None:
+    from artdirector.decoding.constraints import FLAG_CATEGORIES
     from artdirector.vocab import category_vocab
 
-    aliases = {"format": "medium", "perspective": "composition", "vibe": "mood"}
-    entries = category_vocab(aliases.get(category, category))
+    entries = category_vocab(FLAG_CATEGORIES.get(category, category))
     if not entries:
         raise InputError(f"no vocabulary for {category!r}; categories: style, artist, format, perspective, "
                          "booster, vibe, lighting, color")
@@ -552,7 +552,8 @@ def train_sft_command(data_file, out, base, limit, epochs, max_steps, batch_size
 def train_rl_command(data_file, out, sft_adapter, max_steps, ideas_per_step, generations, beta, learning_rate,
                      rewards, seed, as_json) -> None:
     """Reinforcement learning (GRPO, TRL) with weighted text rewards, KL-tied to the SFT adapter."""
-    from artdirector.training.rl import DEFAULT_WEIGHTS, RLSettings, train_rl
+    from artdirector.rewards import DEFAULT_WEIGHTS
+    from artdirector.training.rl import RLSettings, train_rl
 
     weights = dict(DEFAULT_WEIGHTS)
     if rewards:

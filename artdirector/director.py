@@ -28,7 +28,7 @@ from pathlib import Path
 from artdirector.brief import BadInput, Direction, check_idea
 from artdirector.corpus import HumanPrompt, prompt_modifiers, read_tsv
 from artdirector.decoding.constraints import Constraints
-from artdirector.decoding.neurologic import neurologic_generate
+from artdirector.decoding.neurologic import ConstrainedResult, neurologic_generate
 from artdirector.lm.base import Generation, GenerationConfig, LanguageModel
 from artdirector.parse import parse_modifiers
 from artdirector.render import Rendered, get_target, render
@@ -353,6 +353,14 @@ class ArtDirector:
             if banned not in (n.lower() for n in direction.negative):
                 direction.negative.append(banned)
 
+    def decode_constrained(self, prompt: str, prefix: str, constraints: Constraints,
+                           config: GenerationConfig) -> ConstrainedResult:
+        """NeuroLogic decoding with room for the required phrases and a ban on repeated trigrams (beam search
+        loops more than greedy decoding does)."""
+        return neurologic_generate(self.lm, prompt, constraints, prefix=prefix,
+                                   config=replace(config, max_new_tokens=self.max_new_tokens + 16,
+                                                  no_repeat_ngram_size=3))
+
     def direct(self, idea: str, *, target: str = "sd15", n: int = 1, seed: int = 0,
                constraints: Constraints | None = None) -> DirectionResult:
         """Direct one idea; with ``n > 1`` also return ``n`` candidates (the first is the greedy one)."""
@@ -381,9 +389,7 @@ class ArtDirector:
             prefixes = [f"{c.text}," for c in checked]
             if constraints:
                 for i, (prompt, prefix) in enumerate(zip(prompts, prefixes)):
-                    found = neurologic_generate(self.lm, prompt, constraints, prefix=prefix,
-                                                config=replace(config, max_new_tokens=self.max_new_tokens + 16,
-                                                               no_repeat_ngram_size=3))
+                    found = self.decode_constrained(prompt, prefix, constraints, config)
                     outputs[i, k] = Generation(found.text, [], "stop" if found.satisfied else "length")
                     decoded[i, k] = found.satisfied
                 continue

@@ -119,12 +119,20 @@ def combine(parts: Sequence[tuple[Reward, float]], name: str = "combined") -> Re
     return reward
 
 
+DEFAULT_WEIGHTS = {"fidelity": 1.0, "modifier_quality": 1.0, "token_budget": 0.5, "keeps_idea": 0.5,
+                   "no_repetition": 0.5}
+
+
+def text_rewards(embedder) -> dict[str, Reward]:
+    """Every text-side reward above, by name (the names ``DEFAULT_WEIGHTS`` and ``--reward`` use)."""
+    return {"fidelity": Fidelity(embedder), "modifier_quality": modifier_quality, "token_budget": token_budget,
+            "keeps_idea": keeps_idea, "no_repetition": no_repetition}
+
+
 def text_reward(embedder, weights: dict[str, float] | None = None) -> Reward:
     """The default text-side reward for RL and best-of-n: every reward above, weighted."""
-    weights = weights or {"fidelity": 1.0, "modifier_quality": 1.0, "token_budget": 0.5, "keeps_idea": 0.5,
-                          "no_repetition": 0.5}
-    known = {"fidelity": Fidelity(embedder), "modifier_quality": modifier_quality, "token_budget": token_budget,
-             "keeps_idea": keeps_idea, "no_repetition": no_repetition}
+    weights = weights or DEFAULT_WEIGHTS
+    known = text_rewards(embedder)
     unknown = set(weights) - set(known)
     if unknown:
         raise ValueError(f"unknown rewards {sorted(unknown)}; valid: {sorted(known)}")

@@ -57,14 +57,8 @@ def main() -> None:
         prompt = director.build_prompt(user_text, 0)
         if constraints is None:
             text = director.lm.generate([prompt], config, prefixes=[idea + ","])[0].text
-        else:
-            from dataclasses import replace
-
-            from artdirector.decoding.neurologic import neurologic_generate
-
-            text = neurologic_generate(director.lm, prompt, constraints, prefix=idea + ",",
-                                       config=replace(config, max_new_tokens=config.max_new_tokens + 16,
-                                                      no_repeat_ngram_size=3)).text
+        else:  # exactly as the director decodes under constraints
+            text = director.decode_constrained(prompt, idea + ",", constraints, config).text
         return text, time.perf_counter() - start
 
     rows = {"unconstrained": [], "asked": [], "neurologic": []}

@@ -36,9 +36,7 @@ def main() -> None:
         ideas += [items[row["i"]].idea] * len(row["prompts"])
         prompts += row["prompts"]
     embedder = Embedder()
-    funcs = {"fidelity": R.Fidelity(embedder), "modifier_quality": R.modifier_quality,
-             "token_budget": R.token_budget, "keeps_idea": R.keeps_idea, "no_repetition": R.no_repetition,
-             "text_reward": R.text_reward(embedder)}
+    funcs = {**R.text_rewards(embedder), "text_reward": R.text_reward(embedder)}
     report = json.loads((args.run / "report.json").read_text())["systems"]
     out = {}
     for system, (ideas, prompts) in samples.items():

@@ -20,6 +20,9 @@ from functools import lru_cache
 from artdirector.brief import BadInput
 
 CATEGORY_FLAGS = ("style", "artist", "medium", "composition", "booster", "mood", "lighting", "color")
+# The CLI's flag names (NeuroPrompts' words) for those categories.
+FLAG_CATEGORIES = {"style": "style", "artist": "artist", "format": "medium", "perspective": "composition",
+                   "booster": "booster", "vibe": "mood", "lighting": "lighting", "color": "color"}
 
 
 @lru_cache(maxsize=4096)

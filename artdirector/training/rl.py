@@ -23,11 +23,9 @@ from pathlib import Path
 
 from artdirector.brief import BadInput
 from artdirector.director import adapter_prompt, default_adapter
+from artdirector.rewards import DEFAULT_WEIGHTS
 from artdirector.training.data import load_examples
-from artdirector.training.sft import cpu_has_bf16, resume_point
-
-DEFAULT_WEIGHTS = {"fidelity": 1.0, "modifier_quality": 1.0, "token_budget": 0.5, "keeps_idea": 0.5,
-                   "no_repetition": 0.5}
+from artdirector.training.sft import LORA_TARGETS, cpu_has_bf16, resume_point
 
 
 @dataclass
@@ -135,9 +133,7 @@ def train_rl(settings: RLSettings, *, progress: bool = True, rewards: dict | Non
         model = PeftModel.from_pretrained(model, str(sft)).merge_and_unload()
     cuda = torch.cuda.is_available()
     embedder = Embedder(device="cuda" if cuda else "cpu")
-    funcs = {"fidelity": R.Fidelity(embedder), "modifier_quality": R.modifier_quality,
-             "token_budget": R.token_budget, "keeps_idea": R.keeps_idea, "no_repetition": R.no_repetition,
-             **(rewards or {})}
+    funcs = {**R.text_rewards(embedder), **(rewards or {})}
     names = list(settings.weights)
     dataset = Dataset.from_list([{"prompt": adapter_prompt(i), "idea": i} for i in ideas])
     args = GRPOConfig(
@@ -150,8 +146,7 @@ def train_rl(settings: RLSettings, *, progress: bool = True, rewards: dict | Non
         gradient_checkpointing=False,
     )
     peft_config = LoraConfig(r=settings.lora_r, lora_alpha=2 * settings.lora_r, lora_dropout=0.0,
-                             target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
-                                             "down_proj"], task_type="CAUSAL_LM")
+                             target_modules=list(LORA_TARGETS), task_type="CAUSAL_LM")
     out.mkdir(parents=True, exist_ok=True)
     (out / "artdirector-rl.json").write_text(json.dumps(
         {"settings": asdict(settings), "base": base, "sft_adapter": str(sft) if sft else None,

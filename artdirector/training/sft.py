@@ -23,7 +23,8 @@ from artdirector.brief import BadInput
 from artdirector.director import adapter_prompt
 from artdirector.training.data import load_examples
 
-ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
+# Every linear projection of a Llama-style block: the set llama.cpp's LoRA export (``lm.export``) maps.
+LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
 @dataclass
@@ -39,8 +40,7 @@ class SFTSettings:
     lora_r: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.05
-    target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj",
-                                                               "gate_proj", "up_proj", "down_proj"])
+    target_modules: list[str] = field(default_factory=lambda: list(LORA_TARGETS))
     max_length: int = 128  # tokens of frame + prompt: 99% of the training examples fit (mean 66)
     warmup_ratio: float = 0.03
     seed: int = 0
