@@ -27,8 +27,10 @@ def _fail_on_bad_input(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         from artdirector.brief import BadInput
+        from artdirector.imaging.base import ImageModelError
         from artdirector.library.library import LibraryError
         from artdirector.lm.embedded import ModelNotFound
+        from artdirector.scoring.base import ScorerError
 
         try:
             return fn(*args, **kwargs)
@@ -36,6 +38,8 @@ def _fail_on_bad_input(fn):
             raise InputError(str(e)) from None
         except (ModelNotFound, LibraryError) as e:  # something on disk to fix: exit 1 with how
             raise click.ClickException(str(e)) from None
+        except (ImageModelError, ScorerError) as e:  # a wrong --image-model or --score: the user's input
+            raise InputError(str(e)) from None
 
     return wrapper
 
@@ -209,6 +213,154 @@ def _show(result) -> None:
         if result.candidates:
             title = f"candidate {i + 1} · " + title
         console.print(Panel(body, title=title, subtitle=f"{result.seconds:.2f}s"))
+
+
+SCORER_NAMES = ("aesthetic", "clip", "pickscore", "imagereward", "hps")  # mirrors scoring.SCORERS; checked by a test
+
+
+def _scorer_specs(specs: tuple[str, ...]) -> dict[str, str | None]:
+    """``--score NAME[=MODEL]`` → {name: model or None (the scorer's default)}, in the order given."""
+    out: dict[str, str | None] = {}
+    for spec in specs:
+        name, _, model = spec.partition("=")
+        name = name.strip().lower()
+        if name not in SCORER_NAMES:
+            raise InputError(f"--score {spec!r}: unknown scorer {name!r}; valid: {', '.join(SCORER_NAMES)}")
+        if name in out:
+            raise InputError(f"--score {name} given twice")
+        out[name] = model.strip() or None
+    return out
+
+
+@main.command()
+@click.argument("idea", nargs=-1)
+@click.option("--image-model", required=True, metavar="PATH|HUB_ID",
+              help="A diffusers text-to-image pipeline: a local folder or a hub id.")
+@click.option("--motion-adapter", default=None, metavar="PATH|HUB_ID",
+              help="An AnimateDiff motion adapter: make clips (GIF + MP4) instead of images.")
+@click.option("--n", "n", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Candidate prompts from the director (the first greedy, the others sampled).")
+@click.option("--images-per-prompt", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Seeds per candidate prompt: seed, seed+1, ...")
+@click.option("--steps", type=click.IntRange(min=1), default=25, show_default=True)
+@click.option("--guidance", type=float, default=7.0, show_default=True, help="Classifier-free guidance scale.")
+@click.option("--width", type=int, default=None, help="Pixels, a multiple of 8 (default: the model's own).")
+@click.option("--height", type=int, default=None, help="Pixels, a multiple of 8 (default: the model's own).")
+@click.option("--frames", type=click.IntRange(min=1), default=16, show_default=True, help="Frames per clip.")
+@click.option("--fps", type=click.IntRange(min=1), default=8, show_default=True, help="Frames per second of clips.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--score", "scores", multiple=True, metavar="NAME[=MODEL]",
+              help=f"Score images ({', '.join(SCORER_NAMES)}), MODEL a folder or hub id; repeatable.")
+@click.option("--rank-by", default=None, help="The scorer that picks the best image (default: the first).")
+@click.option("--side-by-side", is_flag=True, help="Also render the idea as typed, same seeds, and compare.")
+@click.option("--target", type=click.Choice(TARGET_NAMES), default=None,
+              help="Prompt style (default: from the pipeline: sd15, sdxl, flux, or video with a motion adapter).")
+@click.option("--out", "out_dir", default="artdirector-images", show_default=True, type=click.Path(file_okay=False))
+@click.option("--device", default=None, help="cuda, mps or cpu (default: the best available).")
+@click.option("--dtype", default=None, help="float32, float16 or bfloat16 (default: by device and model).")
+@click.option("--offload", type=click.Choice(("none", "model", "sequential")), default="none", show_default=True,
+              help="GPU memory saving for the image pipeline (see README: memory).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Images per pipeline call.")
+@click.option("--no-safety-checker", is_flag=True, help="Turn off the pipeline's NSFW safety checker.")
+@click.option("--backend", type=click.Choice(("llamacpp", "transformers")), default="llamacpp", show_default=True)
+@click.option("--no-rag", is_flag=True, help="Do not ground the direction in retrieved human prompts.")
+@click.option("--adapter", default="default", show_default=True, help="The director's LoRA adapter (see direct).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@_fail_on_bad_input
+def generate(idea, image_model, motion_adapter, n, images_per_prompt, steps, guidance, width, height, frames, fps,
+             seed, scores, rank_by, side_by_side, target, out_dir, device, dtype, offload, batch_size,
+             no_safety_checker, backend, no_rag, adapter, as_json) -> None:
+    """Direct IDEA, render it with an image model, score the images and pick the best.
+
+    Stages hand memory over: the director's LM is released before the pipeline loads, the pipeline before the
+    scorers, and each scorer after it runs."""
+    from artdirector.brief import check_idea
+    from artdirector.imaging.base import GenerationSettings
+
+    if not idea:
+        raise InputError("no idea given: artdirector generate \"a red fox in snow\" --image-model DIR")
+    checked = check_idea(" ".join(idea))
+    settings = GenerationSettings(steps=steps, guidance=guidance, width=width, height=height, frames=frames, fps=fps)
+    specs = _scorer_specs(scores)
+    from artdirector.scoring.base import check_model_ref
+
+    for name, model in specs.items():
+        if model:
+            check_model_ref(name, model)
+    if rank_by is not None and rank_by not in specs:
+        raise InputError(f"--rank-by {rank_by!r} is not among the --score names ({', '.join(specs) or 'none given'})")
+    from artdirector.imaging.diffusers_backend import _target_for, check_text_to_image, pipeline_class_name
+
+    class_name = pipeline_class_name(image_model)  # a wrong model is refused before anything loads
+    check_text_to_image(class_name)
+    target = target or ("video" if motion_adapter else _target_for(class_name))
+    for note in checked.notes:
+        click.echo(f"note: {note}", err=True)
+
+    total = time.perf_counter()
+    director = _load_director(backend, rag=not no_rag, adapter=adapter)
+    start = time.perf_counter()
+    result = director.direct(checked.text, target=target, n=n, seed=seed)
+    direct_s = time.perf_counter() - start
+    director.lm.close()
+    memory = ["director LM released before the image pipeline loaded"]
+
+    from artdirector.imaging.bestofn import PromptJob, generate_and_rank
+    from artdirector.imaging.diffusers_backend import DiffusersGenerator
+    from artdirector.scoring import load_scorer
+
+    candidates = result.candidates or [result]
+    jobs = [PromptJob(c.prompt, c.rendered.negative_prompt, "directed", k) for k, c in enumerate(candidates)]
+    if side_by_side:
+        jobs.append(PromptJob(checked.text, "", "original"))
+    generator = DiffusersGenerator.from_pretrained(image_model, device=device, dtype=dtype, offload=offload,
+                                                   safety_checker=not no_safety_checker,
+                                                   motion_adapter=motion_adapter, batch_size=batch_size)
+    scorer_factories = {name: (lambda name=name, model=model: load_scorer(name, model, device=device))
+                        for name, model in specs.items()}
+    ranking = generate_and_rank(generator, jobs, [seed + i for i in range(images_per_prompt)], settings,
+                                scorer_factories, out_dir, rank_by=rank_by, memory=memory,
+                                sidecar={"idea": checked.text, "target": target})
+    generator.close()
+    best = ranking.best
+    report = {
+        "idea": checked.text, "target": target, "image_model": image_model, "motion_adapter": motion_adapter,
+        "kind": generator.kind, "device": generator.device, "settings": settings.to_json(), "out": str(out_dir),
+        "direction": result.to_json(),
+        "images": [s.to_json() for s in ranking.images], "rank_by": ranking.rank_by,
+        "best": best.to_json() if best else None, "side_by_side": ranking.side_by_side(),
+        "memory": ranking.memory,
+        "seconds": {"direct": round(direct_s, 3), **{k: round(v, 3) for k, v in ranking.seconds.items()},
+                    "total": round(time.perf_counter() - total, 3)},
+    }
+    import pathlib
+
+    pathlib.Path(out_dir, "run.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False))
+    else:
+        _show_images(report)
+
+
+def _show_images(report: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    names = list(report["images"][0]["scores"]) if report["images"] else []
+    table = Table(title=f"{report['idea']} · {report['image_model']} · best by {report['rank_by'] or '-'}")
+    for col in ("", "source", "seed", *names, "file", "prompt"):
+        table.add_column(col, overflow="fold")
+    best = report["best"]["path"] if report["best"] else None
+    for im in report["images"]:
+        table.add_row("★" if im["path"] == best else "", im["source"], str(im["seed"]),
+                      *[f"{im['scores'][n]:.3f}" for n in names], im["path"], im["prompt"])
+    console.print(table)
+    if report["side_by_side"]:
+        console.print(f"side by side (mean): {report['side_by_side']}")
+    for note in report["memory"]:
+        console.print(f"memory: {note}", style="dim")
 
 
 @main.group()

@@ -43,3 +43,28 @@ def minilm():
     from artdirector.embed import Embedder
 
     return Embedder()
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    """Tiny random-weight image models saved as real checkpoint folders (built in code, no downloads)."""
+    from types import SimpleNamespace
+
+    from artdirector.imaging import testing as T
+
+    root = tmp_path_factory.mktemp("tiny-models")
+    return SimpleNamespace(
+        sd=str(T.save_tiny_sd(root / "sd")),
+        sd_safe=str(T.save_tiny_sd(root / "sd-safe", safety_checker=True)),
+        img2img=str(T.save_tiny_img2img(root / "img2img")),
+        motion=str(T.save_tiny_motion_adapter(root / "motion")),
+        clip=str(T.save_tiny_clip(root / "clip", aesthetic_head=True)),
+        clip_no_head=str(T.save_tiny_clip(root / "clip-no-head")),
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_sd(tiny):
+    from artdirector.imaging.diffusers_backend import DiffusersGenerator
+
+    return DiffusersGenerator.from_pretrained(tiny.sd, batch_size=2)

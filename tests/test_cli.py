@@ -21,10 +21,12 @@ def test_cli_targets_mirror_the_renderer():
     assert set(TARGET_NAMES) == set(TARGETS)
 
 
-def test_help_does_not_import_the_model_stack():
+@pytest.mark.parametrize("command", ["direct", "generate", "library"])
+def test_help_does_not_import_the_model_stack(command):
     code = ("import sys; from click.testing import CliRunner; from artdirector.cli import main; "
-            "r = CliRunner().invoke(main, ['direct', '--help']); assert r.exit_code == 0, r.output; "
-            "heavy = [m for m in ('torch', 'transformers', 'llama_cpp', 'numpy') if m in sys.modules]; "
+            f"r = CliRunner().invoke(main, ['{command}', '--help']); assert r.exit_code == 0, r.output; "
+            "heavy = [m for m in ('torch', 'transformers', 'llama_cpp', 'numpy', 'diffusers', 'PIL') "
+            "if m in sys.modules]; "
             "print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

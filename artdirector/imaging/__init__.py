@@ -1,0 +1,1 @@
+"""Image and clip generation: interface, diffusers backend, metadata, best-of-n."""

@@ -1,0 +1,117 @@
+"""Tiny random-weight models for tests, benchmarks and smoke runs, built in code (no downloads).
+
+The same recipe as diffusers' ``get_dummy_components()``: the real classes (UNet, VAE, CLIP text encoder,
+motion adapter, safety checker, CLIP scorer) at a few layers and 32–64 pixels, so every code path of the real
+models runs in seconds on a CPU. The tokenizer is the real CLIP BPE tokenizer (``artdirector.tokens``), so
+prompt handling — 77-token windows, compel's chunking — is exercised exactly. Pictures are noise: these
+models test plumbing, never quality.
+
+Each ``save_tiny_*`` writes a folder with ``save_pretrained`` that the product loads like a real checkpoint.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+TEXT_DIM = 32
+
+
+def _text_config(**extra):
+    from transformers import CLIPTextConfig
+
+    from artdirector.tokens import clip_tokenizer
+
+    tok = clip_tokenizer()
+    return CLIPTextConfig(vocab_size=len(tok), hidden_size=TEXT_DIM, intermediate_size=37, num_attention_heads=4,
+                          num_hidden_layers=2, max_position_embeddings=77, bos_token_id=tok.bos_token_id,
+                          eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, **extra)
+
+
+def _vision_config(**extra):
+    from transformers import CLIPVisionConfig
+
+    return CLIPVisionConfig(image_size=32, patch_size=4, hidden_size=TEXT_DIM, intermediate_size=37,
+                            num_attention_heads=4, num_hidden_layers=2, **extra)
+
+
+def _image_processor(size: int = 32):
+    from transformers import CLIPImageProcessor
+
+    return CLIPImageProcessor(size={"shortest_edge": size}, crop_size={"height": size, "width": size})
+
+
+def tiny_sd_components(seed: int = 0, safety_checker: bool = False) -> dict:
+    import torch
+    from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
+    from transformers import CLIPTextModel
+
+    from artdirector.tokens import clip_tokenizer
+
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(
+        block_out_channels=(32, 64), layers_per_block=1, sample_size=32, in_channels=4, out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=TEXT_DIM, norm_num_groups=32)
+    vae = AutoencoderKL(block_out_channels=(32, 64), in_channels=3, out_channels=3, latent_channels=4,
+                        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
+                        norm_num_groups=32)
+    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
+                              set_alpha_to_one=False, steps_offset=1)
+    parts = {"unet": unet, "vae": vae, "scheduler": scheduler, "text_encoder": CLIPTextModel(_text_config()).eval(),
+             "tokenizer": clip_tokenizer(), "safety_checker": None, "feature_extractor": None,
+             "requires_safety_checker": False}
+    if safety_checker:
+        from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
+        from transformers import CLIPConfig
+
+        config = CLIPConfig(text_config=_text_config().to_dict(), vision_config=_vision_config().to_dict(),
+                            projection_dim=TEXT_DIM)
+        parts.update(safety_checker=StableDiffusionSafetyChecker(config).eval(), feature_extractor=_image_processor(),
+                     requires_safety_checker=True)
+    return parts
+
+
+def save_tiny_sd(path: Path, seed: int = 0, safety_checker: bool = False) -> Path:
+    """A tiny StableDiffusionPipeline folder (64 px in 2 steps renders in well under a second)."""
+    from diffusers import StableDiffusionPipeline
+
+    StableDiffusionPipeline(**tiny_sd_components(seed, safety_checker)).save_pretrained(path)
+    return Path(path)
+
+
+def save_tiny_motion_adapter(path: Path, seed: int = 0) -> Path:
+    import torch
+    from diffusers import MotionAdapter
+
+    torch.manual_seed(seed)
+    MotionAdapter(block_out_channels=(32, 64), motion_layers_per_block=1, motion_norm_num_groups=2,
+                  motion_num_attention_heads=2, motion_max_seq_length=32).save_pretrained(path)
+    return Path(path)
+
+
+def save_tiny_img2img(path: Path, seed: int = 0) -> Path:
+    """An image-to-image pipeline folder: the product must refuse it as a text-to-image model."""
+    from diffusers import StableDiffusionImg2ImgPipeline
+
+    StableDiffusionImg2ImgPipeline(**tiny_sd_components(seed)).save_pretrained(path)
+    return Path(path)
+
+
+def save_tiny_clip(path: Path, seed: int = 0, aesthetic_head: bool = False) -> Path:
+    """A tiny CLIPModel with its processor (and optionally a LAION-layout aesthetic head beside it)."""
+    import torch
+    from transformers import CLIPConfig, CLIPModel, CLIPProcessor
+
+    from artdirector.tokens import clip_tokenizer
+
+    torch.manual_seed(seed)
+    config = CLIPConfig(text_config=_text_config().to_dict(), vision_config=_vision_config().to_dict(),
+                        projection_dim=TEXT_DIM)
+    CLIPModel(config).eval().save_pretrained(path)
+    CLIPProcessor(image_processor=_image_processor(), tokenizer=clip_tokenizer()).save_pretrained(path)
+    if aesthetic_head:
+        from artdirector.scoring.aesthetic import HEAD_FILES
+        from artdirector.scoring.aesthetic import aesthetic_head as make_head
+
+        torch.save(make_head(TEXT_DIM).state_dict(), Path(path) / HEAD_FILES[0])
+    return Path(path)
