@@ -91,6 +91,9 @@ class USearch:
     def query(self, v, k):
         return self.index.search(v, k).keys
 
+    def set_ef(self, ef):
+        self.index.expansion_search = ef
+
 
 class Faiss:
     def build(self, x, path):
@@ -105,6 +108,9 @@ class Faiss:
     def query(self, v, k):
         return self.index.search(v[None, :], k)[1][0]
 
+    def set_ef(self, ef):
+        self.index.hnsw.efSearch = ef
+
 
 class Hnswlib:
     def build(self, x, path):
@@ -118,6 +124,9 @@ class Hnswlib:
 
     def query(self, v, k):
         return self.index.knn_query(v, k)[0][0]
+
+    def set_ef(self, ef):
+        self.index.set_ef(ef)
 
 
 class SqliteVec:
@@ -143,7 +152,24 @@ CANDIDATES = {"numpy-exact": Numpy, "usearch-hnsw": USearch, "faiss-hnsw": Faiss
               "sqlite-vec": SqliteVec}
 
 
-def measure(name: str, x: np.ndarray, q: np.ndarray, truth: np.ndarray, k: int = 10) -> dict:
+def _queries(index, q, truth, k) -> dict:
+    for v in q[:10]:
+        index.query(v, k)  # warm-up
+    times, recalls = [], []
+    for v, t in zip(q, truth):
+        start = time.perf_counter()
+        got = index.query(v, k)
+        times.append(time.perf_counter() - start)
+        recalls.append(len(set(np.asarray(got).tolist()) & set(t.tolist())) / k)
+    times.sort()
+    return {"query_p50_ms": round(1000 * statistics.median(times), 3),
+            "query_p95_ms": round(1000 * times[int(0.95 * (len(times) - 1))], 3),
+            "recall_at_10": round(float(np.mean(recalls)), 4)}
+
+
+def measure(name: str, x: np.ndarray, q: np.ndarray, truth: np.ndarray, k: int = 10,
+            efs: tuple[int, ...] = ()) -> dict:
+    """Build once, then query at the default search breadth and at each of ``efs`` (HNSW indexes only)."""
     with tempfile.TemporaryDirectory() as tmp:
         before = rss_mb()
         index = CANDIDATES[name]()
@@ -152,19 +178,14 @@ def measure(name: str, x: np.ndarray, q: np.ndarray, truth: np.ndarray, k: int =
         build = time.perf_counter() - start
         memory = rss_mb() - before
         disk = sum(f.stat().st_size for f in Path(tmp).iterdir())
-        for v in q[:10]:
-            index.query(v, k)  # warm-up
-        times, recalls = [], []
-        for v, t in zip(q, truth):
-            start = time.perf_counter()
-            got = index.query(v, k)
-            times.append(time.perf_counter() - start)
-            recalls.append(len(set(np.asarray(got).tolist()) & set(t.tolist())) / k)
-        times.sort()
-        return {"build_s": round(build, 2), "query_p50_ms": round(1000 * statistics.median(times), 3),
-                "query_p95_ms": round(1000 * times[int(0.95 * (len(times) - 1))], 3),
-                "recall_at_10": round(float(np.mean(recalls)), 4), "index_memory_mb": round(memory, 1),
-                "disk_mb": round(disk / 2**20, 1)}
+        out = {"build_s": round(build, 2), **_queries(index, q, truth, k), "index_memory_mb": round(memory, 1),
+               "disk_mb": round(disk / 2**20, 1)}
+        if efs and hasattr(index, "set_ef"):
+            out["by_ef"] = {}
+            for ef in efs:
+                index.set_ef(ef)
+                out["by_ef"][str(ef)] = _queries(index, q, truth, k)
+        return out
 
 
 def bench_ingest(limit: int | None = None) -> dict:
@@ -200,9 +221,12 @@ def main() -> None:
     parser.add_argument("--scales", default="16k,200k,2m")
     parser.add_argument("--big", default="numpy-exact,usearch-hnsw", help="candidates run at 2m")
     parser.add_argument("--no-ingest", action="store_true", help="skip the ingest-throughput measurement")
+    parser.add_argument("--ef", default="", help="search breadths to sweep on HNSW indexes, e.g. 64,128,256")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "vector_store.json"))
     args = parser.parse_args()
-    report = {"machine": {"cpus": os.cpu_count()}, "scales": {}}
+    # Keep what earlier runs measured at other scales: a 2M run takes long enough to be run on its own.
+    previous = json.loads(Path(args.out).read_text()) if Path(args.out).is_file() else {}
+    report = {**previous, "machine": {"cpus": os.cpu_count()}, "scales": previous.get("scales", {})}
 
     def save() -> None:  # after every measurement: a long run stopped part-way keeps what it measured
         Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
@@ -218,7 +242,7 @@ def main() -> None:
         report["scales"][scale] = {"rows": len(x), "results": {}}
         for name in names:
             try:
-                result = measure(name, x, q, truth)
+                result = measure(name, x, q, truth, efs=tuple(int(e) for e in args.ef.split(",") if e))
             except (AttributeError, ImportError, OSError) as e:  # e.g. a Python built without SQLite extensions
                 result = {"skipped": f"{type(e).__name__}: {e}"}
             report["scales"][scale]["results"][name] = result

@@ -60,6 +60,7 @@ def tiny(tmp_path_factory):
         motion=str(T.save_tiny_motion_adapter(root / "motion")),
         clip=str(T.save_tiny_clip(root / "clip", aesthetic_head=True)),
         clip_no_head=str(T.save_tiny_clip(root / "clip-no-head")),
+        imagereward=str(T.save_tiny_imagereward(root / "imagereward")),
     )
 
 

@@ -111,7 +111,35 @@ def save_tiny_clip(path: Path, seed: int = 0, aesthetic_head: bool = False) -> P
     CLIPProcessor(image_processor=_image_processor(), tokenizer=clip_tokenizer()).save_pretrained(path)
     if aesthetic_head:
         from artdirector.scoring.aesthetic import HEAD_FILES
-        from artdirector.scoring.aesthetic import aesthetic_head as make_head
+        from artdirector.scoring.base import mlp_head
 
-        torch.save(make_head(TEXT_DIM).state_dict(), Path(path) / HEAD_FILES[0])
+        torch.save(mlp_head(TEXT_DIM).state_dict(), Path(path) / HEAD_FILES[0])
     return Path(path)
+
+
+def save_tiny_imagereward(path: Path, seed: int = 0) -> Path:
+    """A tiny BLIP image-text model with a BERT tokenizer, 32-px CLIP-style processor and reward head."""
+    import torch
+    from transformers import BertTokenizer, BlipConfig, BlipForImageTextRetrieval
+
+    from artdirector.scoring.base import mlp_head
+    from artdirector.scoring.imagereward import HEAD_FILE
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    words = "a an the red fox cat in snow lighthouse storm oil painting of , . highly detailed".split()
+    (path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n")
+    tokenizer = BertTokenizer(str(path / "vocab.txt"))
+    torch.manual_seed(seed)
+    config = BlipConfig(
+        text_config={"vocab_size": len(tokenizer), "hidden_size": TEXT_DIM, "encoder_hidden_size": TEXT_DIM,
+                     "intermediate_size": 37, "num_hidden_layers": 2, "num_attention_heads": 4,
+                     "max_position_embeddings": 64},
+        vision_config={"hidden_size": TEXT_DIM, "image_size": 32, "patch_size": 4, "intermediate_size": 37,
+                       "num_hidden_layers": 2, "num_attention_heads": 4},
+        projection_dim=TEXT_DIM, image_text_hidden_size=TEXT_DIM)
+    BlipForImageTextRetrieval(config).eval().save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    _image_processor().save_pretrained(path)
+    torch.save(mlp_head(TEXT_DIM).state_dict(), path / HEAD_FILE)
+    return path

@@ -3,7 +3,8 @@
 An MLP on the L2-normalised CLIP ViT-L/14 image embedding (768-d), trained on SAC + LAION-Logos + AVA ratings
 to predict a 1–10 aesthetic score. Its layers, as in the original ``simple_inference.py`` and TRL's DDPO
 example: Linear(768→1024), Dropout(0.2), Linear(1024→128), Dropout(0.2), Linear(128→64), Dropout(0.1),
-Linear(64→16), Linear(16→1) — no activations, dropout inactive at inference. The prompt is not used.
+Linear(64→16), Linear(16→1) — no activations, dropout inactive at inference (``base.mlp_head``). The prompt
+is not used.
 
 Weights: CLIP ``openai/clip-vit-large-patch14`` and the head ``aesthetic-model.pth`` from
 ``trl-lib/ddpo-aesthetic-predictor`` (the same weights as LAION's ``sac+logos+ava1-l14-linearMSE.pth``).
@@ -15,27 +16,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from artdirector.scoring.base import ClipEncoder, ImageScorer, ScorerError, how_to_supply
+from artdirector.scoring.base import ClipEncoder, ImageScorer, ScorerError, how_to_supply, mlp_head
 
 DEFAULT_MODEL = "openai/clip-vit-large-patch14"
 DEFAULT_HEAD = ("trl-lib/ddpo-aesthetic-predictor", "aesthetic-model.pth")
 HEAD_FILES = ("aesthetic-model.pth", "sac+logos+ava1-l14-linearMSE.pth")
-
-
-def aesthetic_head(dim: int = 768):
-    from torch import nn
-
-    class AestheticHead(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.layers = nn.Sequential(
-                nn.Linear(dim, 1024), nn.Dropout(0.2), nn.Linear(1024, 128), nn.Dropout(0.2),
-                nn.Linear(128, 64), nn.Dropout(0.1), nn.Linear(64, 16), nn.Linear(16, 1))
-
-        def forward(self, embedding):
-            return self.layers(embedding)
-
-    return AestheticHead().eval()
 
 
 class AestheticScore(ImageScorer):
@@ -65,7 +50,7 @@ class AestheticScore(ImageScorer):
             except Exception as e:
                 raise ScorerError(f"aesthetic: cannot fetch the predictor head {'/'.join(DEFAULT_HEAD)} "
                                   f"({type(e).__name__}); {how_to_supply(cls.name, DEFAULT_MODEL)}") from None
-        head = aesthetic_head(encoder.model.config.projection_dim)
+        head = mlp_head(encoder.model.config.projection_dim)
         state = torch.load(head_path, map_location="cpu", weights_only=True)
         head.load_state_dict({k.removeprefix("module."): v for k, v in state.items()})
         return cls(encoder, head.to(encoder.device))

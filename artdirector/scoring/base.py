@@ -65,6 +65,24 @@ class ImageScorer(ABC):
         """Release the model's memory."""
 
 
+def mlp_head(dim: int):
+    """The reward head LAION's aesthetic predictor and ImageReward share: five linear layers with dropout
+    between the first four and no activation (so, at inference, one affine map learnt in factored form)."""
+    from torch import nn
+
+    class RewardHead(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = nn.Sequential(
+                nn.Linear(dim, 1024), nn.Dropout(0.2), nn.Linear(1024, 128), nn.Dropout(0.2),
+                nn.Linear(128, 64), nn.Dropout(0.1), nn.Linear(64, 16), nn.Linear(16, 1))
+
+        def forward(self, embedding):
+            return self.layers(embedding)
+
+    return RewardHead().eval()
+
+
 def _image_key(image) -> str:
     h = hashlib.blake2b(image.tobytes(), digest_size=16)
     h.update(f"{image.mode}{image.size}".encode())

@@ -94,3 +94,32 @@ def test_cli_scorer_names_mirror_the_scorers():
     from artdirector.cli import SCORER_NAMES
 
     assert set(SCORER_NAMES) == set(SCORERS)
+
+
+def test_imagereward_is_the_normalised_head_on_blips_joint_cls_feature(tiny, images):
+    from transformers import AutoImageProcessor, AutoTokenizer, BlipForImageTextRetrieval
+
+    from artdirector.scoring.imagereward import MEAN, STD
+
+    model = BlipForImageTextRetrieval.from_pretrained(tiny.imagereward).eval()
+    tok = AutoTokenizer.from_pretrained(tiny.imagereward)
+    pixels = AutoImageProcessor.from_pretrained(tiny.imagereward)(images=images, return_tensors="pt")["pixel_values"]
+    expected = []
+    for prompt, px in zip(PROMPTS, pixels):
+        ids = tok(prompt, return_tensors="pt")  # unpadded: the padding to 35 must not change the score
+        with torch.no_grad():
+            cls = model(input_ids=ids["input_ids"], attention_mask=ids["attention_mask"], pixel_values=px[None],
+                        use_itm_head=True).question_embeds[0, 0].numpy()
+        state = torch.load(f"{tiny.imagereward}/imagereward-head.pth", weights_only=True)
+        x = cls
+        for i in (0, 2, 4, 6, 7):
+            x = x @ state[f"layers.{i}.weight"].numpy().T + state[f"layers.{i}.bias"].numpy()
+        expected.append((x[0] - MEAN) / STD)
+    got = load_scorer("imagereward", tiny.imagereward)(PROMPTS, images)
+    assert np.allclose(got, expected, atol=1e-4)
+
+
+def test_scorers_without_a_default_ask_for_a_model():
+    for name in ("hps", "imagereward"):
+        with pytest.raises(ScorerError, match=f"{name} needs MODEL"):
+            load_scorer(name)
