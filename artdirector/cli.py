@@ -93,9 +93,17 @@ def _load_director(backend: str, rag: bool = True, library: str = "builtin", ada
 @click.option("--exclude", multiple=True, help="Forbid a phrase (repeatable); it also joins the negative prompt.")
 @click.option("--list-vocab", "list_vocab", default=None, metavar="CATEGORY",
               help="Print the shipped vocabulary of CATEGORY, most used first, and exit.")
+@click.option("--grammar", "grammar_file", default=None, type=click.Path(dir_okay=False, exists=True),
+              help="Decode under this Lark grammar (llguidance dialect); 'start' is the text after the idea.")
+@click.option("--decoding", type=click.Choice(("auto", "greedy", "beam", "neurologic", "grammar", "smc")),
+              default="auto", show_default=True,
+              help="auto: NeuroLogic with constraints, grammar with --grammar, SMC with both, else greedy.")
+@click.option("--steer", type=float, default=0.0, show_default=True, metavar="NATS",
+              help="Bias decoding toward the expert vocabulary by NATS per token (Fooocus-style; try 2).")
 @_fail_on_bad_input
 def direct(idea, target, n, seed, as_json, batch, backend, no_rag, library, adapter, style, artist, medium,
-           perspective, booster, vibe, lighting, color, include, exclude, list_vocab) -> None:
+           perspective, booster, vibe, lighting, color, include, exclude, list_vocab, grammar_file, decoding,
+           steer) -> None:
     """Turn IDEA into a structured, model-ready prompt.
 
     Constraint flags are hard: the decoder (NeuroLogic beam search) must write them; what it cannot write in
@@ -111,9 +119,18 @@ def direct(idea, target, n, seed, as_json, batch, backend, no_rag, library, adap
              "vibe": vibe, "lighting": lighting, "color": color}
     constraints = Constraints.build(include=list(include), exclude=list(exclude),
                                     **{FLAG_CATEGORIES[f]: list(v) for f, v in flags.items()})
+    from artdirector.decoding.grammar import DIRECTION_GRAMMAR, Grammar
+
+    grammar = Grammar.from_file(grammar_file) if grammar_file else None
+    if decoding == "grammar" and grammar is None:  # the built-in grammar: the answer always parses
+        grammar = Grammar(DIRECTION_GRAMMAR)
+    from artdirector.director import ArtDirector
+
+    ArtDirector.decoding_for(constraints, grammar, decoding)  # refuse a bad combination before loading
+    options = {"constraints": constraints or None, "grammar": grammar, "decoding": decoding, "steer": steer}
     load = lambda: _load_director(backend, rag=not no_rag, library=library, adapter=adapter)  # noqa: E731
     if batch:
-        sys.exit(_direct_batch(batch, target, n, seed, load, constraints))
+        sys.exit(_direct_batch(batch, target, n, seed, load, options))
     if not idea:
         raise InputError("no idea given: artdirector direct \"a lighthouse in a storm\" (or --batch FILE)")
     from artdirector.brief import check_idea
@@ -123,7 +140,7 @@ def direct(idea, target, n, seed, as_json, batch, backend, no_rag, library, adap
         click.echo(f"note: {note}", err=True)
     director = load()
     start = time.perf_counter()
-    result = director.direct(checked.text, target=target, n=n, seed=seed, constraints=constraints or None)
+    result = director.direct(checked.text, target=target, n=n, seed=seed, **options)
     result.notes[:0] = [x for x in checked.notes if x not in result.notes]
     result.seconds = time.perf_counter() - start
     if as_json:
@@ -166,7 +183,7 @@ def _list_vocab(category: str) -> None:
         click.echo(e.phrase)
 
 
-def _direct_batch(path: str, target: str, n: int, seed: int, load, constraints=None) -> int:
+def _direct_batch(path: str, target: str, n: int, seed: int, load, options: dict) -> int:
     rows = _read_batch(path)
     good = [(num, idea) for num, idea, err in rows if err is None]
     results = {}
@@ -175,7 +192,7 @@ def _direct_batch(path: str, target: str, n: int, seed: int, load, constraints=N
         for begin in range(0, len(good), BATCH_CHUNK):
             chunk = good[begin: begin + BATCH_CHUNK]
             for (num, _), res in zip(chunk, director.direct_many([i for _, i in chunk], target=target, n=n,
-                                                                 seed=seed, constraints=constraints or None)):
+                                                                 seed=seed, **options)):
                 results[num] = res.to_json()
     bad = 0
     for num, _idea, err in rows:

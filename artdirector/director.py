@@ -41,6 +41,7 @@ MAX_RETRIEVED_SHOTS = 4  # the other shots come from a pool sample shared by eve
 # prompts vote with their cosine similarity, each phrase the model wrote adds MODEL_VOTE, and the best
 # MAX_MODIFIERS are kept. Chosen on the validation split (100 ideas, exact modifier F1 of the first candidate:
 # model alone 0.069, model + pool vote 0.119; the pool alone 0.100); never on test.
+DECODINGS = ("auto", "greedy", "beam", "neurologic", "grammar", "smc")
 RAG_DEPTH = 18
 MODEL_VOTE = 1.0
 MAX_MODIFIERS = 8
@@ -139,7 +140,8 @@ class DirectionResult:
     notes: list[str] = field(default_factory=list)
     candidates: list[DirectionResult] = field(default_factory=list)
     retrieved: list = field(default_factory=list)  # library hits used as examples (``library.Hit``)
-    constraints: dict | None = None  # the user's constraints and whether the decoder met them by itself
+    constraints: list | None = None  # each clause, whether the prompt meets it and whether the decoder did
+    decoding: str = "greedy"  # greedy | sample | beam | neurologic | grammar | smc
 
     @property
     def prompt(self) -> str:
@@ -167,6 +169,7 @@ class DirectionResult:
             "model": self.model,
             "seconds": round(self.seconds, 4),
             "retrieved": [h.to_json() for h in self.retrieved],
+            "decoding": self.decoding,
         }
         if self.constraints is not None:
             out["constraints"] = self.constraints
@@ -362,39 +365,93 @@ class ArtDirector:
                                                   no_repeat_ngram_size=3))
 
     def direct(self, idea: str, *, target: str = "sd15", n: int = 1, seed: int = 0,
-               constraints: Constraints | None = None) -> DirectionResult:
+               constraints: Constraints | None = None, **decoding) -> DirectionResult:
         """Direct one idea; with ``n > 1`` also return ``n`` candidates (the first is the greedy one)."""
-        return self.direct_many([idea], target=target, n=n, seed=seed, constraints=constraints)[0]
+        return self.direct_many([idea], target=target, n=n, seed=seed, constraints=constraints, **decoding)[0]
+
+    @staticmethod
+    def decoding_for(constraints: Constraints | None, grammar, decoding: str = "auto") -> str:
+        """The decoder a request gets: ``auto`` is NeuroLogic with constraints, grammar decoding with a
+        grammar, SMC with both (the one decoder here that takes both), else greedy/sampling."""
+        if decoding not in DECODINGS:
+            raise BadInput(f"unknown decoding {decoding!r}; valid: {', '.join(DECODINGS)}")
+        if decoding == "auto":
+            return {(True, True): "smc", (True, False): "neurologic", (False, True): "grammar"}.get(
+                (bool(constraints), grammar is not None), "greedy")
+        if decoding == "neurologic" and not constraints:
+            raise BadInput("--decoding neurologic needs a constraint (--style, --artist, --include, --exclude, ...)")
+        if decoding in ("neurologic", "beam") and grammar is not None:
+            raise BadInput(f"--decoding {decoding} does not take a grammar; use --decoding smc or grammar")
+        return decoding
+
+    def _decode(self, mode: str, k: int, prompts: list[str], prefixes: list[str], config: GenerationConfig,
+                constraints: Constraints | None, grammar, smc_cache: dict) -> list[tuple[Generation, bool | None]]:
+        """Candidate ``k`` of every idea under one decoder: (generation, met by the decoder or None)."""
+        if mode in ("greedy", "sample"):
+            return [(g, None) for g in self.lm.generate(prompts, config, prefixes=prefixes)]
+        if mode == "grammar":
+            from artdirector.decoding.grammar import grammar_generate
+
+            found = grammar_generate(self.lm, prompts, grammar, replace(config, max_new_tokens=self.max_new_tokens
+                                                                        + 32, stop=()), prefixes=prefixes)
+            return [(Generation(" " + r.text, r.tokens, "stop" if r.accepted else "length"), None) for r in found]
+        out = []
+        for i, (prompt, prefix) in enumerate(zip(prompts, prefixes)):
+            if mode == "smc":
+                from artdirector.decoding.smc import smc_generate
+
+                if i not in smc_cache:  # one SMC run per idea; its distinct particles are the candidates
+                    smc_cache[i] = smc_generate(self.lm, prompt, prefix=prefix, constraints=constraints,
+                                                grammar=grammar, config=replace(
+                                                    config, max_new_tokens=self.max_new_tokens + 16,
+                                                    temperature=0.0))
+                res = smc_cache[i]
+                j = min(k, len(res.texts) - 1)
+                text = " " + res.texts[j] if res.texts else ""
+                out.append((Generation(text, [], "stop"), res.satisfied[j] if res.texts else False))
+                continue
+            found = self.decode_constrained(prompt, prefix, constraints or Constraints(), config)
+            out.append((Generation(found.text, [], "stop" if found.satisfied else "length"), found.satisfied))
+        return out
 
     def direct_many(self, ideas: Sequence[str], *, target: str = "sd15", n: int = 1, seed: int = 0,
-                    constraints: Constraints | None = None) -> list[DirectionResult]:
-        """Direct several ideas with one batched LM call (the model is loaded once). With ``constraints``,
-        each idea is decoded by NeuroLogic beam search (``decoding.neurologic``) instead."""
+                    constraints: Constraints | None = None, grammar=None, decoding: str = "auto",
+                    steer: float = 0.0) -> list[DirectionResult]:
+        """Direct several ideas with one batched LM call (the model is loaded once).
+
+        ``decoding`` (see ``decoding_for``): with ``constraints`` each idea is decoded by NeuroLogic beam
+        search (``decoding.neurologic``); with a ``grammar`` (``decoding.grammar.Grammar``) under it; "smc" for
+        sequential Monte Carlo steering; "beam" for plain beam search. ``steer`` > 0 biases decoding toward
+        the expert vocabulary by that many nats per token (``decoding.steer``)."""
         if n < 1:
             raise BadInput(f"--n must be at least 1 (got {n})")
         get_target(target)
+        mode = self.decoding_for(constraints, grammar, decoding)
         checked = [check_idea(i) for i in ideas]
         for c in checked:
             banned = constraints.violated(c.text.lower()) if constraints else None
             if banned:
                 raise BadInput(f"the idea {c.text!r} itself contains the excluded phrase '{banned}'")
+        if constraints:
+            constraints.check_budget([c.text for c in checked], get_target(target).budget)
+        bias = None
+        if steer:
+            from artdirector.decoding.steer import vocabulary_bias
+
+            bias = vocabulary_bias(self.lm, steer)
         start = time.perf_counter()
         retrieved = [self.retrieve(c.text) for c in checked]
         # Candidate k of every idea uses few-shot set seed+k; candidate 0 decodes greedily, others sample.
-        outputs, decoded = {}, {}
+        outputs, decoded, modes, smc_cache = {}, {}, {}, {}
         for k in range(n):
             config = GenerationConfig(max_new_tokens=self.max_new_tokens, temperature=0.0 if k == 0 else 0.8,
-                                      seed=seed + k, stop=("\n", "<|im_end|>"))
+                                      seed=seed + k, stop=("\n", "<|im_end|>"), logit_bias=bias)
             prompts = [self.build_prompt(c.text, seed + k, hits) for c, hits in zip(checked, retrieved)]
             prefixes = [f"{c.text}," for c in checked]
-            if constraints:
-                for i, (prompt, prefix) in enumerate(zip(prompts, prefixes)):
-                    found = self.decode_constrained(prompt, prefix, constraints, config)
-                    outputs[i, k] = Generation(found.text, [], "stop" if found.satisfied else "length")
-                    decoded[i, k] = found.satisfied
-                continue
-            for i, gen in enumerate(self.lm.generate(prompts, config, prefixes=prefixes)):
-                outputs[i, k] = gen
+            this = "sample" if mode == "greedy" and k else mode
+            for i, (gen, met) in enumerate(self._decode(this, k, prompts, prefixes, config, constraints, grammar,
+                                                        smc_cache)):
+                outputs[i, k], decoded[i, k], modes[i, k] = gen, met, this
         elapsed = time.perf_counter() - start
         results = []
         for i, idea in enumerate(checked):
@@ -406,17 +463,18 @@ class ArtDirector:
                     retrieved=retrieved[i])
                 if target == "video":
                     self._add_motion(direction, random.Random(seed + k))
-                notes = list(idea.notes)
+                notes = list(idea.notes) + list(constraints.notes if constraints else ())
                 if fallback:
                     notes.append("the model wrote too few usable modifiers; used those of retrieved human prompts "
                                  "and vocabulary tags instead")
                 if constraints:
                     self._apply_constraints(direction, constraints, notes)
+                rendered = render(direction, target)
                 cands.append(DirectionResult(
-                    idea=idea.text, target=target, direction=direction, rendered=render(direction, target),
+                    idea=idea.text, target=target, direction=direction, rendered=rendered,
                     model=self.lm.name, seconds=elapsed / len(checked), fallback=fallback,
-                    rejected=rejected, notes=notes, retrieved=retrieved[i],
-                    constraints={**constraints.to_json(), "met_by_decoder": decoded[i, k]} if constraints else None,
+                    rejected=rejected, notes=notes, retrieved=retrieved[i], decoding=modes[i, k],
+                    constraints=constraints.report(rendered.prompt, decoded[i, k]) if constraints else None,
                 ))
             results.append(replace(cands[0], candidates=cands) if n > 1 else cands[0])
         return results

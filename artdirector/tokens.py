@@ -48,7 +48,7 @@ def clip_tokenizer():
     vocab_list = symbols + [s + "</w>" for s in symbols] + ["".join(m) for m in merges]
     vocab_list += ["<|startoftext|>", "<|endoftext|>"]
     vocab = {tok: i for i, tok in enumerate(vocab_list)}
-    return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=CLIP_MAX_TOKENS)
+    return CLIPTokenizer(vocab=vocab, merges=merges)
 
 
 def clip_token_count(text: str) -> int:

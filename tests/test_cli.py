@@ -59,7 +59,61 @@ def test_direct_honours_constraint_flags():
     out = json.loads(r.stdout)
     assert any("hokusai" in a for a in out["parts"]["artist"]) and any("ukiyo-e" in s for s in out["parts"]["style"])
     assert "realistic" not in out["prompt"] and out["negative_prompt"].endswith("realistic")
-    assert out["constraints"]["exclude"] == ["realistic"] and "met_by_decoder" in out["constraints"]
+    kinds = {(c["kind"], tuple(c["phrases"])): c for c in out["constraints"]}
+    assert kinds["exclude", ("realistic",)]["satisfied"] is True
+    assert kinds["include", ("hokusai", "katsushika hokusai")]["category"] == "artist"
+    assert all(c["satisfied"] and "met_by_decoder" in c for c in out["constraints"])
+    assert out["decoding"] == "neurologic"
+
+
+def test_direct_done_when_command_for_constraints():
+    r = run("direct", "a cat in a garden", "--style", "ukiyo-e", "--artist", "katsushika hokusai", "--exclude",
+            "blurry", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    low = out["prompt"].lower()
+    assert "ukiyo-e" in low and "katsushika hokusai" in low and "blurry" not in low
+    assert [c["satisfied"] for c in out["constraints"]] == [True, True, True]
+
+
+def test_direct_under_a_user_grammar(tmp_path):
+    grammar = tmp_path / "colour.lark"
+    grammar.write_text('start: (phrase ", "){1,4} color\nphrase: /[a-z][a-z \\-]{1,30}/\n'
+                       'color: "red" | "teal" | "gold"\n')
+    r = run("direct", "a lighthouse in a storm", "--grammar", str(grammar), "--no-rag", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["decoding"] == "grammar"
+    assert out["prompt"].startswith("a lighthouse in a storm, ")
+    assert out["prompt"].rsplit(", ", 1)[-1] in ("red", "teal", "gold")
+
+
+def test_bad_grammars_and_constraints_exit_2(tmp_path):
+    broken = tmp_path / "broken.lark"
+    broken.write_text('start: phrase (\nphrase: /[a-z]+/\n')
+    endless = tmp_path / "endless.lark"
+    endless.write_text('start: a\na: "x" a\n')
+    cases = [
+        (["--grammar", str(broken)], "line 1, column"),
+        (["--grammar", str(endless)], "no answer of at most"),
+        (["--include", "teal", "--exclude", "teal"], "both required and excluded"),
+        (["--style", " | "], "empty constraint"),
+        (["--include", "a very long phrase about many things " * 12], "> the target's budget of 77"),
+        (["--decoding", "neurologic"], "needs a constraint"),
+        (["--decoding", "beam", "--grammar", str(endless)], "does not take a grammar"),
+    ]
+    for args, message in cases:
+        r = run("direct", "a cat", *args, "--no-rag")
+        assert r.returncode == 2, (args, r.stderr)
+        assert message in r.stderr, (args, r.stderr)
+
+
+def test_custom_vocabulary_value_is_kept_with_a_typo_hint():
+    r = run("direct", "a castle at dusk", "--artist", "greg rutkowsky", "--no-rag", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert "greg rutkowsky" in out["prompt"].lower()
+    assert any("did you mean 'greg rutkowski'" in n for n in out["notes"])
 
 
 def test_adapter_none_and_list_vocab():

@@ -66,12 +66,14 @@ class Constraints:
                 if not alts:
                     raise BadInput(f"empty constraint {value!r}: give a phrase (alternatives separated by '|')")
                 clauses.append(Clause(alts, category))
+        if any(not _clean(e) for e in exclude or ()):
+            raise BadInput("empty --exclude value: give the phrase to keep out")
         banned = tuple(dict.fromkeys(_clean(e) for e in exclude or () if _clean(e)))
         for clause in clauses:
             clash = [a for a in clause.alternatives if any(contains(a, b) for b in banned)]
             if len(clash) == len(clause.alternatives):
                 raise BadInput(f"'{'|'.join(clause.alternatives)}' is both required and excluded")
-        return cls(tuple(clauses), banned)
+        return cls(tuple(clauses), banned, tuple(_typo_notes(clauses)))
 
     def violated(self, text: str) -> str | None:
         return next((b for b in self.exclude if contains(text, b)), None)
@@ -79,9 +81,53 @@ class Constraints:
     def satisfied(self, text: str) -> frozenset[int]:
         return frozenset(i for i, c in enumerate(self.include) if c.met_by(text))
 
+    def check_budget(self, ideas: list[str], budget: int) -> None:
+        """Refuse required phrases that cannot all fit the target's token window beside the idea."""
+        from artdirector.tokens import clip_token_count
+
+        # Each clause's cheapest alternative, with its ", " separator (one CLIP token).
+        need = sum(min(clip_token_count(a) - 2 for a in c.alternatives) + 1 for c in self.include)
+        for idea in ideas:
+            have = clip_token_count(idea)
+            if have + need > budget:
+                raise BadInput(f"the required phrases need {need} tokens and the idea {have} (with start and end "
+                               f"markers): {have + need} > the target's budget of {budget}; require fewer or "
+                               "shorter phrases")
+
+    def report(self, prompt: str, met_by_decoder: bool | None) -> list[dict]:
+        """Each clause: what it asks, whether the final prompt meets it, whether the decoder met it unaided."""
+        low = prompt.lower()
+        out = [{"kind": "include", "phrases": list(c.alternatives), "category": c.category,
+                "satisfied": c.met_by(low) is not None} for c in self.include]
+        out += [{"kind": "exclude", "phrases": [b], "satisfied": not contains(low, b)} for b in self.exclude]
+        for clause in out:
+            clause["met_by_decoder"] = met_by_decoder
+        return out
+
     def to_json(self) -> dict:
         return {"include": [{"any_of": list(c.alternatives), "category": c.category} for c in self.include],
                 "exclude": list(self.exclude)}
+
+
+def _typo_notes(clauses: list[Clause]) -> list[str]:
+    """A custom value is legitimate; one close to a vocabulary phrase may be a typo, so say which."""
+    import difflib
+
+    from artdirector.vocab import category_vocab
+
+    notes = []
+    for clause in clauses:
+        if clause.category is None:
+            continue
+        known = [e.phrase.lower() for e in category_vocab(clause.category)]
+        for alt in clause.alternatives:
+            if alt in known:
+                continue
+            close = difflib.get_close_matches(alt, known, n=3, cutoff=0.8)
+            if close:
+                notes.append(f"'{alt}' is not in the {clause.category} vocabulary (used as given); "
+                             f"did you mean {' or '.join(repr(c) for c in close)}?")
+    return notes
 
 
 def _clean(phrase: str) -> str:

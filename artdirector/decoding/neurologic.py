@@ -19,7 +19,11 @@ backend). One step, for a beam of hypotheses:
    satisfy; fill the beam round-robin, the best remaining candidate of each group in turn. A hypothesis that
    has met more clauses keeps its place against higher-scoring ones that met fewer, and fluent candidates of
    every group survive (the paper's trade-off between constraint progress and likelihood).
-4. **Finish.** A hypothesis that emits end-of-text or a stop string is complete only if every clause is met
+4. **Budget forcing.** When a hypothesis has only as many tokens left as its unmet phrases need (their
+   shortest tokenisations, plus a separator each), its only candidates are moves towards them — a comma
+   first where no phrase can start. Without this a small model may spend the whole limit on fluent text and
+   fail the constraint; with it, every constraint is written whenever it fits the limit at all.
+5. **Finish.** A hypothesis that emits end-of-text or a stop string is complete only if every clause is met
    and it is at least ``min_new_tokens`` long; otherwise it is dropped (the model must satisfy the
    constraints before it may stop, and beam search's bias to short answers must not end it at once).
    The search ends when ``beam`` hypotheses are complete or at ``max_new_tokens``. The best complete one
@@ -82,6 +86,8 @@ def neurologic_generate(lm: LanguageModel, prompt: str, constraints: Constraints
     # Each alternative as token ids, in the two forms it takes in running text.
     phrase_ids = {i: [ids for a in c.alternatives for ids in {tuple(lm.tokenize(" " + a)), tuple(lm.tokenize(a))}
                       if ids] for i, c in enumerate(constraints.include)}
+    shortest = {i: min(len(ids) for ids in alts) for i, alts in phrase_ids.items()}
+    comma = lm.tokenize(",")[0]
     pieces: dict[int, str] = {}
 
     def piece(token: int) -> str:
@@ -100,8 +106,17 @@ def neurologic_generate(lm: LanguageModel, prompt: str, constraints: Constraints
         candidates: list[tuple[float, int, int]] = []  # (score, hypothesis index, token)
         advancing: dict[tuple[int, int], tuple[float, int, int]] = {}  # best move per (row, clause)
         own: list[tuple[float, int, int]] = []  # each hypothesis's best continuations, whatever the others score
+        left = config.max_new_tokens - steps + 1
         for row, hyp in enumerate(alive):
             scores = adjust_scores(np.array(logprobs[row], dtype=np.float64), head + hyp.tokens, config)
+            unmet = all_clauses - hyp.met
+            if unmet and left <= sum(shortest[i] + 2 for i in unmet):
+                # Budget forcing: only just enough tokens left to write the unmet phrases, so only moves
+                # towards them (a comma first, where no phrase can start) may be taken.
+                forced = {t for i in unmet for t in _advancing(hyp.tokens, hyp.text, phrase_ids[i])} or {comma}
+                own += [(hyp.score + float(scores[t] if np.isfinite(scores[t]) else logprobs[row][t]), row, t)
+                        for t in forced]
+                continue
             top = [int(t) for t in np.argpartition(-scores, top_k)[:top_k]]
             top.sort(key=lambda t: -scores[t])
             mine = [(hyp.score + float(scores[t]), row, t) for t in top if np.isfinite(scores[t])]

@@ -132,11 +132,9 @@ class VocabExpansion(FewShot):
 
     def __init__(self, lm, exemplars, *, bias: float = 2.0, vocab_size: int = 1500, **kwargs):
         super().__init__(lm, exemplars, **kwargs)
-        from artdirector.vocab import vocabulary
+        from artdirector.decoding.steer import vocabulary_bias
 
-        entries = sorted(vocabulary().values(), key=lambda e: -e.weight)[:vocab_size]
-        tokens = {t for e in entries for t in lm.tokenize(" " + e.phrase)}
-        self.bias = {t: bias for t in tokens}
+        self.bias = vocabulary_bias(lm, bias, vocab_size)
 
     def config(self, k, seed):
         return replace(super().config(k, seed), logit_bias=self.bias, presence_penalty=1.0,

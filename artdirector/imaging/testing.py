@@ -34,6 +34,17 @@ def _vision_config(**extra):
                             num_attention_heads=4, num_hidden_layers=2, **extra)
 
 
+def _clip_tokenizer():
+    """CLIP's real BPE tokenizer, with the 77-token window a pipeline's tokenizer declares."""
+    import copy
+
+    from artdirector.tokens import CLIP_MAX_TOKENS, clip_tokenizer
+
+    tok = copy.deepcopy(clip_tokenizer())
+    tok.model_max_length = CLIP_MAX_TOKENS
+    return tok
+
+
 def _image_processor(size: int = 32):
     from transformers import CLIPImageProcessor
 
@@ -45,7 +56,6 @@ def tiny_sd_components(seed: int = 0, safety_checker: bool = False) -> dict:
     from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
     from transformers import CLIPTextModel
 
-    from artdirector.tokens import clip_tokenizer
 
     torch.manual_seed(seed)
     unet = UNet2DConditionModel(
@@ -58,7 +68,7 @@ def tiny_sd_components(seed: int = 0, safety_checker: bool = False) -> dict:
     scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
                               set_alpha_to_one=False, steps_offset=1)
     parts = {"unet": unet, "vae": vae, "scheduler": scheduler, "text_encoder": CLIPTextModel(_text_config()).eval(),
-             "tokenizer": clip_tokenizer(), "safety_checker": None, "feature_extractor": None,
+             "tokenizer": _clip_tokenizer(), "safety_checker": None, "feature_extractor": None,
              "requires_safety_checker": False}
     if safety_checker:
         from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
@@ -102,13 +112,12 @@ def save_tiny_clip(path: Path, seed: int = 0, aesthetic_head: bool = False) -> P
     import torch
     from transformers import CLIPConfig, CLIPModel, CLIPProcessor
 
-    from artdirector.tokens import clip_tokenizer
 
     torch.manual_seed(seed)
     config = CLIPConfig(text_config=_text_config().to_dict(), vision_config=_vision_config().to_dict(),
                         projection_dim=TEXT_DIM)
     CLIPModel(config).eval().save_pretrained(path)
-    CLIPProcessor(image_processor=_image_processor(), tokenizer=clip_tokenizer()).save_pretrained(path)
+    CLIPProcessor(image_processor=_image_processor(), tokenizer=_clip_tokenizer()).save_pretrained(path)
     if aesthetic_head:
         from artdirector.scoring.aesthetic import HEAD_FILES
         from artdirector.scoring.base import mlp_head

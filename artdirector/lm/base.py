@@ -58,6 +58,10 @@ class LanguageModel(ABC):
     def next_token_logprobs(self, sequences: Sequence[Sequence[int]]) -> np.ndarray:
         """Log-probabilities of the next token after each sequence: shape ``(len(sequences), vocab)``."""
 
+    def lltokenizer(self):
+        """The token table as llguidance needs it for grammar masks (``decoding.grammar``); optional."""
+        raise NotImplementedError(f"{type(self).__name__} cannot decode under a grammar (no token table)")
+
     @property
     def eos_token_ids(self) -> frozenset[int]:
         return frozenset()

@@ -105,6 +105,17 @@ class LlamaCppLM(LanguageModel):
     def eos_token_ids(self) -> frozenset[int]:
         return self._eos
 
+    def lltokenizer(self):
+        if getattr(self, "_lltokenizer", None) is None:
+            import warnings
+
+            from llguidance.llamacpp import lltokenizer_from_vocab
+
+            with warnings.catch_warnings():  # llguidance calls a llama.cpp function renamed upstream, per token
+                warnings.simplefilter("ignore", DeprecationWarning)
+                self._lltokenizer = lltokenizer_from_vocab(self.ll.llama_model_get_vocab(self._model.model))
+        return self._lltokenizer
+
     def tokenize(self, text: str) -> list[int]:
         # special=True: chat-template markers such as <|im_start|> are single tokens, as in transformers.
         return list(self._model.tokenize(text.encode("utf-8"), add_bos=False, special=True))

@@ -64,6 +64,13 @@ class TransformersLM(LanguageModel):
     def eos_token_ids(self) -> frozenset[int]:
         return frozenset({self.tokenizer.eos_token_id})
 
+    def lltokenizer(self):
+        if getattr(self, "_lltokenizer", None) is None:
+            from llguidance.hf import from_tokenizer
+
+            self._lltokenizer = from_tokenizer(self.tokenizer, n_vocab=self.model.config.vocab_size)
+        return self._lltokenizer
+
     def tokenize(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
