@@ -119,12 +119,10 @@ def direct(idea, target, n, seed, as_json, batch, backend, no_rag, library, adap
              "vibe": vibe, "lighting": lighting, "color": color}
     constraints = Constraints.build(include=list(include), exclude=list(exclude),
                                     **{FLAG_CATEGORIES[f]: list(v) for f, v in flags.items()})
-    from artdirector.decoding.grammar import DIRECTION_GRAMMAR, Grammar
+    from artdirector.decoding.grammar import Grammar
+    from artdirector.director import ArtDirector
 
     grammar = Grammar.from_file(grammar_file) if grammar_file else None
-    if decoding == "grammar" and grammar is None:  # the built-in grammar: the answer always parses
-        grammar = Grammar(DIRECTION_GRAMMAR)
-    from artdirector.director import ArtDirector
 
     ArtDirector.decoding_for(constraints, grammar, decoding)  # refuse a bad combination before loading
     options = {"constraints": constraints or None, "grammar": grammar, "decoding": decoding, "steer": steer}
@@ -404,12 +402,16 @@ BASE_SYSTEMS = ("original", "frequent-modifiers", "nearest-neighbour", "dynamicp
                 "vocab-expansion", "artdirector")
 # "-rag": the director without retrieval; "-sft": the plain model prompted few-shot, without the adapter
 ABLATIONS = ("artdirector-rag", "artdirector-sft")
-# The seed papers' experiments as presets. The constraint suites (LaDi's colour-pattern beam and diversity
-# with vs without constraints) need constrained decoding, which lands with the constraints issue.
+# The director under LaDi's colour-pattern constraint (``systems.colour_pattern``), by each way to impose it.
+COLOUR_SYSTEMS = ("artdirector:colour-asked", "artdirector:colour-neurologic", "artdirector:colour-grammar",
+                  "artdirector:colour-smc")
+# The seed papers' experiments as presets.
 SUITES = {
     "base": ",".join(BASE_SYSTEMS),
     "idea-vs-directed": "original,artdirector",
+    "colour": ",".join(("artdirector", *COLOUR_SYSTEMS)),  # satisfaction and fluency of a colour constraint
     "rag": "artdirector,artdirector-rag,nearest-neighbour",
+    "diversity": ",".join(("artdirector", *COLOUR_SYSTEMS[1:])),  # with vs without constraints; use --n 4
     "sft": "artdirector,artdirector-sft,frequent-modifiers,nearest-neighbour",
     "lm-choice": "artdirector",  # add artdirector@MODEL entries: any causal LM directory or hub id
 }
@@ -425,10 +427,10 @@ def _build_systems(names: list[str]):
     from artdirector.director import exemplar_pool
     from artdirector.evaluation import systems as S
 
-    unknown = [n for n in names if n not in BASE_SYSTEMS + ABLATIONS and not n.startswith(("artdirector@",
-                                                                                           "artdirector+"))]
+    known = BASE_SYSTEMS + ABLATIONS + COLOUR_SYSTEMS
+    unknown = [n for n in names if n not in known and not n.startswith(("artdirector@", "artdirector+"))]
     if unknown:
-        raise InputError(f"unknown systems {', '.join(unknown)}; valid: {', '.join(BASE_SYSTEMS + ABLATIONS)}, "
+        raise InputError(f"unknown systems {', '.join(unknown)}; valid: {', '.join(known)}, "
                          "artdirector@MODEL (a causal LM directory or hub id) or artdirector+ADAPTER (a folder)")
     for n in names:
         if n.startswith("artdirector+") and not (Path(n[len("artdirector+"):]) / "adapter_config.json").is_file():
@@ -477,7 +479,10 @@ def _build_systems(names: list[str]):
         "artdirector": lambda: S.ArtDirectorSystem(director()),
         "artdirector-rag": lambda: S.ArtDirectorSystem(director(rag=False), name="artdirector-rag"),
         "artdirector-sft": lambda: S.ArtDirectorSystem(director(tuned=False), name="artdirector-sft"),
+        **{name: (lambda name=name: S.ConstrainedDirector(director(), S.colour_pattern(), name.rsplit("-", 1)[1],
+                                                          name)) for name in COLOUR_SYSTEMS},
     }
+
     def other_lm(name: str):
         from artdirector.director import ArtDirector
         from artdirector.lm.transformers_backend import TransformersLM
@@ -538,8 +543,9 @@ def eval_prefix(data_file, limit, system_names, suite, n, seed, out, as_json) ->
         tasks = {s.name: bar.add_task(s.name, total=len(items)) for s in systems}
         results = run(items, systems, out=Path(out), n=n, seed=seed, config=config,
                       progress=lambda name, done, total: bar.update(tasks[name], completed=done))
-    report = write_report(Path(out), score(items, results, embedder()), items=items, results=results,
-                          skipped=skipped, config=config)
+    constraints = {s.name: s.constraints for s in systems if getattr(s, "constraints", None)}
+    report = write_report(Path(out), score(items, results, embedder(), constraints=constraints), items=items,
+                          results=results, skipped=skipped, config=config)
     if as_json:
         click.echo(json.dumps(report))
     else:

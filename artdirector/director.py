@@ -382,6 +382,9 @@ class ArtDirector:
             raise BadInput("--decoding neurologic needs a constraint (--style, --artist, --include, --exclude, ...)")
         if decoding in ("neurologic", "beam") and grammar is not None:
             raise BadInput(f"--decoding {decoding} does not take a grammar; use --decoding smc or grammar")
+        if decoding == "grammar" and grammar is not None and constraints and constraints.include:
+            raise BadInput("--decoding grammar takes required phrases only with the built-in grammar (they are "
+                           "compiled into it); with your own grammar use --decoding smc, or write them into it")
         return decoding
 
     def _decode(self, mode: str, k: int, prompts: list[str], prefixes: list[str], config: GenerationConfig,
@@ -390,11 +393,22 @@ class ArtDirector:
         if mode in ("greedy", "sample"):
             return [(g, None) for g in self.lm.generate(prompts, config, prefixes=prefixes)]
         if mode == "grammar":
-            from artdirector.decoding.grammar import grammar_generate
+            from artdirector.decoding.grammar import DIRECTION_GRAMMAR, Grammar, constraint_grammar, grammar_generate
 
+            # No grammar of the user's: the built-in one, with any required phrases compiled into it.
+            grammar = grammar or (constraint_grammar(constraints) if constraints else Grammar(DIRECTION_GRAMMAR))
             found = grammar_generate(self.lm, prompts, grammar, replace(config, max_new_tokens=self.max_new_tokens
-                                                                        + 32, stop=()), prefixes=prefixes)
-            return [(Generation(" " + r.text, r.tokens, "stop" if r.accepted else "length"), None) for r in found]
+                                                                        + 32, stop=()), prefixes=prefixes,
+                                     exclude=constraints.exclude if constraints else ())
+            out = []
+            for prefix, r in zip(prefixes, found):
+                met = None
+                if constraints:
+                    low = (prefix + " " + r.text).lower()
+                    met = r.accepted and len(constraints.satisfied(low)) == len(constraints.include) \
+                        and not constraints.violated(low)
+                out.append((Generation(" " + r.text, r.tokens, "stop" if r.accepted else "length"), met))
+            return out
         out = []
         for i, (prompt, prefix) in enumerate(zip(prompts, prefixes)):
             if mode == "smc":
@@ -416,13 +430,15 @@ class ArtDirector:
 
     def direct_many(self, ideas: Sequence[str], *, target: str = "sd15", n: int = 1, seed: int = 0,
                     constraints: Constraints | None = None, grammar=None, decoding: str = "auto",
-                    steer: float = 0.0) -> list[DirectionResult]:
+                    steer: float = 0.0, ask: str = "") -> list[DirectionResult]:
         """Direct several ideas with one batched LM call (the model is loaded once).
 
         ``decoding`` (see ``decoding_for``): with ``constraints`` each idea is decoded by NeuroLogic beam
         search (``decoding.neurologic``); with a ``grammar`` (``decoding.grammar.Grammar``) under it; "smc" for
         sequential Monte Carlo steering; "beam" for plain beam search. ``steer`` > 0 biases decoding toward
-        the expert vocabulary by that many nats per token (``decoding.steer``)."""
+        the expert vocabulary by that many nats per token (``decoding.steer``). ``ask`` is appended to each
+        idea in the model's prompt only (instructions such as "colour: teal"): the "prompting only" baseline
+        of the constraint evaluations."""
         if n < 1:
             raise BadInput(f"--n must be at least 1 (got {n})")
         get_target(target)
@@ -446,7 +462,7 @@ class ArtDirector:
         for k in range(n):
             config = GenerationConfig(max_new_tokens=self.max_new_tokens, temperature=0.0 if k == 0 else 0.8,
                                       seed=seed + k, stop=("\n", "<|im_end|>"), logit_bias=bias)
-            prompts = [self.build_prompt(c.text, seed + k, hits) for c, hits in zip(checked, retrieved)]
+            prompts = [self.build_prompt(c.text + ask, seed + k, hits) for c, hits in zip(checked, retrieved)]
             prefixes = [f"{c.text}," for c in checked]
             this = "sample" if mode == "greedy" and k else mode
             for i, (gen, met) in enumerate(self._decode(this, k, prompts, prefixes, config, constraints, grammar,

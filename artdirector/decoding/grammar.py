@@ -5,14 +5,16 @@ token's log-probability is set to −∞ before the usual guards and the greedy 
 therefore always belongs to the grammar's language (no parser fallback), and it ends only where the grammar
 accepts.
 
-Engine: llguidance (Lark-style grammars, regular expressions, JSON schema; Earley parser over a lexer, token
-masks computed from a token trie). Chosen by measurement against the alternatives in the field:
-XGrammar (EBNF; its masks are also fast, but its Python wheel pulls a CUDA-facing build and its grammar
-errors carry no position) and transformers-cfg (a logits processor for transformers only, so it would not
-serve the llama.cpp fast path, and its per-token cost grows with the vocabulary). llguidance builds the
-SmolLM2 token table from either backend (~0.25 s once) and computes a mask in ~0.2 ms, against ~9 ms for a
-model step here (``bench/bench_constraints.py`` reports the measured overhead); its syntax errors give line
-and column.
+Engine: llguidance (Lark grammars with regular-expression terminals, JSON schema; an Earley parser over a
+lexer, token masks from a token trie). Measured side by side on SmolLM2's 49,152-token vocabulary
+(``bench/bench_grammar_engines.py``): llguidance 0.25 ms per mask, XGrammar 0.03 ms; a model step here is
+about 9 ms, so both stay far under the 5% overhead budget, and both report syntax errors with line and
+column. llguidance is the one shipped because (1) users write Lark with regex terminals (the notation of the
+outlines/guidance ecosystem), where XGrammar's EBNF needs character classes spelled out; (2) it builds the
+token table straight from llama.cpp's vocabulary (``llguidance.llamacpp``) as well as from a transformers
+tokenizer, so both backends share it; (3) it is one self-contained wheel, where XGrammar also needs
+``apache-tvm-ffi``. transformers-cfg was not measured: it is a transformers logits processor, so it could
+not serve the llama.cpp fast path at all.
 
 Grammars are written in llguidance's Lark dialect (https://github.com/guidance-ai/llguidance, docs/syntax.md):
 ``start`` is the answer after the idea and its comma. ``DIRECTION_GRAMMAR`` is the default: 2–12 lower-case
@@ -40,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from artdirector.brief import BadInput
+from artdirector.decoding.constraints import contains
 from artdirector.lm.base import GenerationConfig, LanguageModel, adjust_scores
 
 # Words are lower-case letters; a phrase may also be one of the numbers prompt writers really use (the
@@ -49,6 +52,35 @@ phrase: WORD (" " WORD){0,4} | NUMBER
 WORD: /[a-z][a-z'\-]*/
 NUMBER: /(4|8|16) ?k|[0-9]{2,3} ?mm|1080p|(19|20)[0-9]0s|[0-9] ?d/
 """
+
+
+def constraint_grammar(constraints, max_free: int = 8) -> Grammar:
+    """The direction grammar with the user's required phrases compiled in: every answer holds one alternative
+    of each clause, as a phrase of its own, in any order (one branch per order, so at most 4 clauses are
+    reordered; more keep the order given), with up to ``max_free`` free phrases around them. Decoding under
+    it meets every clause by construction; exclusions are enforced token by token (``grammar_generate``)."""
+    from itertools import permutations
+
+    clauses = constraints.include
+    if not clauses:
+        return Grammar(DIRECTION_GRAMMAR)
+    orders = list(permutations(range(len(clauses)))) if len(clauses) <= 4 else [tuple(range(len(clauses)))]
+    lines = ["start: " + " | ".join(f"order{k}" for k in range(len(orders)))]
+    for k, order in enumerate(orders):
+        lines.append(f"order{k}: free_head " + " sep ".join(f"req{i}" for i in order) + " free_tail")
+    for i, clause in enumerate(clauses):
+        alts = [a for alt in clause.alternatives for a in ((alt, f"by {alt}") if clause.category == "artist"
+                                                          else (alt,))]
+        lines.append(f"req{i}: " + " | ".join(_lark_string(a) for a in alts))
+    per_gap = max(1, max_free // (len(clauses) + 1))
+    lines += [f'free_head: (phrase ", "){{0,{per_gap}}}', f'sep: ", " (phrase ", "){{0,{per_gap}}}',
+              f'free_tail: (", " phrase){{0,{per_gap}}}']
+    rules = DIRECTION_GRAMMAR.split("\n", 1)[1]  # the phrase and word rules, without its start
+    return Grammar("\n".join(lines) + "\n" + rules, source="the required phrases")
+
+
+def _lark_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 class GrammarError(BadInput):
@@ -128,23 +160,33 @@ class GrammarResult:
     notes: list[str] = field(default_factory=list)
 
 
-def _pick(scores: np.ndarray, mask: np.ndarray, answer: Sequence[int], config: GenerationConfig, rng) -> int:
+def _pick(scores: np.ndarray, mask: np.ndarray, answer: Sequence[int], config: GenerationConfig, rng,
+          allowed=lambda token: True) -> int:
+    """Greedy or nucleus pick among the grammar's tokens; ``allowed`` vetoes a token (an excluded phrase),
+    and the next best is taken."""
     guarded = adjust_scores(np.array(scores, dtype=np.float64, copy=True), answer, config)
     guarded[~mask] = -np.inf
     if not np.isfinite(guarded).any():  # the repetition guards banned every token the grammar allows
         guarded = np.where(mask, scores, -np.inf)
-    if config.temperature <= 0:
-        return int(np.argmax(guarded))
-    z = guarded / config.temperature
-    p = np.exp(z - z.max())
-    p /= p.sum()
-    order = np.argsort(-p)
-    keep = order[: int(np.searchsorted(np.cumsum(p[order]), config.top_p)) + 1]
-    return int(rng.choice(keep, p=p[keep] / p[keep].sum()))
+    for _ in range(64):
+        if config.temperature <= 0:
+            token = int(np.argmax(guarded))
+        else:
+            z = guarded / config.temperature
+            p = np.exp(z - z.max())
+            p /= p.sum()
+            order = np.argsort(-p)
+            keep = order[: int(np.searchsorted(np.cumsum(p[order]), config.top_p)) + 1]
+            token = int(rng.choice(keep, p=p[keep] / p[keep].sum()))
+        if allowed(token) or not np.isfinite(guarded).sum() > 1:
+            return token
+        guarded[token] = -np.inf
+    return token
 
 
 def grammar_generate(lm: LanguageModel, prompts: Sequence[str], grammar: Grammar, config: GenerationConfig,
-                     *, prefixes: Sequence[str] | None = None, end_reserve: int = 6) -> list[GrammarResult]:
+                     *, prefixes: Sequence[str] | None = None, end_reserve: int = 6,
+                     exclude: Sequence[str] = ()) -> list[GrammarResult]:
     """Decode every prompt under ``grammar``, all prompts advancing together (one batched call per step).
 
     In the last ``end_reserve`` steps an answer the grammar could end is ended, so that the token limit cuts
@@ -176,7 +218,10 @@ def grammar_generate(lm: LanguageModel, prompts: Sequence[str], grammar: Grammar
             if not mask.any():
                 raise GrammarError(f"{grammar.source}: the grammar allows no token after "
                                    f"{lm.detokenize(seqs[i][starts[i]:])!r}")
-            token = _pick(logprobs[row], mask, seqs[i][starts[i]:], config, rng)
+            answer = lm.detokenize(seqs[i][starts[i]:]).lower()
+            token = _pick(logprobs[row], mask, seqs[i][starts[i]:], config, rng,
+                          allowed=(lambda t, a=answer: not any(contains(a + lm.detokenize([t]).lower(), b)
+                                                               for b in exclude)) if exclude else (lambda t: True))
             results[i].logprob += float(logprobs[row, token])
             t0 = time.perf_counter()
             matchers[i].consume_token(token)

@@ -94,8 +94,10 @@ def run(items: Sequence[Item], systems: Sequence, *, out: Path, n: int, seed: in
     return {s.name: [done[s.name][i] for i in range(len(items))] for s in systems}
 
 
-def score(items: Sequence[Item], results: dict[str, list[dict]], embedder) -> dict[str, dict]:
-    from artdirector.evaluation.metrics import score_system
+def score(items: Sequence[Item], results: dict[str, list[dict]], embedder,
+          constraints: dict | None = None) -> dict[str, dict]:
+    """Every metric per system; ``constraints[name]`` (a ``Constraints``) adds its ``constraint_satisfaction``."""
+    from artdirector.evaluation.metrics import constraint_satisfaction, score_system
 
     ideas = [it.idea for it in items]
     refs = [list(it.modifiers) for it in items]
@@ -103,6 +105,9 @@ def score(items: Sequence[Item], results: dict[str, list[dict]], embedder) -> di
     for name, recs in results.items():
         table[name] = score_system(ideas, refs, [r["prompts"] for r in recs], [r["seconds"] for r in recs],
                                    embedder)
+        if constraints and name in constraints:
+            table[name]["constraint_satisfaction"] = constraint_satisfaction(
+                [r["prompts"][0] for r in recs], constraints[name])
     human = score_system(ideas, refs, [[it.prompt] for it in items], [], embedder, with_latency=False)
     for metric in ("modifier_precision", "modifier_recall", "modifier_f1", "soft_modifier_f1", "self_similarity"):
         human[metric] = None  # the reference against itself would score 1 by construction

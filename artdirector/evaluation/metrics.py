@@ -18,6 +18,8 @@ its prompt after the idea. Per-idea values are averaged over ideas (macro averag
 - ``self_similarity``: mean pairwise MiniLM cosine between the n samples of one idea (lower = more varied);
   ``None`` when n < 2.
 - ``over_budget_rate``: share of prompts over 77 CLIP tokens (SD 1.5's window).
+- ``constraint_satisfaction``: for a system run under constraints, the share of its (first) prompts that
+  meet every clause — the final prompt, as the user gets it.
 - ``latency_p50_s / latency_p95_s``: seconds per idea (amortised over a batch for batched systems).
 """
 
@@ -108,6 +110,16 @@ def self_similarity(vecs: np.ndarray) -> float | None:
 
 def over_budget(prompt: str, budget: int = CLIP_MAX_TOKENS) -> bool:
     return clip_token_count(prompt) > budget
+
+
+def constraint_satisfaction(prompts: Sequence[str], constraints) -> float:
+    """Share of prompts meeting every clause of ``constraints`` (a ``decoding.constraints.Constraints``):
+    one alternative of each include clause present, no excluded phrase (whole words, lower case)."""
+    if not prompts:
+        return 0.0
+    ok = [len(constraints.satisfied(p.lower())) == len(constraints.include) and not constraints.violated(p.lower())
+          for p in prompts]
+    return float(np.mean(ok))
 
 
 def percentile(values: Sequence[float], q: float) -> float:

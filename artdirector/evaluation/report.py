@@ -8,7 +8,8 @@ from pathlib import Path
 
 TABLE_METRICS = (
     "modifier_precision", "modifier_recall", "modifier_f1", "soft_modifier_f1", "category_coverage", "fidelity",
-    "distinct_2", "self_similarity", "over_budget_rate", "modifiers_per_prompt", "latency_p50_s", "latency_p95_s",
+    "distinct_2", "self_similarity", "over_budget_rate", "modifiers_per_prompt", "constraint_satisfaction",
+    "latency_p50_s", "latency_p95_s",
 )
 PLOT_METRICS = ("modifier_f1", "soft_modifier_f1", "category_coverage", "fidelity", "distinct_2", "over_budget_rate")
 

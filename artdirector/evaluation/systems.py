@@ -151,3 +151,31 @@ class ArtDirectorSystem(System):
     def generate(self, ideas, *, n, seed):
         results = self.director.direct_many(list(ideas), target="sd15", n=n, seed=seed)
         return [[c.prompt for c in (r.candidates or [r])] for r in results]
+
+
+class ConstrainedDirector(ArtDirectorSystem):
+    """The director under user constraints, by one decoder (``neurologic``, ``grammar``, ``smc``) or by asking in
+    the prompt only (``asked``: the constraints written after the idea, plain decoding, no repair) — LaDi's
+    constrained-generation experiments. ``constraints`` is read by the harness for ``constraint_satisfaction``."""
+
+    def __init__(self, director, constraints, how: str, name: str):
+        super().__init__(director, name)
+        self.constraints = constraints
+        self.how = how
+
+    def generate(self, ideas, *, n, seed):
+        if self.how == "asked":
+            ask = "".join(f", {c.category or 'include'}: {c.alternatives[0]}" for c in self.constraints.include)
+            ask += "".join(f", without {e}" for e in self.constraints.exclude)
+            results = self.director.direct_many(list(ideas), target="sd15", n=n, seed=seed, ask=ask)
+        else:
+            results = self.director.direct_many(list(ideas), target="sd15", n=n, seed=seed,
+                                                constraints=self.constraints, decoding=self.how)
+        return [[c.prompt for c in (r.candidates or [r])] for r in results]
+
+
+def colour_pattern():
+    """LaDi's colour-pattern constraint: the palette must hold teal and gold (either spelling each)."""
+    from artdirector.decoding.constraints import Constraints
+
+    return Constraints.build(color=["teal|turquoise", "gold|golden"])

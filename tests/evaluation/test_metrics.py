@@ -94,3 +94,16 @@ def test_score_system_on_a_known_example():
     assert out["category_coverage"] == 2  # sketch: medium, 8k: booster
     assert out["self_similarity"] == pytest.approx(0.5)
     assert out["over_budget_rate"] == 0.0 and out["latency_p50_s"] == 0.5
+
+
+def test_constraint_satisfaction_counts_prompts_meeting_every_clause():
+    from artdirector.decoding.constraints import Constraints
+    from artdirector.evaluation.metrics import constraint_satisfaction
+
+    c = Constraints.build(color=["teal|turquoise", "gold"], exclude=["blurry"])
+    prompts = ["a boat, teal, gold, oil painting",          # meets all
+               "a boat, turquoise sea, golden hour",         # "golden" is not the word "gold"
+               "a boat, teal, gold, blurry",                 # excluded phrase present
+               "a boat, Turquoise, GOLD"]                    # case does not matter
+    assert constraint_satisfaction(prompts, c) == 0.5
+    assert constraint_satisfaction([], c) == 0.0

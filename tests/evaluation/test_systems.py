@@ -50,3 +50,25 @@ def test_artdirector_system_returns_n_candidates():
     lm = DummyLM([" oil painting, 8k", " sketch, moody"])
     out = ArtDirectorSystem(ArtDirector(lm)).generate(["a fox"], n=2, seed=0)
     assert out == [["a fox, oil painting, 8k", "a fox, sketch, moody"]]
+
+
+def test_constrained_director_systems_impose_the_colour_pattern_their_own_way(director):
+    from artdirector.evaluation.metrics import constraint_satisfaction
+    from artdirector.evaluation.systems import ConstrainedDirector, colour_pattern
+
+    ideas = ["a lighthouse in a storm", "a quiet harbour at dawn"]
+    c = colour_pattern()
+    for how in ("neurologic", "grammar"):
+        out = ConstrainedDirector(director, c, how, f"x-{how}").generate(ideas, n=1, seed=0)
+        assert constraint_satisfaction([o[0] for o in out], c) == 1.0, (how, out)
+        assert all(o[0].startswith(i + ", ") for o, i in zip(out, ideas))
+    asked = ConstrainedDirector(director, c, "asked", "x-asked").generate(ideas, n=1, seed=0)
+    assert all(o[0].startswith(i + ", ") and "color:" not in o[0] for o, i in zip(asked, ideas))
+
+
+def test_steering_biases_every_vocabulary_token(llama_lm):
+    from artdirector.decoding.steer import vocabulary_bias
+
+    bias = vocabulary_bias(llama_lm, 1.5, size=50)
+    assert set(bias.values()) == {1.5} and llama_lm.tokenize(" painting")[0] in bias
+    assert len(vocabulary_bias(llama_lm, 1.5, size=500)) > len(bias)
