@@ -31,8 +31,12 @@ def _pattern(phrase: str) -> re.Pattern:
 
 
 def contains(text: str, phrase: str) -> bool:
-    """``phrase`` (lower-case) occurs in ``text`` (lower-case) as whole words."""
-    return _pattern(phrase).search(text) is not None
+    """``phrase`` (lower-case) occurs in ``text`` (lower-case) as whole words. DiffusionDB-trained models
+    write numbers spaced ("8 k"), which the parser joins ("8k") on the way to the prompt, so both sides are
+    compared joined."""
+    from artdirector.parse import SPACED_DIGITS
+
+    return _pattern(SPACED_DIGITS.sub("", phrase)).search(SPACED_DIGITS.sub("", text)) is not None
 
 
 @dataclass(frozen=True)

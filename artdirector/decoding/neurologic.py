@@ -143,7 +143,8 @@ def neurologic_generate(lm: LanguageModel, prompt: str, constraints: Constraints
             low = (text[:cut] if cut is not None else text).lower()
             if constraints.violated(low):
                 continue
-            met = parent.met | constraints.satisfied(low)
+            # Recomputed, not inherited: "high poly" met at the end of the text is undone by "hedral" next.
+            met = constraints.satisfied(low)
             child = Hypothesis(parent.tokens + [token], text if cut is None else text[:cut], score, met)
             if cut is not None:
                 if met == all_clauses and steps > min_new_tokens:
