@@ -108,12 +108,12 @@ class DiffusersGenerator(ImageGenerator):
         torch_dtype = pick_dtype(device, class_name, dtype)
         kwargs, notes = {"dtype": torch_dtype}, []
         if motion_adapter:
-            from diffusers import AnimateDiffPipeline, MotionAdapter
+            from diffusers import AnimateDiffPipeline, AnimateDiffSDXLPipeline, MotionAdapter
 
             if not (Path(motion_adapter) / "config.json").is_file() and Path(motion_adapter).exists():
                 raise ImageModelError(f"{motion_adapter} is not a MotionAdapter folder (no config.json)")
             kwargs["motion_adapter"] = MotionAdapter.from_pretrained(motion_adapter, dtype=torch_dtype)
-            pipeline_cls = AnimateDiffPipeline
+            pipeline_cls = AnimateDiffSDXLPipeline if "XL" in class_name else AnimateDiffPipeline
         params = inspect.signature(pipeline_cls.__init__).parameters
         if not safety_checker and "safety_checker" in params:
             kwargs.update(safety_checker=None, requires_safety_checker=False)

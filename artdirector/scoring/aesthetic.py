@@ -16,18 +16,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from artdirector.scoring.base import ClipEncoder, ImageScorer, ScorerError, how_to_supply, mlp_head
+from artdirector.scoring.base import ClipEncoder, ClipScorer, ScorerError, how_to_supply, mlp_head
 
 DEFAULT_MODEL = "openai/clip-vit-large-patch14"
 DEFAULT_HEAD = ("trl-lib/ddpo-aesthetic-predictor", "aesthetic-model.pth")
 HEAD_FILES = ("aesthetic-model.pth", "sac+logos+ava1-l14-linearMSE.pth")
 
 
-class AestheticScore(ImageScorer):
+class AestheticScore(ClipScorer):
     name = "aesthetic"
 
     def __init__(self, encoder: ClipEncoder, head):
-        self.encoder = encoder
+        super().__init__(encoder)
         self.head = head
 
     @classmethod
@@ -63,5 +63,5 @@ class AestheticScore(ImageScorer):
             return self.head(emb).squeeze(-1).float().cpu().tolist()
 
     def close(self) -> None:
-        self.encoder.close()
+        super().close()
         self.head = None

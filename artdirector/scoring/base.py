@@ -177,3 +177,16 @@ class ClipEncoder:
         self._images.clear()
         self._texts.clear()
         free_memory()
+
+
+class ClipScorer(ImageScorer):
+    """A scorer on one ``ClipEncoder``: subclasses turn the prompt-image cosine into their score."""
+
+    def __init__(self, encoder: ClipEncoder):
+        self.encoder = encoder
+
+    def cosines(self, prompts: Sequence[str], images: Sequence):
+        return (self.encoder.image_embeddings(images) * self.encoder.text_embeddings(prompts)).sum(-1)
+
+    def close(self) -> None:
+        self.encoder.close()

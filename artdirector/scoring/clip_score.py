@@ -10,25 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from artdirector.scoring.base import ClipEncoder, ImageScorer
+from artdirector.scoring.base import ClipEncoder, ClipScorer
 
 DEFAULT_MODEL = "openai/clip-vit-large-patch14"
 WEIGHT = 100.0
 
 
-class ClipScore(ImageScorer):
+class ClipScore(ClipScorer):
     name = "clip"
-
-    def __init__(self, encoder: ClipEncoder):
-        self.encoder = encoder
 
     @classmethod
     def from_pretrained(cls, model: str = DEFAULT_MODEL, *, device: str | None = None) -> ClipScore:
         return cls(ClipEncoder.from_pretrained(model, device=device, scorer=cls.name, default=DEFAULT_MODEL))
 
     def score(self, prompts: Sequence[str], images: Sequence) -> list[float]:
-        cos = (self.encoder.image_embeddings(images) * self.encoder.text_embeddings(prompts)).sum(-1)
-        return (WEIGHT * cos.clamp(min=0)).tolist()
-
-    def close(self) -> None:
-        self.encoder.close()
+        return (WEIGHT * self.cosines(prompts, images).clamp(min=0)).tolist()

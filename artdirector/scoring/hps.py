@@ -12,17 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from artdirector.scoring.base import ClipEncoder, ImageScorer, ScorerError, how_to_supply
+from artdirector.scoring.base import ClipEncoder, ClipScorer, ScorerError, how_to_supply
 
 BASE_MODEL = "laion/CLIP-ViT-H-14-laion2B-s32B-b79K"
 CONVERTED = "an HPS v2 checkpoint converted to a transformers CLIPModel folder"
 
 
-class HPSv2(ImageScorer):
+class HPSv2(ClipScorer):
     name = "hps"
-
-    def __init__(self, encoder: ClipEncoder):
-        self.encoder = encoder
 
     @classmethod
     def from_pretrained(cls, model: str | None = None, *, device: str | None = None) -> HPSv2:
@@ -31,7 +28,4 @@ class HPSv2(ImageScorer):
         return cls(ClipEncoder.from_pretrained(model, device=device, scorer=cls.name, default=CONVERTED))
 
     def score(self, prompts: Sequence[str], images: Sequence) -> list[float]:
-        return (self.encoder.image_embeddings(images) * self.encoder.text_embeddings(prompts)).sum(-1).tolist()
-
-    def close(self) -> None:
-        self.encoder.close()
+        return self.cosines(prompts, images).tolist()

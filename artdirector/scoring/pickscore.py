@@ -12,17 +12,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from artdirector.scoring.base import ClipEncoder, ImageScorer
+from artdirector.scoring.base import ClipEncoder, ClipScorer
 
 DEFAULT_MODEL = "yuvalkirstain/PickScore_v1"
 DEFAULT_PROCESSOR = "laion/CLIP-ViT-H-14-laion2B-s32B-b79K"
 
 
-class PickScore(ImageScorer):
+class PickScore(ClipScorer):
     name = "pickscore"
-
-    def __init__(self, encoder: ClipEncoder):
-        self.encoder = encoder
 
     @classmethod
     def from_pretrained(cls, model: str = DEFAULT_MODEL, *, device: str | None = None) -> PickScore:
@@ -31,8 +28,4 @@ class PickScore(ImageScorer):
                                                default=DEFAULT_MODEL))
 
     def score(self, prompts: Sequence[str], images: Sequence) -> list[float]:
-        cos = (self.encoder.image_embeddings(images) * self.encoder.text_embeddings(prompts)).sum(-1)
-        return (self.encoder.logit_scale * cos).tolist()
-
-    def close(self) -> None:
-        self.encoder.close()
+        return (self.encoder.logit_scale * self.cosines(prompts, images)).tolist()
