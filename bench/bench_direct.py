@@ -6,6 +6,7 @@ Measures, side by side in one run, and reports medians:
   default retrieval and without it) vs plain transformers ``generate`` of the same model on the same
   few-shot prompt (greedy, same token limit);
 - ``direct_many`` of 32 ideas vs 32 single ``direct`` calls in one process;
+- raw decoding rates with and without the adapter, 1 and 32 sequences (the ceilings of the two above);
 - peak RSS of a CLI process directing one idea.
 
 Ideas are prefixes from the validation split (never test). Prints and saves JSON to bench/results/.
@@ -132,6 +133,34 @@ def bench_batch(ideas: list[str], repeats: int) -> dict:
     return out
 
 
+def bench_decode_rates(ideas: list[str], repeats: int, tokens: int = 40) -> dict:
+    """Raw decoding rates of the embedded model on llama.cpp, without and with the shipped adapter (applied
+    at run time), one sequence and 32 at once, ``tokens`` new tokens each: what the director's speed and its
+    batching gain are bounded by on this CPU."""
+    from artdirector.director import adapter_prompt, default_adapter
+    from artdirector.lm.base import GenerationConfig
+    from artdirector.lm.llamacpp_backend import LlamaCppLM
+
+    config = GenerationConfig(max_new_tokens=tokens, stop=(), presence_penalty=0.0, no_repeat_ngram_size=0)
+    lms = {"base": LlamaCppLM.from_embedded(), "adapter": LlamaCppLM.from_embedded(lora_path=default_adapter())}
+    prompts = [adapter_prompt(i) for i in ideas[:32]]
+    times: dict[tuple[str, int], list[float]] = {}
+    for _ in range(repeats):
+        for name, lm in lms.items():  # interleaved, so both see the same machine load
+            for batch in (1, len(prompts)):
+                start = time.perf_counter()
+                lm.generate(prompts[:batch], config, prefixes=[i + "," for i in ideas[:batch]])
+                times.setdefault((name, batch), []).append(time.perf_counter() - start)
+    out = {}
+    for (name, batch), ts in times.items():
+        out[f"{name}_batch{batch}_tokens_per_s"] = round(batch * tokens / statistics.median(ts), 1)
+    for name in lms:
+        out[f"{name}_batch_gain"] = round(out[f"{name}_batch{len(prompts)}_tokens_per_s"]
+                                          / out[f"{name}_batch1_tokens_per_s"], 2)
+    out["adapter_slowdown_single"] = round(out["base_batch1_tokens_per_s"] / out["adapter_batch1_tokens_per_s"], 2)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--ideas", type=int, default=10)
@@ -143,6 +172,7 @@ def main() -> None:
         "cli": bench_cli(args.repeats),
         "single": bench_single(validation_ideas(args.ideas)),
         "batch": bench_batch(validation_ideas(32), args.repeats),
+        "decode_rates": bench_decode_rates(validation_ideas(32), args.repeats),
         "bench_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
     }
     text = json.dumps(report, indent=2)

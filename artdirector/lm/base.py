@@ -58,6 +58,9 @@ class LanguageModel(ABC):
     def next_token_logprobs(self, sequences: Sequence[Sequence[int]]) -> np.ndarray:
         """Log-probabilities of the next token after each sequence: shape ``(len(sequences), vocab)``."""
 
+    def close(self) -> None:  # noqa: B027 - an optional hook, not abstract
+        """Release the model's memory (``generate`` hands memory to the image pipeline this way)."""
+
     def lltokenizer(self):
         """The token table as llguidance needs it for grammar masks (``decoding.grammar``); optional."""
         raise NotImplementedError(f"{type(self).__name__} cannot decode under a grammar (no token table)")

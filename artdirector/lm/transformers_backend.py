@@ -64,6 +64,15 @@ class TransformersLM(LanguageModel):
     def eos_token_ids(self) -> frozenset[int]:
         return frozenset({self.tokenizer.eos_token_id})
 
+    def close(self) -> None:
+        import gc
+
+        self.model = None
+        self._cache.clear()  # cached key/value states hold the most memory after the weights
+        gc.collect()
+        if self.torch.cuda.is_available():
+            self.torch.cuda.empty_cache()
+
     def lltokenizer(self):
         if getattr(self, "_lltokenizer", None) is None:
             from llguidance.hf import from_tokenizer
