@@ -25,18 +25,22 @@ FLAG_CATEGORIES = {"style": "style", "artist": "artist", "format": "medium", "pe
                    "booster": "booster", "vibe": "mood", "lighting": "lighting", "color": "color"}
 
 
+def _joined(text: str) -> str:
+    """DiffusionDB-trained models write numbers spaced ("8 k"), which the parser joins ("8k") on the way to
+    the prompt, so constraints compare texts joined the same way."""
+    from artdirector.parse import SPACED_DIGITS
+
+    return SPACED_DIGITS.sub("", text)
+
+
 @lru_cache(maxsize=4096)
 def _pattern(phrase: str) -> re.Pattern:
-    return re.compile(rf"(?<![\w]){re.escape(phrase)}(?![\w])")
+    return re.compile(rf"(?<![\w]){re.escape(_joined(phrase))}(?![\w])")
 
 
 def contains(text: str, phrase: str) -> bool:
-    """``phrase`` (lower-case) occurs in ``text`` (lower-case) as whole words. DiffusionDB-trained models
-    write numbers spaced ("8 k"), which the parser joins ("8k") on the way to the prompt, so both sides are
-    compared joined."""
-    from artdirector.parse import SPACED_DIGITS
-
-    return _pattern(SPACED_DIGITS.sub("", phrase)).search(SPACED_DIGITS.sub("", text)) is not None
+    """``phrase`` (lower-case) occurs in ``text`` (lower-case) as whole words (numbers compared joined)."""
+    return _pattern(phrase).search(_joined(text)) is not None
 
 
 @dataclass(frozen=True)
@@ -44,9 +48,10 @@ class Clause:
     alternatives: tuple[str, ...]
     category: str | None = None  # the direction part an included phrase goes to
 
-    def met_by(self, text: str) -> str | None:
-        """The first alternative present in ``text`` (lower-case), or None."""
-        return next((a for a in self.alternatives if contains(text, a)), None)
+    def met_by(self, text: str, *, joined: bool = False) -> str | None:
+        """The first alternative present in ``text`` (lower-case; ``joined``: already through ``_joined``)."""
+        text = text if joined else _joined(text)
+        return next((a for a in self.alternatives if _pattern(a).search(text)), None)
 
 
 @dataclass(frozen=True)
@@ -79,11 +84,14 @@ class Constraints:
                 raise BadInput(f"'{'|'.join(clause.alternatives)}' is both required and excluded")
         return cls(tuple(clauses), banned, tuple(_typo_notes(clauses)))
 
+    # The decoders call these on every candidate of every step: the text is joined once per call.
     def violated(self, text: str) -> str | None:
-        return next((b for b in self.exclude if contains(text, b)), None)
+        text = _joined(text)
+        return next((b for b in self.exclude if _pattern(b).search(text)), None)
 
     def satisfied(self, text: str) -> frozenset[int]:
-        return frozenset(i for i, c in enumerate(self.include) if c.met_by(text))
+        text = _joined(text)
+        return frozenset(i for i, c in enumerate(self.include) if c.met_by(text, joined=True))
 
     def check_budget(self, ideas: list[str], budget: int) -> None:
         """Refuse required phrases that cannot all fit the target's token window beside the idea."""
