@@ -388,8 +388,9 @@ class ArtDirector:
         return decoding
 
     def _decode(self, mode: str, k: int, prompts: list[str], prefixes: list[str], config: GenerationConfig,
-                constraints: Constraints | None, grammar, smc_cache: dict) -> list[tuple[Generation, bool | None]]:
-        """Candidate ``k`` of every idea under one decoder: (generation, met by the decoder or None)."""
+                constraints: Constraints | None, grammar, cache: dict) -> list[tuple[Generation, bool | None]]:
+        """Candidate ``k`` of every idea under one decoder: (generation, met by the decoder or None).
+        ``cache`` keeps each idea's SMC run and beam search across the candidates of one request."""
         if mode in ("greedy", "sample"):
             return [(g, None) for g in self.lm.generate(prompts, config, prefixes=prefixes)]
         if mode == "grammar":
@@ -414,17 +415,32 @@ class ArtDirector:
             if mode == "smc":
                 from artdirector.decoding.smc import smc_generate
 
-                if i not in smc_cache:  # one SMC run per idea; its distinct particles are the candidates
-                    smc_cache[i] = smc_generate(self.lm, prompt, prefix=prefix, constraints=constraints,
+                if i not in cache:  # one SMC run per idea; its distinct particles are the candidates
+                    cache[i] = smc_generate(self.lm, prompt, prefix=prefix, constraints=constraints,
                                                 grammar=grammar, config=replace(
                                                     config, max_new_tokens=self.max_new_tokens + 16,
                                                     temperature=0.0))
-                res = smc_cache[i]
+                res = cache[i]
                 j = min(k, len(res.texts) - 1)
                 text = " " + res.texts[j] if res.texts else ""
                 out.append((Generation(text, [], "stop"), res.satisfied[j] if res.texts else False))
                 continue
-            found = self.decode_constrained(prompt, prefix, constraints or Constraints(), config)
+            # One beam search per idea; candidate k is its k-th best distinct complete answer while there are
+            # any (a beam search run again would return the same answer), then a search on the k-th prompt.
+            key = ("beam", i)
+            if key not in cache or k >= len(cache[key][1]):
+                found = self.decode_constrained(prompt, prefix, constraints or Constraints(), config)
+                # Distinct as directions, not as strings: answers that parse to the same phrases are one.
+                seen, answers = set(), []
+                for text in [found.text, *found.alternatives]:
+                    phrases = tuple(parse_modifiers(text).phrases)
+                    if phrases not in seen:
+                        seen.add(phrases)
+                        answers.append(text)
+                cache[key] = (found, answers)
+            found, answers = cache[key]
+            if k < len(answers):
+                found = replace(found, text=answers[k])
             out.append((Generation(found.text, [], "stop" if found.satisfied else "length"), found.satisfied))
         return out
 
@@ -458,7 +474,7 @@ class ArtDirector:
         start = time.perf_counter()
         retrieved = [self.retrieve(c.text) for c in checked]
         # Candidate k of every idea uses few-shot set seed+k; candidate 0 decodes greedily, others sample.
-        outputs, decoded, modes, smc_cache = {}, {}, {}, {}
+        outputs, decoded, modes, cache = {}, {}, {}, {}
         for k in range(n):
             config = GenerationConfig(max_new_tokens=self.max_new_tokens, temperature=0.0 if k == 0 else 0.8,
                                       seed=seed + k, stop=("\n", "<|im_end|>"), logit_bias=bias)
@@ -466,7 +482,7 @@ class ArtDirector:
             prefixes = [f"{c.text}," for c in checked]
             this = "sample" if mode == "greedy" and k else mode
             for i, (gen, met) in enumerate(self._decode(this, k, prompts, prefixes, config, constraints, grammar,
-                                                        smc_cache)):
+                                                        cache)):
                 outputs[i, k], decoded[i, k], modes[i, k] = gen, met, this
         elapsed = time.perf_counter() - start
         results = []

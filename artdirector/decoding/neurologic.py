@@ -27,8 +27,9 @@ backend). One step, for a beam of hypotheses:
    and it is at least ``min_new_tokens`` long; otherwise it is dropped (the model must satisfy the
    constraints before it may stop, and beam search's bias to short answers must not end it at once).
    The search ends when ``beam`` hypotheses are complete or at ``max_new_tokens``. The best complete one
-   by length-normalised score wins; with none, the result says so (``satisfied=False``) and carries the
-   partial hypothesis that met the most clauses: the caller decides, and says, what to do.
+   by length-normalised score wins (the other distinct complete ones are kept as alternatives); with none,
+   the result says so (``satisfied=False``) and carries the partial hypothesis that met the most clauses:
+   the caller decides, and says, what to do.
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ class ConstrainedResult:
     unmet: list[tuple[str, ...]] = field(default_factory=list)
     score: float = 0.0
     steps: int = 0
+    # The other complete answers of the beam, best first, distinct: candidates 2..n of ``direct --n`` (one
+    # beam search gives n different answers instead of n copies of the same deterministic search).
+    alternatives: list[str] = field(default_factory=list)
 
 
 def _advancing(tokens: list[int], text: str, phrases: Sequence[Sequence[int]]) -> set[int]:
@@ -171,8 +175,9 @@ def neurologic_generate(lm: LanguageModel, prompt: str, constraints: Constraints
         return h.score / max(1, len(h.tokens)) ** length_alpha
 
     if finished:
-        best = max(finished, key=normalised)
-        return ConstrainedResult(best.text[len(prefix):], True, [], normalised(best), steps)
+        ranked = sorted(finished, key=normalised, reverse=True)
+        texts = list(dict.fromkeys(h.text[len(prefix):] for h in ranked))
+        return ConstrainedResult(texts[0], True, [], normalised(ranked[0]), steps, alternatives=texts[1:])
     pool = alive or [Hypothesis([], prefix)]
     best = max(pool, key=lambda h: (len(h.met), normalised(h)))
     unmet = [c.alternatives for i, c in enumerate(constraints.include) if i not in best.met]

@@ -50,3 +50,14 @@ def test_an_unreachable_constraint_fails_cleanly_at_the_length_limit(llama_lm, p
     found = neurologic_generate(llama_lm, prompt, c, prefix=IDEA + ",",
                                 config=GenerationConfig(max_new_tokens=3, stop=("\n",)))
     assert not found.satisfied and found.unmet == [("katsushika hokusai woodblock print",)]
+
+
+def test_candidates_under_constraints_are_distinct_beam_answers(director):
+    from artdirector.decoding.constraints import Constraints
+
+    c = Constraints.build(color=["teal|turquoise"])
+    result = director.direct("a lighthouse in a storm", n=3, constraints=c)
+    prompts = [r.prompt for r in result.candidates]
+    assert len(set(prompts)) == 3  # not three copies of one deterministic search
+    assert all("teal" in p or "turquoise" in p for p in prompts)
+    assert all(r.decoding == "neurologic" for r in result.candidates)
