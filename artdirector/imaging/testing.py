@@ -143,7 +143,8 @@ def save_tiny_imagereward(path: Path, seed: int = 0) -> Path:
     config = BlipConfig(
         text_config={"vocab_size": len(tokenizer), "hidden_size": TEXT_DIM, "encoder_hidden_size": TEXT_DIM,
                      "intermediate_size": 37, "num_hidden_layers": 2, "num_attention_heads": 4,
-                     "max_position_embeddings": 64},
+                     "max_position_embeddings": 64, "bos_token_id": tokenizer.cls_token_id,
+                     "sep_token_id": tokenizer.sep_token_id, "pad_token_id": tokenizer.pad_token_id},
         vision_config={"hidden_size": TEXT_DIM, "image_size": 32, "patch_size": 4, "intermediate_size": 37,
                        "num_hidden_layers": 2, "num_attention_heads": 4},
         projection_dim=TEXT_DIM, image_text_hidden_size=TEXT_DIM)
