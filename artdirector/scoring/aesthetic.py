@@ -7,7 +7,8 @@ Linear(64→16), Linear(16→1) — no activations, dropout inactive at inferenc
 is not used.
 
 Weights: CLIP ``openai/clip-vit-large-patch14`` and the head ``aesthetic-model.pth`` from
-``trl-lib/ddpo-aesthetic-predictor`` (the same weights as LAION's ``sac+logos+ava1-l14-linearMSE.pth``).
+``trl-lib/ddpo-aesthetic-predictor`` (TRL's DDPO example's copy of LAION's head; LAION's own
+``sac+logos+ava1-l14-linearMSE.pth`` loads the same way).
 A local folder holds the CLIP model and processor (``save_pretrained``) and one of ``HEAD_FILES``.
 """
 
