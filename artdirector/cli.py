@@ -305,11 +305,11 @@ def generate(idea, image_model, motion_adapter, n, images_per_prompt, steps, gui
             check_model_ref(name, model)
     if rank_by is not None and rank_by not in specs:
         raise InputError(f"--rank-by {rank_by!r} is not among the --score names ({', '.join(specs) or 'none given'})")
-    from artdirector.imaging.diffusers_backend import _target_for, check_text_to_image, pipeline_class_name
+    from artdirector.imaging.diffusers_backend import check_text_to_image, pipeline_class_name, target_for
 
     class_name = pipeline_class_name(image_model)  # a wrong model is refused before anything loads
     check_text_to_image(class_name)
-    target = target or ("video" if motion_adapter else _target_for(class_name))
+    target = target or ("video" if motion_adapter else target_for(class_name))
     for note in checked.notes:
         click.echo(f"note: {note}", err=True)
 

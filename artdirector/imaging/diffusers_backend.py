@@ -67,7 +67,7 @@ def check_text_to_image(class_name: str):
     return cls
 
 
-def _target_for(class_name: str) -> str:
+def target_for(class_name: str) -> str:
     if "AnimateDiff" in class_name:
         return "video"
     if "XL" in class_name:
@@ -86,7 +86,7 @@ class DiffusersGenerator(ImageGenerator):
         self.batch_size = batch_size
         cls = type(pipe).__name__
         self.kind = "video" if "AnimateDiff" in cls else "image"
-        self.target = _target_for(cls)
+        self.target = target_for(cls)
         self.notes = list(notes)  # what was done to make it fit or run: said in the output
         self._compel = self._make_compel() if weighting else None
         pipe.set_progress_bar_config(disable=True)
