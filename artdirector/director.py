@@ -403,11 +403,7 @@ class ArtDirector:
                                      exclude=constraints.exclude if constraints else ())
             out = []
             for prefix, r in zip(prefixes, found):
-                met = None
-                if constraints:
-                    low = (prefix + " " + r.text).lower()
-                    met = r.accepted and len(constraints.satisfied(low)) == len(constraints.include) \
-                        and not constraints.violated(low)
+                met = r.accepted and constraints.met((prefix + " " + r.text).lower()) if constraints else None
                 out.append((Generation(" " + r.text, r.tokens, "stop" if r.accepted else "length"), met))
             return out
         out = []
@@ -474,16 +470,16 @@ class ArtDirector:
         start = time.perf_counter()
         retrieved = [self.retrieve(c.text) for c in checked]
         # Candidate k of every idea uses few-shot set seed+k; candidate 0 decodes greedily, others sample.
-        outputs, decoded, modes, cache = {}, {}, {}, {}
+        outputs, decoded, modes, cache = {}, {}, [], {}
         for k in range(n):
             config = GenerationConfig(max_new_tokens=self.max_new_tokens, temperature=0.0 if k == 0 else 0.8,
                                       seed=seed + k, stop=("\n", "<|im_end|>"), logit_bias=bias)
             prompts = [self.build_prompt(c.text + ask, seed + k, hits) for c, hits in zip(checked, retrieved)]
             prefixes = [f"{c.text}," for c in checked]
-            this = "sample" if mode == "greedy" and k else mode
-            for i, (gen, met) in enumerate(self._decode(this, k, prompts, prefixes, config, constraints, grammar,
+            modes.append("sample" if mode == "greedy" and k else mode)  # the decoder of candidate k
+            for i, (gen, met) in enumerate(self._decode(modes[k], k, prompts, prefixes, config, constraints, grammar,
                                                         cache)):
-                outputs[i, k], decoded[i, k], modes[i, k] = gen, met, this
+                outputs[i, k], decoded[i, k] = gen, met
         elapsed = time.perf_counter() - start
         results = []
         for i, idea in enumerate(checked):
@@ -505,7 +501,7 @@ class ArtDirector:
                 cands.append(DirectionResult(
                     idea=idea.text, target=target, direction=direction, rendered=rendered,
                     model=self.lm.name, seconds=elapsed / len(checked), fallback=fallback,
-                    rejected=rejected, notes=notes, retrieved=retrieved[i], decoding=modes[i, k],
+                    rejected=rejected, notes=notes, retrieved=retrieved[i], decoding=modes[k],
                     constraints=constraints.report(rendered.prompt, decoded[i, k]) if constraints else None,
                 ))
             results.append(replace(cands[0], candidates=cands) if n > 1 else cands[0])

@@ -125,9 +125,7 @@ def main() -> None:
         return float(lp.mean())
 
     def row(idea, c, prompt, prefix, text, seconds, **extra) -> dict:
-        low = (prefix + text).lower()
-        ok = len(c.satisfied(low)) == len(c.include) and not c.violated(low)
-        return {"idea": idea, "text": text.strip(), "seconds": seconds, "satisfied": ok,
+        return {"idea": idea, "text": text.strip(), "seconds": seconds, "satisfied": c.met((prefix + text).lower()),
                 "logprob_per_token": fluency(prompt, prefix, text), "repetition": repetition(text), **extra}
 
     rows: dict[str, list[dict]] = {k: [] for k in ("asked", "neurologic", "grammar", "beam")}
@@ -171,8 +169,7 @@ def main() -> None:
             max_new_tokens=director.max_new_tokens, temperature=0.7, seed=0, stop=("\n", "<|im_end|>")),
             prefixes=[prefix] * 8)]
         seconds = time.perf_counter() - start
-        best = next((s for s in samples if len(c.satisfied((prefix + s).lower())) == len(c.include)
-                     and not c.violated((prefix + s).lower())), samples[0])
+        best = next((s for s in samples if c.met((prefix + s).lower())), samples[0])
         smc_rows["independent"].append(row(idea, c, prompt, prefix, best, seconds,
                                            distinct_2=distinct_n(samples), answers=len(set(samples))))
 

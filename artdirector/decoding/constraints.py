@@ -93,6 +93,10 @@ class Constraints:
         text = _joined(text)
         return frozenset(i for i, c in enumerate(self.include) if c.met_by(text, joined=True))
 
+    def met(self, text: str) -> bool:
+        """Every clause holds in ``text`` (lower-case): each include clause met, no excluded phrase."""
+        return len(self.satisfied(text)) == len(self.include) and not self.violated(text)
+
     def check_budget(self, ideas: list[str], budget: int) -> None:
         """Refuse required phrases that cannot all fit the target's token window beside the idea."""
         from artdirector.tokens import clip_token_count
@@ -115,10 +119,6 @@ class Constraints:
         for clause in out:
             clause["met_by_decoder"] = met_by_decoder
         return out
-
-    def to_json(self) -> dict:
-        return {"include": [{"any_of": list(c.alternatives), "category": c.category} for c in self.include],
-                "exclude": list(self.exclude)}
 
 
 def _typo_notes(clauses: list[Clause]) -> list[str]:

@@ -36,7 +36,8 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -140,6 +141,16 @@ def _position(message: str) -> str:
     return f"line {int(m.group(1)) - 1}, column {m.group(2)}: {m.group(3).strip()}"
 
 
+@lru_cache(maxsize=8)
+def end_tokens(lm: LanguageModel, n_vocab: int) -> np.ndarray:
+    """Tokens that end an answer (end-of-text, or holding a newline) as a boolean mask over the vocabulary.
+    Found once per model (detokenising the whole vocabulary takes ~0.1 s) and shared by every decode."""
+    mask = np.zeros(n_vocab, dtype=bool)
+    mask[[t for t in range(n_vocab) if t in lm.eos_token_ids or "\n" in lm.detokenize([t])]] = True
+    mask.flags.writeable = False
+    return mask
+
+
 def allowed_tokens(matcher, n_vocab: int) -> np.ndarray:
     """The matcher's token bitmask as a boolean vector over the model's vocabulary."""
     bits = np.unpackbits(np.frombuffer(matcher.compute_bitmask(), dtype=np.uint8), bitorder="little")
@@ -157,13 +168,12 @@ class GrammarResult:
     logprob: float  # sum of the model's own (unmasked) log-probabilities of the chosen tokens
     mask_seconds: float = 0.0
     steps: int = 0
-    notes: list[str] = field(default_factory=list)
 
 
 def _pick(scores: np.ndarray, mask: np.ndarray, answer: Sequence[int], config: GenerationConfig, rng,
-          allowed=lambda token: True) -> int:
-    """Greedy or nucleus pick among the grammar's tokens; ``allowed`` vetoes a token (an excluded phrase),
-    and the next best is taken."""
+          veto=None) -> int:
+    """Greedy or nucleus pick among the grammar's tokens; a token ``veto`` refuses (it would complete an
+    excluded phrase) is passed over for the next best."""
     guarded = adjust_scores(np.array(scores, dtype=np.float64, copy=True), answer, config)
     guarded[~mask] = -np.inf
     if not np.isfinite(guarded).any():  # the repetition guards banned every token the grammar allows
@@ -178,7 +188,7 @@ def _pick(scores: np.ndarray, mask: np.ndarray, answer: Sequence[int], config: G
             order = np.argsort(-p)
             keep = order[: int(np.searchsorted(np.cumsum(p[order]), config.top_p)) + 1]
             token = int(rng.choice(keep, p=p[keep] / p[keep].sum()))
-        if allowed(token) or not np.isfinite(guarded).sum() > 1:
+        if veto is None or not veto(token) or not np.isfinite(guarded).sum() > 1:
             return token
         guarded[token] = -np.inf
     return token
@@ -199,14 +209,11 @@ def grammar_generate(lm: LanguageModel, prompts: Sequence[str], grammar: Grammar
     results = [GrammarResult("", [], False, 0.0) for _ in prompts]
     eos = set(lm.eos_token_ids)
     live = list(range(len(prompts)))
-    enders = None  # tokens that end the answer (end-of-text, or containing the closing newline)
     for step in range(config.max_new_tokens):
         if not live:
             break
         logprobs = lm.next_token_logprobs([seqs[i] for i in live])
-        if enders is None:
-            enders = np.zeros(logprobs.shape[1], dtype=bool)
-            enders[[t for t in range(logprobs.shape[1]) if t in eos or "\n" in lm.detokenize([t])]] = True
+        enders = end_tokens(lm, logprobs.shape[1])
         still = []
         for row, i in enumerate(live):
             t0 = time.perf_counter()
@@ -218,10 +225,13 @@ def grammar_generate(lm: LanguageModel, prompts: Sequence[str], grammar: Grammar
             if not mask.any():
                 raise GrammarError(f"{grammar.source}: the grammar allows no token after "
                                    f"{lm.detokenize(seqs[i][starts[i]:])!r}")
-            answer = lm.detokenize(seqs[i][starts[i]:]).lower()
-            token = _pick(logprobs[row], mask, seqs[i][starts[i]:], config, rng,
-                          allowed=(lambda t, a=answer: not any(contains(a + lm.detokenize([t]).lower(), b)
-                                                               for b in exclude)) if exclude else (lambda t: True))
+            veto = None
+            if exclude:  # the answer so far, decoded only when there is something to veto
+                answer = lm.detokenize(seqs[i][starts[i]:]).lower()
+
+                def veto(t, a=answer):
+                    return any(contains(a + lm.detokenize([t]).lower(), b) for b in exclude)
+            token = _pick(logprobs[row], mask, seqs[i][starts[i]:], config, rng, veto=veto)
             results[i].logprob += float(logprobs[row, token])
             t0 = time.perf_counter()
             matchers[i].consume_token(token)

@@ -63,6 +63,19 @@ class ConstrainedResult:
     alternatives: list[str] = field(default_factory=list)
 
 
+def phrase_token_ids(lm: LanguageModel, constraints: Constraints) -> dict[int, list[tuple[int, ...]]]:
+    """Each include clause's alternatives as token ids, in the two forms they take in running text (after a
+    space and not)."""
+    return {i: [ids for a in c.alternatives for ids in {tuple(lm.tokenize(" " + a)), tuple(lm.tokenize(a))} if ids]
+            for i, c in enumerate(constraints.include)}
+
+
+def partway(tokens: Sequence[int], ids: Sequence[int]) -> int:
+    """How many leading tokens of phrase ``ids`` (short of all of them) ``tokens`` ends with; 0 if none."""
+    return next((k for k in range(min(len(ids) - 1, len(tokens)), 0, -1)
+                 if list(tokens[len(tokens) - k:]) == list(ids[:k])), 0)
+
+
 def _advancing(tokens: list[int], text: str, phrases: Sequence[Sequence[int]]) -> set[int]:
     """Tokens that continue one of ``phrases`` that ``tokens`` ends partway through, or — at a phrase
     boundary (the text ends in a comma, or in "by" before a name) — start one, so constraints land as whole
@@ -73,10 +86,9 @@ def _advancing(tokens: list[int], text: str, phrases: Sequence[Sequence[int]]) -
     for ids in phrases:
         if at_boundary:
             out.add(ids[0])
-        for k in range(min(len(ids) - 1, len(tokens)), 0, -1):
-            if tokens[len(tokens) - k:] == list(ids[:k]):
-                out.add(ids[k])
-                break
+        k = partway(tokens, ids)
+        if k:
+            out.add(ids[k])
     return out
 
 
@@ -87,9 +99,7 @@ def neurologic_generate(lm: LanguageModel, prompt: str, constraints: Constraints
     config = config or GenerationConfig()
     base = lm.tokenize(prompt + prefix)
     head = lm.tokenize(prefix) if prefix else []
-    # Each alternative as token ids, in the two forms it takes in running text.
-    phrase_ids = {i: [ids for a in c.alternatives for ids in {tuple(lm.tokenize(" " + a)), tuple(lm.tokenize(a))}
-                      if ids] for i, c in enumerate(constraints.include)}
+    phrase_ids = phrase_token_ids(lm, constraints)
     shortest = {i: min(len(ids) for ids in alts) for i, alts in phrase_ids.items()}
     comma = lm.tokenize(",")[0]
     pieces: dict[int, str] = {}

@@ -73,27 +73,21 @@ def systematic_resample(weights: np.ndarray, rng) -> np.ndarray:
 def smc_generate(lm: LanguageModel, prompt: str, *, prefix: str = "", constraints: Constraints | None = None,
                  grammar=None, particles: int = 8, reward: float = 20.0, miss_penalty: float = 1e-3,
                  eps: float = 0.3, config: GenerationConfig | None = None) -> SMCResult:
-    from artdirector.decoding.grammar import allowed_tokens
-    from artdirector.decoding.neurologic import _advancing
+    from artdirector.decoding.grammar import allowed_tokens, end_tokens
+    from artdirector.decoding.neurologic import _advancing, partway, phrase_token_ids
 
     config = config or GenerationConfig()
     constraints = constraints or Constraints()
     rng = np.random.default_rng(config.seed)
     base = lm.tokenize(prompt + prefix)
     head = lm.tokenize(prefix) if prefix else []
-    phrase_ids = {i: [ids for a in c.alternatives for ids in {tuple(lm.tokenize(" " + a)), tuple(lm.tokenize(a))}
-                      if ids] for i, c in enumerate(constraints.include)}
+    phrase_ids = phrase_token_ids(lm, constraints)
     temperature = config.temperature if config.temperature > 0 else 0.7
-    enders: list[int] | None = None  # tokens that end an answer, found on the first step
 
     def progress(tokens: list[int], text: str) -> float:
         met = constraints.satisfied(text.lower())
-        partial = 0.0
-        for i in set(range(len(constraints.include))) - met:
-            for ids in phrase_ids[i]:
-                k = next((k for k in range(min(len(ids) - 1, len(tokens)), 0, -1)
-                          if tokens[len(tokens) - k:] == list(ids[:k])), 0)
-                partial = max(partial, k / len(ids))
+        partial = max((partway(tokens, ids) / len(ids) for i in set(range(len(constraints.include))) - met
+                       for ids in phrase_ids[i]), default=0.0)
         return len(met) + partial
 
     pool = [Particle([], "", matcher=grammar.matcher(lm) if grammar else None) for _ in range(particles)]
@@ -105,9 +99,7 @@ def smc_generate(lm: LanguageModel, prompt: str, *, prefix: str = "", constraint
             break
         steps += 1
         logprobs = lm.next_token_logprobs([base + p.tokens for p in live])
-        if enders is None:
-            enders = sorted(set(lm.eos_token_ids) | {t for t in range(logprobs.shape[1])
-                                                     if constraints.include and "\n" in lm.detokenize([t])})
+        enders = end_tokens(lm, logprobs.shape[1])
         for row, p in enumerate(live):
             scores = adjust_scores(np.array(logprobs[row], dtype=np.float64), head + p.tokens, config) / temperature
             if p.matcher is not None:
@@ -175,6 +167,5 @@ def smc_generate(lm: LanguageModel, prompt: str, *, prefix: str = "", constraint
     norm = sum(by_text.values()) or 1.0
     order = sorted(by_text, key=lambda t: -by_text[t])
     return SMCResult(texts=order, weights=[by_text[t] / norm for t in order],
-                     satisfied=[len(constraints.satisfied((prefix + t).lower())) == total
-                                and not constraints.violated((prefix + t).lower()) for t in order],
+                     satisfied=[constraints.met((prefix + t).lower()) for t in order],
                      resamples=resamples, steps=steps, ess=ess_trace)

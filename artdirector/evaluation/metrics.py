@@ -117,9 +117,7 @@ def constraint_satisfaction(prompts: Sequence[str], constraints) -> float:
     one alternative of each include clause present, no excluded phrase (whole words, lower case)."""
     if not prompts:
         return 0.0
-    ok = [len(constraints.satisfied(p.lower())) == len(constraints.include) and not constraints.violated(p.lower())
-          for p in prompts]
-    return float(np.mean(ok))
+    return float(np.mean([constraints.met(p.lower()) for p in prompts]))
 
 
 def percentile(values: Sequence[float], q: float) -> float:
