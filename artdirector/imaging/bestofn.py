@@ -36,8 +36,12 @@ class PromptJob:
 class Scored:
     job: PromptJob
     sample: Sample
-    files: dict
+    record: dict  # the sidecar as written (``metadata.save_sample``); the scores join it once known
     scores: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def files(self) -> dict:
+        return self.record["files"]
 
     def to_json(self) -> dict:
         return {"path": self.files.get("gif") or self.files["png"], "files": self.files, "prompt": self.job.prompt,
@@ -103,7 +107,7 @@ def generate_and_rank(generator: ImageGenerator, jobs: Sequence[PromptJob], seed
         name = f"{k:03d}-{job.source}-c{job.candidate}-s{seed}-{_slug(job.prompt)}"
         record = save_sample(sample, out_dir / name, sampler=sampler,
                              sidecar={"source": job.source, "candidate": job.candidate, **(sidecar or {})})
-        scored.append(Scored(job, sample, record["files"]))
+        scored.append(Scored(job, sample, record))
     seconds["generate"] = time.perf_counter() - start
     memory += list(getattr(generator, "notes", []))
     if unload and scorers:
@@ -126,7 +130,5 @@ def generate_and_rank(generator: ImageGenerator, jobs: Sequence[PromptJob], seed
 def _update_sidecar(s: Scored) -> None:
     import json
 
-    path = Path(s.files["png"]).with_suffix(".json")
-    record = json.loads(path.read_text())
-    record["scores"] = s.scores
-    path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+    s.record["scores"] = s.scores
+    Path(s.files["png"]).with_suffix(".json").write_text(json.dumps(s.record, indent=2, ensure_ascii=False) + "\n")

@@ -87,7 +87,7 @@ def save_sample(sample: Sample, path: Path, sampler: str = "", sidecar: dict | N
         files["png"] = str(png)
     record = {"prompt": sample.prompt, "negative_prompt": sample.negative_prompt, "seed": sample.seed,
               "model": sample.model, "settings": sample.settings.to_json(), "sampler": sampler,
-              "nsfw": sample.nsfw, "files": files, "parameters": params, **(sidecar or {})}
+              "nsfw": sample.nsfw, "files": files, "parameters": params, **sample.extra, **(sidecar or {})}
     path.with_suffix(".json").write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
     return record
 

@@ -110,16 +110,17 @@ class ClipEncoder:
 
         from artdirector.imaging.devices import pick_device
 
-        path = check_model_ref(scorer, model, default) or Path(model)
+        local = check_model_ref(scorer, model, default)
+        source = str(local) if local else model
         device = pick_device(device)
         try:
-            clip = CLIPModel.from_pretrained(str(path) if path.exists() else model)
-            proc = AutoProcessor.from_pretrained(processor or (str(path) if path.exists() else model))
+            clip = CLIPModel.from_pretrained(source)
+            proc = AutoProcessor.from_pretrained(processor or source)
         except (OSError, ValueError) as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise ScorerError(f"{scorer}: cannot load a CLIP model and processor from {model!r} ({first}); "
                               f"{how_to_supply(scorer, default or model)}") from None
-        return cls(clip.to(device), proc, name=path.name if path.exists() else model, device=device)
+        return cls(clip.to(device), proc, name=local.name if local else model, device=device)
 
     @property
     def logit_scale(self) -> float:
