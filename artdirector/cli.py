@@ -642,7 +642,7 @@ def library_remove(name) -> None:
 
 @main.group()
 def models() -> None:
-    """The embedded model."""
+    """The embedded model, and reward-model checkpoints converted for --score."""
 
 
 @models.command("prepare")
@@ -664,6 +664,28 @@ def models_prepare() -> None:
 
         LlamaCppLM.from_embedded(n_slots=1, n_ctx=256, lora_path=default_adapter()).close()
         click.echo(f"adapter: {default_adapter().name}")
+
+
+@models.command("convert")
+@click.argument("kind", type=click.Choice(("hps", "imagereward")))
+@click.argument("checkpoint", type=click.Path(dir_okay=False, exists=True))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder to write; then use --score KIND=FOLDER.")
+@click.option("--base", default=None, metavar="PATH|HUB_ID",
+              help="The transformers model the checkpoint was fine-tuned from (default: the authors' base).")
+@_fail_on_bad_input
+def models_convert(kind, checkpoint, out_dir, base) -> None:
+    """Convert an HPS v2 (OpenCLIP) or ImageReward (BLIP) checkpoint into the folder --score reads."""
+    from pathlib import Path
+
+    from artdirector.scoring import convert
+
+    out = Path(out_dir)
+    if out.exists() and any(out.iterdir()):
+        raise InputError(f"{out} is not empty; give --out a new folder")
+    run, default = {"hps": (convert.convert_hps, convert.HPS_BASE),
+                    "imagereward": (convert.convert_imagereward, convert.IMAGEREWARD_BASE)}[kind]
+    click.echo(f"wrote {run(checkpoint, out, base=base or default)}: use --score {kind}={out}")
 
 
 @main.group()

@@ -1,15 +1,24 @@
 """Choosing and sizing the prompt library's vector index, by measurement.
 
 Candidates (all real, maintained libraries on PyPI): NumPy brute force (exact), usearch HNSW, FAISS HNSW
-(IndexHNSWFlat, inner product), hnswlib, sqlite-vec (brute force inside SQLite). For each: build time, query
-p50/p95 (single queries, one thread of requests, as the director issues them), recall@10 against exact
-search, memory added by the index and bytes on disk.
+(IndexHNSWFlat, inner product), hnswlib, sqlite-vec (brute force inside SQLite), and the library's own
+index, ``artdirector.library.store.FaissIndex`` (exact below 50k rows, FAISS IVF-Flat above). For each:
+build time, query p50/p95 (single queries, one thread of requests, as the director issues them),
+recall@10 against exact search, memory added by the index and bytes on disk.
 
-Scales: the 16k real prompts of the workspace corpus (MiniLM embeddings), then synthetic 384-d unit vectors at 200k
-and 2M drawn around 2,000 random centres (prompt embeddings are clustered, which pure noise is not). 2M is
-run for the chosen index and the exact baseline only (the others take minutes each to build here).
+Data. ``16k``: the real prompts of the workspace corpus (MiniLM embeddings). Two synthetic 384-d families
+at 200k and 2M, because no 2M real prompt set can be embedded on this machine in a session:
+- ``clusters`` (``200k``, ``2m``): unit vectors around 2,000 random centres with heavy isotropic noise.
+  Its local intrinsic dimension grows with n (the noise is 384-dimensional), which makes it an adversarial
+  case for graph indexes;
+- ``calibrated`` (``200k-cal``, ``2m-cal``): convex mixtures of 4 real MiniLM prompt embeddings drawn from
+  one 21-neighbourhood, plus isotropic noise of norm 0.4. The noise was chosen so that a sample the size of
+  the real corpus matches it on the two statistics that govern ANN difficulty: local intrinsic dimension
+  (MLE, 20 neighbours) and relative contrast (mean / nearest distance). Both are measured and saved here.
+2M runs the exact baseline and the library's index (an HNSW build at 2M takes over an hour here; the
+usearch 2M figures in the results file come from an earlier run and are kept).
 
-    .venv/bin/python bench/bench_vector_store.py [--scales 16k,200k,2m] [--queries 200]
+    .venv/bin/python bench/bench_vector_store.py [--scales 16k,200k,2m,200k-cal,2m-cal] [--ef 8,16,32,64]
 """
 
 from __future__ import annotations
@@ -42,8 +51,14 @@ def real_vectors() -> tuple[np.ndarray, np.ndarray]:
     # All 16k real prompts where the workspace's data is beside the repo, else the shipped train split.
     shared = ROOT.parent / "shared" / "data" / "prompts" / "diffusiondb_prompts.tsv"
     path = shared if shared.is_file() else resources.files("artdirector.data").joinpath("prompts/train.tsv")
-    rows = [r.prompt for r in read_tsv(str(path))]
-    vecs = Embedder().encode(rows, progress=False)
+    path = Path(str(path))
+    cache = ROOT / "bench" / ".cache" / f"minilm-{path.name}-{path.stat().st_size}.npy"
+    if cache.is_file():
+        vecs = np.load(cache)
+    else:  # a few minutes of embedding on two cores; kept for the next run
+        vecs = Embedder().encode([r.prompt for r in read_tsv(str(path))], progress=False)
+        cache.parent.mkdir(exist_ok=True)
+        np.save(cache, vecs)
     rng = np.random.default_rng(0)
     q = vecs[rng.choice(len(vecs), 200, replace=False)] + rng.normal(0, 0.02, (200, DIM)).astype(np.float32)
     return vecs, q / np.linalg.norm(q, axis=1, keepdims=True)
@@ -61,10 +76,41 @@ def synthetic(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return x, q / np.linalg.norm(q, axis=1, keepdims=True)
 
 
+def calibrated(real: np.ndarray, n: int, noise: float = 0.4, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    neighbourhoods = exact_top(real, real, 21)  # each row's 21 nearest real prompts, itself included
+    x = np.empty((n, DIM), dtype=np.float32)
+    for begin in range(0, n, 100_000):
+        end = min(n, begin + 100_000)
+        rows = neighbourhoods[rng.integers(0, len(real), end - begin)]
+        picks = np.take_along_axis(rows, rng.integers(0, 21, (end - begin, 4)), 1)
+        weights = rng.dirichlet(np.ones(4), end - begin).astype(np.float32)
+        x[begin:end] = np.einsum("nm,nmd->nd", weights, real[picks])
+        x[begin:end] += rng.normal(0, noise / np.sqrt(DIM), (end - begin, DIM))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    q = x[rng.choice(n, 200, replace=False)] + rng.normal(0, 0.1 / np.sqrt(DIM), (200, DIM)).astype(np.float32)
+    return x, q / np.linalg.norm(q, axis=1, keepdims=True)
+
+
+def difficulty(x: np.ndarray, k: int = 20, probes: int = 500, seed: int = 1) -> dict:
+    """Local intrinsic dimension (Levina-Bickel MLE over k neighbours) and relative contrast, medians."""
+    rng = np.random.default_rng(seed)
+    lids, contrasts = [], []
+    for chunk in np.array_split(rng.choice(len(x), probes, replace=False), 10):
+        sims = x[chunk] @ x.T
+        sims[np.arange(len(chunk)), chunk] = -np.inf  # not its own neighbour
+        dist = np.sqrt(np.maximum(2 - 2 * sims, 0))
+        near = np.sort(np.partition(dist, k, axis=1)[:, :k], axis=1)
+        lids.extend(-1 / np.mean(np.log(np.maximum(near[:, :-1], 1e-9) / near[:, -1:]), axis=1))
+        dist[np.isinf(dist)] = np.nan
+        contrasts.extend(np.nanmean(dist, axis=1) / near[:, 0])
+    return {"lid": round(float(np.median(lids)), 2), "relative_contrast": round(float(np.median(contrasts)), 3)}
+
+
 def exact_top(x: np.ndarray, q: np.ndarray, k: int = 10) -> np.ndarray:
     out = []
-    for begin in range(0, len(q), 20):
-        sims = q[begin:begin + 20] @ x.T
+    for begin in range(0, len(q), 50):
+        sims = q[begin:begin + 50] @ x.T
         out.append(np.argpartition(-sims, k, axis=1)[:, :k])
     return np.concatenate(out)
 
@@ -129,6 +175,23 @@ class Hnswlib:
         self.index.set_ef(ef)
 
 
+class ArtDirector:
+    """The library's own index, with its defaults."""
+
+    def build(self, x, path):
+        from artdirector.library.store import FaissIndex
+
+        self.index = FaissIndex(DIM)
+        self.index.add(np.arange(len(x)), x)
+        self.index.save(path / "a.faiss")
+
+    def query(self, v, k):
+        return self.index.search(v, k)[0][0]
+
+    def set_scan(self, scan):  # the IVF search breadth in vectors; no effect while the index is exact
+        self.index.scan = scan
+
+
 class SqliteVec:
     def build(self, x, path):
         import sqlite3
@@ -148,8 +211,9 @@ class SqliteVec:
         return np.array([r[0] for r in rows])
 
 
-CANDIDATES = {"numpy-exact": Numpy, "usearch-hnsw": USearch, "faiss-hnsw": Faiss, "hnswlib": Hnswlib,
-              "sqlite-vec": SqliteVec}
+CANDIDATES = {"numpy-exact": Numpy, "artdirector-faiss": ArtDirector, "usearch-hnsw": USearch,
+              "faiss-hnsw": Faiss, "hnswlib": Hnswlib, "sqlite-vec": SqliteVec}
+SYNTHETIC_ROWS = {"200k": 200_000, "2m": 2_000_000, "200k-cal": 200_000, "2m-cal": 2_000_000}
 
 
 def _queries(index, q, truth, k) -> dict:
@@ -168,8 +232,9 @@ def _queries(index, q, truth, k) -> dict:
 
 
 def measure(name: str, x: np.ndarray, q: np.ndarray, truth: np.ndarray, k: int = 10,
-            efs: tuple[int, ...] = ()) -> dict:
-    """Build once, then query at the default search breadth and at each of ``efs`` (HNSW indexes only)."""
+            efs: tuple[int, ...] = (), scans: tuple[int, ...] = ()) -> dict:
+    """Build once, then query at the default search breadth and at each of ``efs`` (HNSW indexes) or
+    ``scans`` (the library's IVF index)."""
     with tempfile.TemporaryDirectory() as tmp:
         before = rss_mb()
         index = CANDIDATES[name]()
@@ -180,11 +245,12 @@ def measure(name: str, x: np.ndarray, q: np.ndarray, truth: np.ndarray, k: int =
         disk = sum(f.stat().st_size for f in Path(tmp).iterdir())
         out = {"build_s": round(build, 2), **_queries(index, q, truth, k), "index_memory_mb": round(memory, 1),
                "disk_mb": round(disk / 2**20, 1)}
-        if efs and hasattr(index, "set_ef"):
-            out["by_ef"] = {}
-            for ef in efs:
-                index.set_ef(ef)
-                out["by_ef"][str(ef)] = _queries(index, q, truth, k)
+        for label, setter, values in (("by_ef", "set_ef", efs), ("by_scan", "set_scan", scans)):
+            if values and hasattr(index, setter):
+                out[label] = {}
+                for value in values:
+                    getattr(index, setter)(value)
+                    out[label][str(value)] = _queries(index, q, truth, k)
         return out
 
 
@@ -218,10 +284,12 @@ def bench_ingest(limit: int | None = None) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--scales", default="16k,200k,2m")
-    parser.add_argument("--big", default="numpy-exact,usearch-hnsw", help="candidates run at 2m")
+    parser.add_argument("--scales", default="16k,200k,2m,200k-cal,2m-cal")
+    parser.add_argument("--big", default="numpy-exact,artdirector-faiss", help="candidates run at 2M")
     parser.add_argument("--no-ingest", action="store_true", help="skip the ingest-throughput measurement")
+    parser.add_argument("--only", default="", help="run only these candidates, e.g. artdirector-faiss")
     parser.add_argument("--ef", default="", help="search breadths to sweep on HNSW indexes, e.g. 64,128,256")
+    parser.add_argument("--scan", default="", help="vectors scanned per query to sweep on the library's index")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "vector_store.json"))
     args = parser.parse_args()
     # Keep what earlier runs measured at other scales: a 2M run takes long enough to be run on its own.
@@ -235,17 +303,34 @@ def main() -> None:
         report["ingest"] = bench_ingest()
         print("ingest", json.dumps(report["ingest"]), flush=True)
         save()
+    real = None  # (vectors, queries) of the real corpus, embedded once
     for scale in args.scales.split(","):
-        x, q = real_vectors() if scale == "16k" else synthetic({"200k": 200_000, "2m": 2_000_000}[scale])
+        if real is None and (scale == "16k" or scale.endswith("-cal")):
+            real = real_vectors()
+        if scale == "16k":
+            x, q = real
+        elif scale.endswith("-cal"):
+            x, q = calibrated(real[0], SYNTHETIC_ROWS[scale])
+        else:
+            x, q = synthetic(SYNTHETIC_ROWS[scale])
         truth = exact_top(x, q)
-        names = args.big.split(",") if scale == "2m" else list(CANDIDATES)
-        report["scales"][scale] = {"rows": len(x), "results": {}}
+        names = args.big.split(",") if len(x) > 1_000_000 else list(CANDIDATES)
+        if args.only:
+            names = [n for n in names if n in args.only.split(",")]
+        # Merge into what is on record: candidates not run now keep their earlier figures.
+        entry = report["scales"].setdefault(scale, {})
+        entry.update(rows=len(x), data=difficulty(x))
+        if scale.endswith("-cal"):  # the calibration check: a sample the size of the real corpus
+            entry["data_at_real_size"] = difficulty(x[: len(real[0])])
+        print(scale, json.dumps({k: v for k, v in entry.items() if k != "results"}), flush=True)
+        entry.setdefault("results", {})
         for name in names:
             try:
-                result = measure(name, x, q, truth, efs=tuple(int(e) for e in args.ef.split(",") if e))
+                result = measure(name, x, q, truth, efs=tuple(int(e) for e in args.ef.split(",") if e),
+                                 scans=tuple(int(e) for e in args.scan.split(",") if e))
             except (AttributeError, ImportError, OSError) as e:  # e.g. a Python built without SQLite extensions
                 result = {"skipped": f"{type(e).__name__}: {e}"}
-            report["scales"][scale]["results"][name] = result
+            entry["results"][name] = result
             print(scale, name, json.dumps(result), flush=True)
             save()
         del x

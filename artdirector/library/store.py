@@ -6,13 +6,18 @@ That is also how a user who outgrows one machine moves to a server: implement ``
 Qdrant collection (``QdrantClient.upsert`` / ``query_points``) or LanceDB on object storage, keep ids equal
 to the SQLite row ids, and pass it to ``PromptLibrary``.
 
-``USearchIndex`` (HNSW, one file, memory-mapped on load) is the embedded default, chosen by measurement in
-``bench/bench_vector_store.py``; ``ExactIndex`` (NumPy brute force) is exact by definition and serves as the
-recall reference and as the index for small collections.
+``FaissIndex`` is the embedded default, chosen by measurement in ``bench/bench_vector_store.py``: exact
+search while a collection is small, then an inverted-file index (FAISS ``IndexIVFFlat``: k-means cells, a
+query scans the cells nearest to it exhaustively). HNSW graphs (usearch, hnswlib, FAISS HNSW) were the first
+choice and win at 16k-200k by tenths of a millisecond, but on 2M clustered vectors a 16-link usearch graph
+reached recall@10 0.53-0.80 at ef 64-256 after more than an hour of building on two cores, where IVF-Flat
+reached 0.99-1.0 at under 2 ms after a 74-second build.
+``ExactIndex`` (NumPy brute force) is exact by definition and serves as the recall reference.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -50,57 +55,116 @@ class ExactIndex(VectorIndex):
         self.vectors = np.concatenate([self.vectors, np.asarray(vectors, dtype=np.float32)])
 
     def search(self, vectors, k, *, exact=False):
-        vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
-        out_ids = np.full((len(vectors), k), -1, dtype=np.int64)
-        out_scores = np.full((len(vectors), k), -np.inf, dtype=np.float32)
-        if len(self.ids):
-            sims = vectors @ self.vectors.T
-            top = min(k, sims.shape[1])
-            idx = np.argpartition(-sims, top - 1, axis=1)[:, :top]
-            order = np.take_along_axis(sims, idx, 1).argsort(axis=1)[:, ::-1]
-            idx = np.take_along_axis(idx, order, 1)
-            out_ids[:, :top] = self.ids[idx]
-            out_scores[:, :top] = np.take_along_axis(sims, idx, 1)
-        return out_ids, out_scores
+        return brute_force(vectors, self.vectors, self.ids, k)
 
     def __len__(self):
         return len(self.ids)
 
 
-class USearchIndex(VectorIndex):
-    def __init__(self, ndim: int, *, path: Path | None = None, connectivity: int = 16,
-                 expansion_add: int = 128, expansion_search: int = 64):
-        from usearch.index import Index
+def brute_force(vectors, matrix: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top ``k`` rows of ``matrix`` by inner product with each of ``vectors``, as (ids, scores)."""
+    vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
+    out_ids = np.full((len(vectors), k), -1, dtype=np.int64)
+    out_scores = np.full((len(vectors), k), -np.inf, dtype=np.float32)
+    if len(ids):
+        sims = vectors @ matrix.T
+        top = min(k, sims.shape[1])
+        idx = np.argpartition(-sims, top - 1, axis=1)[:, :top]
+        order = np.take_along_axis(sims, idx, 1).argsort(axis=1)[:, ::-1]
+        idx = np.take_along_axis(idx, order, 1)
+        out_ids[:, :top] = ids[idx]
+        out_scores[:, :top] = np.take_along_axis(sims, idx, 1)
+    return out_ids, out_scores
 
-        self.index = Index(ndim=ndim, metric="cos", dtype="f32", connectivity=connectivity,
-                           expansion_add=expansion_add, expansion_search=expansion_search)
-        if path is not None and Path(path).exists():
-            self.index.load(str(path))
+
+def _cells(rows: int) -> int:
+    """IVF cell count: the power of two at or below 4·sqrt(rows) (FAISS's guideline is 4-16·sqrt(n))."""
+    return 1 << max(0, int(math.log2(4 * math.sqrt(rows))))
+
+
+class FaissIndex(VectorIndex):
+    """Exact search up to ``train_at`` rows, IVF-Flat beyond; re-clustered each time the collection grows 4×.
+
+    A query scans the nearest cells until about ``scan`` vectors are covered (``nprobe`` = scan / mean cell
+    size): a fixed amount of work per query whatever the size, so recall rises as cells fill instead of
+    falling as they multiply. 8,192 gave recall@10 ≥ 0.97 from 200k to 2M vectors in the benchmark.
+    Re-clustering keeps the cell count near 4·sqrt(n), so the centroid scan stays small too.
+    """
+
+    def __init__(self, ndim: int, *, path: Path | None = None, train_at: int = 20_000, scan: int = 8192):
+        import faiss
+
+        self._faiss = faiss
+        self.ndim, self.train_at, self.scan = ndim, train_at, scan
+        if path is None:
+            self.index = faiss.IndexIDMap2(faiss.IndexFlatIP(ndim))
+        else:
+            self.index = faiss.read_index(str(path))  # a missing or unreadable file raises: the caller rebuilds
+            if self.index.d != ndim:
+                raise ValueError(f"index at {path} holds {self.index.d}-d vectors, not {ndim}-d")
+
+    @property
+    def clustered(self) -> bool:
+        return isinstance(self.index, self._faiss.IndexIVF)
 
     def add(self, ids, vectors):
-        if len(ids):
-            self.index.add(np.asarray(ids, dtype=np.uint64), np.asarray(vectors, dtype=np.float32), threads=0)
+        if not len(ids):
+            return
+        self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
+        n = self.index.ntotal
+        if (not self.clustered and n >= self.train_at) or (self.clustered and _cells(n) >= 2 * self.index.nlist):
+            self._cluster(*self._contents())
+
+    def _contents(self) -> tuple[np.ndarray, np.ndarray]:
+        faiss = self._faiss
+        if not self.clustered:
+            return faiss.vector_to_array(self.index.id_map), self.index.index.reconstruct_n(0, self.index.ntotal)
+        lists = self.index.invlists
+        ids, vecs = [], []
+        for cell in range(self.index.nlist):
+            size = lists.list_size(cell)
+            if size:
+                ids.append(faiss.rev_swig_ptr(lists.get_ids(cell), size).copy())
+                codes = faiss.rev_swig_ptr(lists.get_codes(cell), size * lists.code_size)
+                vecs.append(np.frombuffer(codes, dtype=np.float32).reshape(size, self.ndim).copy())
+        return np.concatenate(ids), np.concatenate(vecs)
+
+    def _cluster(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        faiss = self._faiss
+        cells = _cells(len(ids))
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(self.ndim), self.ndim, cells, faiss.METRIC_INNER_PRODUCT)
+        # k-means on at most 64 points per cell (FAISS samples 256 and warns below 39); a fixed sample and
+        # FAISS's fixed k-means seed make the cells the same on every rebuild of the same rows.
+        sample = np.random.default_rng(0).choice(len(ids), min(len(ids), 64 * cells), replace=False)
+        index.train(vectors[np.sort(sample)])
+        index.add_with_ids(vectors, ids)
+        self.index = index
+
+    def nprobe(self) -> int:
+        mean_cell = max(1.0, self.index.ntotal / self.index.nlist)
+        return int(min(self.index.nlist, max(1, math.ceil(self.scan / mean_cell))))
 
     def search(self, vectors, k, *, exact=False):
-        vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
-        out_ids = np.full((len(vectors), k), -1, dtype=np.int64)
-        out_scores = np.full((len(vectors), k), -np.inf, dtype=np.float32)
-        if len(self.index):
-            # HNSW graphs built with several threads differ run to run, so approximate results do too.
-            found = self.index.search(vectors, k, threads=0, exact=exact)
-            # One query gives ``Matches``, several give ``BatchMatches`` (with per-query counts).
-            counts = found.counts if hasattr(found, "counts") else [len(found)]
-            keys = np.atleast_2d(found.keys).astype(np.int64)
-            dist = np.atleast_2d(found.distances)
-            for row, c in enumerate(counts):
-                out_ids[row, :c] = keys[row, :c]
-                out_scores[row, :c] = 1.0 - dist[row, :c]  # usearch's "cos" metric is a distance
-        return out_ids, out_scores
+        vectors = np.ascontiguousarray(np.atleast_2d(vectors), dtype=np.float32)
+        if not self.clustered:
+            # NumPy's BLAS over FAISS's own storage (no copy): 2.4x faster than IndexFlatIP for one query
+            # at 16k rows here (0.53 vs 1.26 ms, bench/bench_vector_store.py).
+            faiss, n = self._faiss, self.index.ntotal
+            flat = faiss.downcast_index(self.index.index)
+            matrix = faiss.rev_swig_ptr(flat.get_xb(), n * self.ndim).reshape(n, self.ndim) if n else None
+            ids = faiss.rev_swig_ptr(self.index.id_map.data(), n) if n else np.zeros(0, dtype=np.int64)
+            return brute_force(vectors, matrix, ids, k)
+        # Scanning every cell is brute force over the same vectors: exact, for ingest's dedup decisions.
+        # Per-call parameters, not index.nprobe, so concurrent searches do not change each other's.
+        params = self._faiss.SearchParametersIVF(nprobe=self.index.nlist if exact else self.nprobe())
+        scores, ids = self.index.search(vectors, k, params=params)
+        ids = ids.astype(np.int64)
+        return ids, np.where(ids >= 0, scores, -np.inf).astype(np.float32)
 
     def __len__(self):
-        return len(self.index)
+        return self.index.ntotal
 
     def save(self, path: Path) -> None:
         tmp = Path(str(path) + ".tmp")
-        self.index.save(str(tmp))
+        self._faiss.write_index(self.index, str(tmp))
         os.replace(tmp, path)  # readers see the old file or the new one, never half of one

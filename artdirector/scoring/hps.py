@@ -5,7 +5,8 @@ The score is the cosine of the L2-normalised image and text features — the dia
 0.25–0.30 for good images). The authors ship an OpenCLIP state dict (``xswu/HPSv2``, ``HPS_v2.1_compressed.pt``)
 fine-tuned from ``laion/CLIP-ViT-H-14-laion2B-s32B-b79K``; this class reads it converted to a transformers
 ``CLIPModel`` folder on that architecture (with that model's processor), because importing ``open_clip`` here
-would pull in torchvision. ``--score hps=DIR`` takes the converted folder.
+would pull in torchvision. ``artdirector models convert hps FILE --out DIR`` (``scoring.convert``) writes it;
+``--score hps=DIR`` takes it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 from artdirector.scoring.base import ClipEncoder, ClipScorer, ScorerError, how_to_supply
 
 BASE_MODEL = "laion/CLIP-ViT-H-14-laion2B-s32B-b79K"
-CONVERTED = "an HPS v2 checkpoint converted to a transformers CLIPModel folder"
+CONVERTED = "a folder made by: artdirector models convert hps HPS_v2.1_compressed.pt --out DIR"
 
 
 class HPSv2(ClipScorer):

@@ -14,7 +14,8 @@ Here BLIP is transformers' ``BlipForImageTextRetrieval`` (its ``vision_model`` a
 processor is a ``CLIPImageProcessor`` at 224 px (the same resize-crop-normalise as the authors'
 torchvision pipeline) and the BERT tokenizer. A folder holds the model (``save_pretrained``), the tokenizer,
 the image processor and ``imagereward-head.pth``. The authors ship one PyTorch file in their own BLIP layout
-(``THUDM/ImageReward``); a converted folder is what this class reads.
+(``THUDM/ImageReward``); ``artdirector models convert imagereward ImageReward.pt --out DIR``
+(``scoring.convert``) writes the folder this class reads.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from artdirector.scoring.base import ImageScorer, ScorerError, check_model_ref, 
 MEAN, STD = 0.16717362830052426, 1.0333394966054072
 MAX_TEXT_TOKENS = 35
 HEAD_FILE = "imagereward-head.pth"
-DEFAULT_MODEL = "a folder converted from THUDM/ImageReward"
+DEFAULT_MODEL = "a folder made by: artdirector models convert imagereward ImageReward.pt --out DIR"
 
 
 class ImageRewardScore(ImageScorer):

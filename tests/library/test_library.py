@@ -1,4 +1,4 @@
-"""The prompt library on real SQLite, real usearch and the real MiniLM embedder."""
+"""The prompt library on real SQLite, real FAISS and the real MiniLM embedder."""
 
 import json
 import os
@@ -13,7 +13,7 @@ import pytest
 
 from artdirector.brief import BadInput
 from artdirector.library.library import LibraryError, PromptLibrary, norm_key, read_rows
-from artdirector.library.store import ExactIndex, USearchIndex
+from artdirector.library.store import ExactIndex, FaissIndex
 
 PROMPTS = [
     "a castle on a hill at sunset, oil painting, by thomas cole",
@@ -87,9 +87,10 @@ def test_search_modes_and_persistence(tmp_path, embedder):
 def test_lost_index_file_is_rebuilt_from_the_database(tmp_path, embedder):
     lib = PromptLibrary(tmp_path / "lib", embedder)
     lib.ingest(write_tsv(tmp_path / "in.tsv", PROMPTS), "mine")
-    (tmp_path / "lib" / "mine.usearch").write_bytes(b"garbage")
+    (tmp_path / "lib" / "mine.faiss").write_bytes(b"garbage")
     fresh = PromptLibrary(tmp_path / "lib", embedder)
     assert fresh.search("ramen noodles", k=1, mode="vector", collection="mine")[0].prompt == PROMPTS[3]
+    assert len(FaissIndex(384, path=tmp_path / "lib" / "mine.faiss")) == 5  # the reader kept its rebuild
 
 
 def test_corrupt_database_says_how_to_rebuild(tmp_path, embedder):
@@ -105,7 +106,7 @@ def test_remove_and_stats(tmp_path, embedder):
     lib.ingest(write_tsv(tmp_path / "in.tsv", PROMPTS), "mine")
     assert lib.stats()["collections"] == {"mine": 5}
     assert lib.remove("mine") == 5
-    assert lib.collections() == {} and not (tmp_path / "lib" / "mine.usearch").exists()
+    assert lib.collections() == {} and not (tmp_path / "lib" / "mine.faiss").exists()
     assert lib.search  # the object stays usable
 
 
@@ -123,19 +124,71 @@ def test_read_rows_formats(tmp_path):
         list(read_rows(tmp_path / "c.csv"))
 
 
-def test_usearch_matches_exact_search_on_small_data():
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(500, 32)).astype(np.float32)
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
-    exact, hnsw = ExactIndex(32), USearchIndex(32)
+def unit_rows(n: int, dim: int = 32, seed: int = 0) -> np.ndarray:
+    x = np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_faiss_index_is_exact_while_small():
+    x = unit_rows(500)
+    exact, index = ExactIndex(32), FaissIndex(32)
     ids = np.arange(10, 510)
     exact.add(ids, x)
-    hnsw.add(ids, x)
+    index.add(ids, x)
+    assert not index.clustered and len(index) == 500
     e_ids, e_scores = exact.search(x[:20], 5)
-    h_ids, h_scores = hnsw.search(x[:20], 5)
-    assert (e_ids[:, 0] == ids[:20]).all() and np.allclose(e_scores[:, 0], 1.0, atol=1e-5)
-    assert np.mean([len(set(a) & set(b)) / 5 for a, b in zip(e_ids, h_ids)]) > 0.95
-    assert np.allclose(h_scores[:, 0], 1.0, atol=1e-4)
+    f_ids, f_scores = index.search(x[:20], 5)
+    assert (e_ids[:, 0] == ids[:20]).all() and (f_ids == e_ids).all()
+    assert np.allclose(f_scores, e_scores, atol=1e-5)
+    short_ids, short_scores = index.search(x[:1], 600)  # more asked than held: the rest are -1 / -inf
+    assert (short_ids[0, 500:] == -1).all() and np.isneginf(short_scores[0, 500:]).all()
+
+
+def test_faiss_index_clusters_when_large_and_keeps_every_row(tmp_path):
+    # 40 clumps of 100 points: an inverted file with a few cells probed finds nearly all true neighbours.
+    rng = np.random.default_rng(1)
+    centres = unit_rows(40, seed=2)
+    x = centres[np.repeat(np.arange(40), 100)] + rng.normal(0, 0.05, (4000, 32)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    ids = np.arange(4000) * 3 + 7  # ids are the library's row ids, not positions
+    index = FaissIndex(32, train_at=1000, scan=128)  # ~31 rows a cell: 5 cells probed
+    index.add(ids[:900], x[:900])
+    assert not index.clustered
+    index.add(ids[900:], x[900:])  # crosses train_at: the exact rows move into k-means cells
+    assert index.clustered and index.index.nlist == 128 and len(index) == 4000  # 2^floor(log2(4*sqrt(4000)))
+    assert index.nprobe() == 5  # ceil(128 / (4000 / 128))
+    reference = ExactIndex(32)
+    reference.add(ids, x)
+    queries = x[::97]
+    want, want_scores = reference.search(queries, 10)
+    got, _ = index.search(queries, 10)
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(want, got)])
+    assert recall >= 0.9
+    exact_ids, exact_scores = index.search(queries, 10, exact=True)  # every cell scanned: brute force
+    assert (exact_ids == want).all() and np.allclose(exact_scores, want_scores, atol=1e-5)
+    # Cells double once 4*sqrt(rows) reaches twice their number (rows ~4x), and nothing is lost on the way.
+    more = unit_rows(300, seed=3)
+    index.add(np.arange(100_000, 100_050), more[:50])  # 4,050 rows
+    assert index.index.nlist == 128
+    index.add(np.arange(100_050, 100_300), more[50:])  # 4,300: 4*sqrt > 256
+    assert index.index.nlist == 256 and len(index) == 4300
+    index.save(tmp_path / "x.faiss")
+    loaded = FaissIndex(32, path=tmp_path / "x.faiss", scan=128)
+    assert loaded.clustered and len(loaded) == 4300
+    back, _ = loaded.search(more[:5], 1, exact=True)
+    assert back[:, 0].tolist() == list(range(100_000, 100_005))
+
+
+def test_faiss_index_refuses_unreadable_or_mismatched_files(tmp_path):
+    (tmp_path / "bad.faiss").write_bytes(b"garbage")
+    with pytest.raises(RuntimeError):
+        FaissIndex(32, path=tmp_path / "bad.faiss")
+    index = FaissIndex(16)
+    index.add(np.arange(3), unit_rows(3, 16))
+    index.save(tmp_path / "small.faiss")
+    with pytest.raises(ValueError, match="16-d"):
+        FaissIndex(32, path=tmp_path / "small.faiss")
+
 
 
 def test_kill_during_ingest_leaves_a_consistent_resumable_library(tmp_path, embedder):
