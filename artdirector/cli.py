@@ -249,8 +249,9 @@ def _scorer_specs(specs: tuple[str, ...]) -> dict[str, str | None]:
 
 @main.command()
 @click.argument("idea", nargs=-1)
-@click.option("--image-model", required=True, metavar="PATH|HUB_ID",
-              help="A diffusers text-to-image pipeline: a local folder or a hub id.")
+@click.option("--image-model", required=True, metavar="PATH|HUB_ID|URL",
+              help="A diffusers text-to-image pipeline (a local folder or a hub id), or the http(s) URL of an "
+                   "AUTOMATIC1111-compatible server (A1111, Forge, SD.Next) started with --api.")
 @click.option("--motion-adapter", default=None, metavar="PATH|HUB_ID",
               help="An AnimateDiff motion adapter: make clips (GIF + MP4) instead of images.")
 @click.option("--n", "n", type=click.IntRange(min=1), default=1, show_default=True,
@@ -305,11 +306,20 @@ def generate(idea, image_model, motion_adapter, n, images_per_prompt, steps, gui
             check_model_ref(name, model)
     if rank_by is not None and rank_by not in specs:
         raise InputError(f"--rank-by {rank_by!r} is not among the --score names ({', '.join(specs) or 'none given'})")
+    from artdirector.imaging.a1111_backend import A1111Generator, is_server_url
     from artdirector.imaging.diffusers_backend import check_text_to_image, pipeline_class_name, target_for
 
-    class_name = pipeline_class_name(image_model)  # a wrong model is refused before anything loads
-    check_text_to_image(class_name)
-    target = target or ("video" if motion_adapter else target_for(class_name))
+    # A wrong model is refused before anything loads: a server must answer, a folder must hold a pipeline.
+    server = None
+    if is_server_url(image_model):
+        if motion_adapter:
+            raise InputError("--motion-adapter needs a diffusers pipeline; a server URL renders images only")
+        server = A1111Generator.from_url(image_model)
+        target = target or server.target
+    else:
+        class_name = pipeline_class_name(image_model)
+        check_text_to_image(class_name)
+        target = target or ("video" if motion_adapter else target_for(class_name))
     for note in checked.notes:
         click.echo(f"note: {note}", err=True)
 
@@ -329,9 +339,9 @@ def generate(idea, image_model, motion_adapter, n, images_per_prompt, steps, gui
     jobs = [PromptJob(c.prompt, c.rendered.negative_prompt, "directed", k) for k, c in enumerate(candidates)]
     if side_by_side:
         jobs.append(PromptJob(checked.text, "", "original"))
-    generator = DiffusersGenerator.from_pretrained(image_model, device=device, dtype=dtype, offload=offload,
-                                                   safety_checker=not no_safety_checker,
-                                                   motion_adapter=motion_adapter, batch_size=batch_size)
+    generator = server or DiffusersGenerator.from_pretrained(
+        image_model, device=device, dtype=dtype, offload=offload, safety_checker=not no_safety_checker,
+        motion_adapter=motion_adapter, batch_size=batch_size)
     scorer_factories = {name: (lambda name=name, model=model: load_scorer(name, model, device=device))
                         for name, model in specs.items()}
     ranking = generate_and_rank(generator, jobs, [seed + i for i in range(images_per_prompt)], settings,

@@ -26,8 +26,9 @@ from artdirector.imaging.devices import free_memory, pick_device, pick_dtype
 
 OFFLOAD = ("none", "model", "sequential")
 HOW_TO_SUPPLY = ("give --image-model a local diffusers folder (with model_index.json, e.g. one saved by "
-                 "save_pretrained or downloaded with `hf download stabilityai/sd-turbo --local-dir DIR`) or a "
-                 "hub id on a machine that can reach the Hugging Face hub")
+                 "save_pretrained or downloaded with `hf download stabilityai/sd-turbo --local-dir DIR`), a "
+                 "hub id on a machine that can reach the Hugging Face hub, or the http:// URL of an "
+                 "AUTOMATIC1111-compatible server started with --api")
 
 
 def pipeline_class_name(model: str) -> str:
