@@ -11,7 +11,8 @@ PY=${PYTHON:-python3}
 #   --index-url https://download.pytorch.org/whl/cpu   for a CPU-only machine.
 .venv/bin/pip install --quiet torch==2.13.0
 # llama.cpp's default build uses -march=native, which on CPUs with AMX crashes in the AMX matmul path;
-# this portable AVX2 build runs on any x86-64 CPU from the last decade (about 4 minutes to compile).
+# this portable AVX2 build runs on any x86-64 CPU from the last decade (about 4 minutes to compile). An
+# AVX-512 + VNNI build measured no faster here (SmolLM2 Q4_1: 83-86 tok/s either way, batch of 32 +6%).
 if [ "$(uname -m)" = "x86_64" ]; then
   export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON}"
 fi
