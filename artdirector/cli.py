@@ -314,6 +314,12 @@ def generate(idea, image_model, motion_adapter, n, images_per_prompt, steps, gui
     if is_server_url(image_model):
         if motion_adapter:
             raise InputError("--motion-adapter needs a diffusers pipeline; a server URL renders images only")
+        local_only = [flag for flag, given in (("--device", device), ("--dtype", dtype),
+                                                ("--offload", offload != "none"),
+                                                ("--no-safety-checker", no_safety_checker)) if given]
+        if local_only:
+            raise InputError(f"{', '.join(local_only)} apply to local pipelines; the server at {image_model} "
+                             "manages its own device, precision and safety settings")
         server = A1111Generator.from_url(image_model)
         target = target or server.target
     else:

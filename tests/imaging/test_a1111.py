@@ -120,3 +120,7 @@ def test_generate_command_on_a_server(server, tiny, tmp_path):
         [sys.executable, "-m", "artdirector.cli", "generate", "a fox", "--image-model", server,
          "--motion-adapter", "x"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "server URL renders images only" in bad.stderr
+    local = subprocess.run(
+        [sys.executable, "-m", "artdirector.cli", "generate", "a fox", "--image-model", server, "--offload", "model",
+         "--dtype", "float16"], capture_output=True, text=True, timeout=120)
+    assert local.returncode == 2 and "--dtype, --offload apply to local pipelines" in local.stderr
