@@ -2,7 +2,7 @@
 
 Candidates (all real, maintained libraries on PyPI): NumPy brute force (exact), usearch HNSW, FAISS HNSW
 (IndexHNSWFlat, inner product), hnswlib, sqlite-vec (brute force inside SQLite), and the library's own
-index, ``artdirector.library.store.FaissIndex`` (exact below 50k rows, FAISS IVF-Flat above). For each:
+index, ``artdirector.library.store.FaissIndex`` (exact up to 20k rows, FAISS IVF-Flat beyond). For each:
 build time, query p50/p95 (single queries, one thread of requests, as the director issues them),
 recall@10 against exact search, memory added by the index and bytes on disk.
 

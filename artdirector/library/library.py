@@ -204,12 +204,24 @@ class PromptLibrary:
         return self.root / f"{collection}.faiss"
 
     @contextlib.contextmanager
-    def _writer(self):
-        """One writer at a time across processes; readers never wait for it."""
-        with open(self.root / "write.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+    def _writer(self, *, wait: bool = True):
+        """One writer at a time across processes; readers never wait for it. Yields whether this process
+        writes: always with ``wait``; without it, not when another writer is busy or the folder is read-only."""
+        try:
+            lock = open(self.root / "write.lock", "w")
+        except OSError:
+            if wait:
+                raise
+            yield False
+            return
+        with lock:
             try:
-                yield
+                fcntl.flock(lock, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
@@ -243,19 +255,9 @@ class PromptLibrary:
 
     def _save_if_idle(self, collection: str) -> None:
         """Keep a reader's catch-up for the next process, unless a writer is busy (it saves when done)."""
-        try:
-            lock = open(self.root / "write.lock", "w")
-        except OSError:  # a read-only library: searching works, the catch-up is just not kept
-            return
-        with lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return
-            try:
+        with self._writer(wait=False) as writing:
+            if writing:
                 self._save_index(collection)
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _save_index(self, collection: str) -> None:
         index = self.index(collection)
