@@ -6,13 +6,11 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from artdirector.errors import BadInput  # noqa: F401 - re-exported where it used to live
+from artdirector.text import contains
 from artdirector.vocab import CATEGORIES, VIDEO_CATEGORIES
 
 MAX_IDEA_CHARS = 2000
-
-
-class BadInput(ValueError):
-    """Input the user can fix; the CLI reports it with exit code 2."""
 
 
 @dataclass(frozen=True)
@@ -62,8 +60,7 @@ class Direction:
     def add(self, category: str, phrase: str) -> bool:
         """Add a phrase unless the direction already says it; returns whether it was added."""
         key = phrase.lower()
-        in_idea = re.search(rf"(?<!\w){re.escape(key)}(?!\w)", self.idea.lower())
-        if in_idea or any(key == p.lower() for p in self.phrases()):
+        if contains(self.idea.lower(), key) or any(key == p.lower() for p in self.phrases()):
             return False
         self.parts.setdefault(category, []).append(phrase)
         return True

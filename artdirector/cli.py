@@ -1,19 +1,30 @@
-"""Command line: ``direct``, ``data split``, ``eval prefix``, ``library ...``, ``models prepare``, ``train sft``.
+"""Command line: ``direct``, ``generate``, ``data split``, ``eval prefix``, ``library``, ``models``, ``train``.
 
-Exit codes: 0 success, 2 bad input or usage (click's own convention for usage errors), 1 internal error.
-Only click is imported at start-up; the model stack loads inside the commands, so ``--help`` stays fast.
+The CLI parses, calls the Python API and prints; it holds no pipeline. Its choices (targets, backends,
+decoders, scorers) are read from the registries that define them. Exit codes: 0 success, 2 bad input or usage
+(click's own convention for usage errors), 1 internal error or something on disk to repair
+(``errors.EXIT_CODES``). Only click and the light registries are imported at start-up; the model stack loads
+inside the commands, so ``--help`` stays fast.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import time
 
 import click
 
-TARGET_NAMES = ("sd15", "sdxl", "flux", "video")  # mirrors render.TARGETS; checked by a test
+from artdirector.decoding.dispatch import AUTO
+from artdirector.decoding.dispatch import CHOICES as DECODING_CHOICES
+from artdirector.evaluation.registry import ABLATIONS, BASE_SYSTEMS, SUITES
+from artdirector.lm import BACKENDS
+from artdirector.render import TARGETS
+from artdirector.scoring import SCORERS
+
 BATCH_CHUNK = 32  # ideas per batched LM call in --batch mode
+SEED = click.IntRange(min=0)  # NumPy's generators refuse negative seeds
 
 
 class InputError(click.ClickException):
@@ -21,25 +32,18 @@ class InputError(click.ClickException):
 
 
 def _fail_on_bad_input(fn):
-    """Translate library errors into the CLI's exit codes with a one-line message."""
-    import functools
+    """Library errors become the CLI's exit codes with a one-line message."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from artdirector.brief import BadInput
-        from artdirector.imaging.base import ImageModelError
-        from artdirector.library.library import LibraryError
-        from artdirector.lm.embedded import ModelNotFound
-        from artdirector.scoring.base import ScorerError
+        from artdirector.errors import EXIT_CODES
 
         try:
             return fn(*args, **kwargs)
-        except BadInput as e:
-            raise InputError(str(e)) from None
-        except (ModelNotFound, LibraryError) as e:  # something on disk to fix: exit 1 with how
-            raise click.ClickException(str(e)) from None
-        except (ImageModelError, ScorerError) as e:  # a wrong --image-model or --score: the user's input
-            raise InputError(str(e)) from None
+        except tuple(cls for cls, _ in EXIT_CODES) as e:
+            error = click.ClickException(str(e))
+            error.exit_code = next(code for cls, code in EXIT_CODES if isinstance(e, cls))
+            raise error from None
 
     return wrapper
 
@@ -50,60 +54,99 @@ def main() -> None:
     """artdirector: an LLM art director for text-to-image and text-to-video prompts."""
 
 
-def _adapter_arg(value: str) -> str | None:
-    """``--adapter``: "default" (the shipped adapter), "none" (the plain model) or a PEFT adapter folder."""
-    return None if value.lower() == "none" else value
+# -- the director's options, shared by every command that directs ---------------------------------------
+
+CONSTRAINT_FLAGS = (  # (flag, parameter, help); the categories come from decoding.constraints.FLAG_CATEGORIES
+    ("--style", "style", "Require a style (repeatable; alternatives with '|')."),
+    ("--artist", "artist", "Require an artist, e.g. 'hokusai|katsushika hokusai'."),
+    ("--format", "format", "Require a medium/format, e.g. 'oil painting'."),
+    ("--perspective", "perspective", "Require a composition/perspective, e.g. 'wide angle'."),
+    ("--booster", "booster", "Require a quality booster, e.g. 'highly detailed'."),
+    ("--vibe", "vibe", "Require a mood/vibe, e.g. 'serene'."),
+    ("--lighting", "lighting", "Require a lighting phrase, e.g. 'golden hour'."),
+    ("--color", "color", "Require a colour phrase, e.g. 'teal|turquoise'."),
+)
 
 
-def _load_director(backend: str, rag: bool = True, library: str = "builtin", adapter: str = "default"):
-    from artdirector.director import ArtDirector
+def direction_options(fn):
+    """Grounding, model and constraint options of the director (``direct``, ``generate``)."""
+    options = [
+        click.option("--n", "n", type=click.IntRange(min=1), default=1, show_default=True,
+                     help="Number of candidate directions (the first is greedy, the others sampled)."),
+        click.option("--seed", type=SEED, default=0, show_default=True, help="Seed for few-shot choice, sampling "
+                     "and images."),
+        click.option("--backend", type=click.Choice(tuple(BACKENDS)), default="llamacpp", show_default=True,
+                     help="llama.cpp (fast CPU path) or PyTorch/transformers."),
+        click.option("--no-rag", is_flag=True, help="Do not ground the direction in retrieved human prompts."),
+        click.option("--library", default="builtin", show_default=True, help="Prompt library to retrieve from."),
+        click.option("--adapter", default="default", show_default=True,
+                     help="Fine-tuned LoRA adapter: 'default' (shipped), 'none' (the plain model, few-shot) or a "
+                          "folder."),
+        *[click.option(flag, param, multiple=True, help=text) for flag, param, text in CONSTRAINT_FLAGS],
+        click.option("--include", multiple=True, help="Require a phrase in any part (repeatable)."),
+        click.option("--exclude", multiple=True, help="Forbid a phrase (repeatable); it also joins the negative "
+                     "prompt."),
+        click.option("--grammar", "grammar_file", default=None, type=click.Path(dir_okay=False, exists=True),
+                     help="Decode under this Lark grammar (llguidance dialect); 'start' is the text after the "
+                          "idea."),
+        click.option("--decoding", type=click.Choice(DECODING_CHOICES), default=AUTO, show_default=True,
+                     help="auto: NeuroLogic with constraints, grammar with --grammar, SMC with both, else greedy."),
+        click.option("--steer", type=click.FloatRange(min=0), default=0.0, show_default=True, metavar="NATS",
+                     help="Bias decoding toward the expert vocabulary by NATS per token (Fooocus-style; try 2)."),
+    ]
+    return functools.reduce(lambda f, opt: opt(f), reversed(options), fn)
 
-    def progress(msg: str) -> None:
-        click.echo(msg, err=True)
 
-    return ArtDirector.from_default(backend=backend, rag=rag, collection=library, adapter=_adapter_arg(adapter),
-                                    progress=progress)
+def _direction(kw: dict) -> tuple[dict, callable]:
+    """The director's options from the parsed flags (checked now, before any model loads), and a function
+    that loads the director. Pops what it reads from ``kw``."""
+    from artdirector.decoding import dispatch
+    from artdirector.decoding.constraints import FLAG_CATEGORIES, Constraints
+    from artdirector.decoding.grammar import Grammar
+
+    constraints = Constraints.build(include=list(kw.pop("include")), exclude=list(kw.pop("exclude")),
+                                    **{FLAG_CATEGORIES[p]: list(kw.pop(p)) for _, p, _ in CONSTRAINT_FLAGS})
+    grammar_file = kw.pop("grammar_file")
+    grammar = Grammar.from_file(grammar_file) if grammar_file else None
+    decoding = kw.pop("decoding")
+    dispatch.choose(constraints, grammar, decoding)
+    options = {"n": kw.pop("n"), "seed": kw.pop("seed"), "constraints": constraints or None, "grammar": grammar,
+               "decoding": decoding, "steer": kw.pop("steer")}
+    backend, rag, library, adapter = kw.pop("backend"), not kw.pop("no_rag"), kw.pop("library"), kw.pop("adapter")
+
+    def load():
+        from artdirector.director import ArtDirector
+
+        return ArtDirector.from_default(backend=backend, rag=rag, collection=library,
+                                        adapter=None if adapter.lower() == "none" else adapter,
+                                        progress=lambda msg: click.echo(msg, err=True))
+
+    return options, load
+
+
+def _idea(words: tuple[str, ...], example: str):
+    from artdirector.brief import check_idea
+
+    if not words:
+        raise InputError(f"no idea given: {example}")
+    checked = check_idea(" ".join(words))  # bad input is refused before the model loads
+    for note in checked.notes:
+        click.echo(f"note: {note}", err=True)
+    return checked
 
 
 @main.command()
 @click.argument("idea", nargs=-1)
-@click.option("--target", type=click.Choice(TARGET_NAMES), default="sd15", show_default=True,
+@click.option("--target", type=click.Choice(tuple(TARGETS)), default="sd15", show_default=True,
               help="The model family the prompt is written for.")
-@click.option("--n", "n", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Number of candidate directions (the first is greedy, the others sampled).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for few-shot choice and sampling.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (JSON Lines with --batch).")
 @click.option("--batch", "batch", type=click.Path(dir_okay=False, exists=True),
-              help="A file with one idea per line; prints one JSON object per line.")
-@click.option("--backend", type=click.Choice(("llamacpp", "transformers")), default="llamacpp",
-              show_default=True, help="llama.cpp (fast CPU path) or PyTorch/transformers.")
-@click.option("--no-rag", is_flag=True, help="Do not ground the direction in retrieved human prompts.")
-@click.option("--library", default="builtin", show_default=True, help="Prompt library to retrieve from.")
-@click.option("--adapter", default="default", show_default=True,
-              help="Fine-tuned LoRA adapter: 'default' (shipped), 'none' (the plain model, few-shot) or a folder.")
-@click.option("--style", multiple=True, help="Require a style (repeatable; alternatives with '|').")
-@click.option("--artist", multiple=True, help="Require an artist, e.g. 'hokusai|katsushika hokusai'.")
-@click.option("--format", "medium", multiple=True, help="Require a medium/format, e.g. 'oil painting'.")
-@click.option("--perspective", multiple=True, help="Require a composition/perspective, e.g. 'wide angle'.")
-@click.option("--booster", multiple=True, help="Require a quality booster, e.g. 'highly detailed'.")
-@click.option("--vibe", multiple=True, help="Require a mood/vibe, e.g. 'serene'.")
-@click.option("--lighting", multiple=True, help="Require a lighting phrase, e.g. 'golden hour'.")
-@click.option("--color", multiple=True, help="Require a colour phrase, e.g. 'teal|turquoise'.")
-@click.option("--include", multiple=True, help="Require a phrase in any part (repeatable).")
-@click.option("--exclude", multiple=True, help="Forbid a phrase (repeatable); it also joins the negative prompt.")
+              help="A file of ideas: one per line, or a TSV/CSV/JSONL/Parquet 'prompt' column; prints JSON Lines.")
 @click.option("--list-vocab", "list_vocab", default=None, metavar="CATEGORY",
               help="Print the shipped vocabulary of CATEGORY, most used first, and exit.")
-@click.option("--grammar", "grammar_file", default=None, type=click.Path(dir_okay=False, exists=True),
-              help="Decode under this Lark grammar (llguidance dialect); 'start' is the text after the idea.")
-@click.option("--decoding", type=click.Choice(("auto", "greedy", "beam", "neurologic", "grammar", "smc")),
-              default="auto", show_default=True,
-              help="auto: NeuroLogic with constraints, grammar with --grammar, SMC with both, else greedy.")
-@click.option("--steer", type=float, default=0.0, show_default=True, metavar="NATS",
-              help="Bias decoding toward the expert vocabulary by NATS per token (Fooocus-style; try 2).")
+@direction_options
 @_fail_on_bad_input
-def direct(idea, target, n, seed, as_json, batch, backend, no_rag, library, adapter, style, artist, medium,
-           perspective, booster, vibe, lighting, color, include, exclude, list_vocab, grammar_file, decoding,
-           steer) -> None:
+def direct(idea, target, as_json, batch, list_vocab, **kw) -> None:
     """Turn IDEA into a structured, model-ready prompt.
 
     Constraint flags are hard: the decoder (NeuroLogic beam search) must write them; what it cannot write in
@@ -113,32 +156,13 @@ def direct(idea, target, n, seed, as_json, batch, backend, no_rag, library, adap
         return
     if batch and idea:
         raise InputError("give either an IDEA or --batch FILE, not both")
-    from artdirector.decoding.constraints import FLAG_CATEGORIES, Constraints
-
-    flags = {"style": style, "artist": artist, "format": medium, "perspective": perspective, "booster": booster,
-             "vibe": vibe, "lighting": lighting, "color": color}
-    constraints = Constraints.build(include=list(include), exclude=list(exclude),
-                                    **{FLAG_CATEGORIES[f]: list(v) for f, v in flags.items()})
-    from artdirector.decoding.grammar import Grammar
-    from artdirector.director import ArtDirector
-
-    grammar = Grammar.from_file(grammar_file) if grammar_file else None
-
-    ArtDirector.decoding_for(constraints, grammar, decoding)  # refuse a bad combination before loading
-    options = {"constraints": constraints or None, "grammar": grammar, "decoding": decoding, "steer": steer}
-    load = lambda: _load_director(backend, rag=not no_rag, library=library, adapter=adapter)  # noqa: E731
+    options, load = _direction(kw)
     if batch:
-        sys.exit(_direct_batch(batch, target, n, seed, load, options))
-    if not idea:
-        raise InputError("no idea given: artdirector direct \"a lighthouse in a storm\" (or --batch FILE)")
-    from artdirector.brief import check_idea
-
-    checked = check_idea(" ".join(idea))  # bad input is refused before the model loads
-    for note in checked.notes:
-        click.echo(f"note: {note}", err=True)
+        sys.exit(_direct_batch(batch, target, load, options))
+    checked = _idea(idea, "artdirector direct \"a lighthouse in a storm\" (or --batch FILE)")
     director = load()
     start = time.perf_counter()
-    result = director.direct(checked.text, target=target, n=n, seed=seed, **options)
+    result = director.direct(checked.text, target=target, **options)
     result.notes[:0] = [x for x in checked.notes if x not in result.notes]
     result.seconds = time.perf_counter() - start
     if as_json:
@@ -147,60 +171,47 @@ def direct(idea, target, n, seed, as_json, batch, backend, no_rag, library, adap
         _show(result)
 
 
-def _read_batch(path: str) -> list[tuple[int, str | None, str | None]]:
-    """(line number, idea, error) per line; undecodable or empty lines carry an error instead of an idea."""
-    from artdirector.brief import BadInput, check_idea
-
-    raw = open(path, "rb").read()
-    lines = raw.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    out = []
-    for number, line in enumerate(lines, 1):
-        try:
-            text = line.rstrip(b"\r").decode("utf-8")
-        except UnicodeDecodeError as e:
-            out.append((number, None, f"line {number} is not valid UTF-8 (byte {e.start})"))
-            continue
-        try:
-            out.append((number, check_idea(text).text, None))
-        except BadInput as e:
-            out.append((number, None, f"line {number}: {e}"))
-    return out
-
-
 def _list_vocab(category: str) -> None:
     from artdirector.decoding.constraints import FLAG_CATEGORIES
     from artdirector.vocab import category_vocab
 
     entries = category_vocab(FLAG_CATEGORIES.get(category, category))
     if not entries:
-        raise InputError(f"no vocabulary for {category!r}; categories: style, artist, format, perspective, "
-                         "booster, vibe, lighting, color")
+        raise InputError(f"no vocabulary for {category!r}; categories: {', '.join(FLAG_CATEGORIES)}")
     for e in entries:
         click.echo(e.phrase)
 
 
-def _direct_batch(path: str, target: str, n: int, seed: int, load, options: dict) -> int:
-    rows = _read_batch(path)
-    good = [(num, idea) for num, idea, err in rows if err is None]
+def _direct_batch(path: str, target: str, load, options: dict) -> int:
+    """Every readable idea of ``path``, directed in chunks with the model loaded once; a bad line prints an
+    error object in its place and the others still run."""
+    from artdirector.brief import check_idea
+    from artdirector.errors import BadInput
+    from artdirector.readers import read_rows
+
+    rows = []
+    for line, text, error in read_rows(path):
+        if error is None:
+            try:
+                text = check_idea(text).text
+            except BadInput as e:
+                error = str(e)
+        rows.append((line, text, f"line {line}: {error}" if error else None))
+    good = [(line, idea) for line, idea, err in rows if err is None]
     results = {}
     if good:
         director = load()
         for begin in range(0, len(good), BATCH_CHUNK):
             chunk = good[begin: begin + BATCH_CHUNK]
-            for (num, _), res in zip(chunk, director.direct_many([i for _, i in chunk], target=target, n=n,
-                                                                 seed=seed, **options)):
-                results[num] = res.to_json()
-    bad = 0
-    for num, _idea, err in rows:
+            for (line, _), res in zip(chunk, director.direct_many([i for _, i in chunk], target=target, **options)):
+                results[line] = res.to_json()
+    for line, _idea, err in rows:
         if err is not None:
-            bad += 1
             click.echo(f"error: {err}", err=True)
-            click.echo(json.dumps({"line": num, "error": err}, ensure_ascii=False))
+            click.echo(json.dumps({"line": line, "error": err}, ensure_ascii=False))
         else:
-            click.echo(json.dumps({"line": num, **results[num]}, ensure_ascii=False))
-    return 2 if bad else 0
+            click.echo(json.dumps({"line": line, **results[line]}, ensure_ascii=False))
+    return 2 if len(good) < len(rows) else 0
 
 
 def _show(result) -> None:
@@ -230,17 +241,14 @@ def _show(result) -> None:
         console.print(Panel(body, title=title, subtitle=f"{result.seconds:.2f}s"))
 
 
-SCORER_NAMES = ("aesthetic", "clip", "pickscore", "imagereward", "hps")  # mirrors scoring.SCORERS; checked by a test
-
-
 def _scorer_specs(specs: tuple[str, ...]) -> dict[str, str | None]:
     """``--score NAME[=MODEL]`` → {name: model or None (the scorer's default)}, in the order given."""
     out: dict[str, str | None] = {}
     for spec in specs:
         name, _, model = spec.partition("=")
         name = name.strip().lower()
-        if name not in SCORER_NAMES:
-            raise InputError(f"--score {spec!r}: unknown scorer {name!r}; valid: {', '.join(SCORER_NAMES)}")
+        if name not in SCORERS:
+            raise InputError(f"--score {spec!r}: unknown scorer {name!r}; valid: {', '.join(SCORERS)}")
         if name in out:
             raise InputError(f"--score {name} given twice")
         out[name] = model.strip() or None
@@ -254,22 +262,22 @@ def _scorer_specs(specs: tuple[str, ...]) -> dict[str, str | None]:
                    "AUTOMATIC1111-compatible server (A1111, Forge, SD.Next) started with --api.")
 @click.option("--motion-adapter", default=None, metavar="PATH|HUB_ID",
               help="An AnimateDiff motion adapter: make clips (GIF + MP4) instead of images.")
-@click.option("--n", "n", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Candidate prompts from the director (the first greedy, the others sampled).")
 @click.option("--images-per-prompt", type=click.IntRange(min=1), default=1, show_default=True,
               help="Seeds per candidate prompt: seed, seed+1, ...")
 @click.option("--steps", type=click.IntRange(min=1), default=25, show_default=True)
-@click.option("--guidance", type=float, default=7.0, show_default=True, help="Classifier-free guidance scale.")
-@click.option("--width", type=int, default=None, help="Pixels, a multiple of 8 (default: the model's own).")
-@click.option("--height", type=int, default=None, help="Pixels, a multiple of 8 (default: the model's own).")
+@click.option("--guidance", type=click.FloatRange(min=0), default=7.0, show_default=True,
+              help="Classifier-free guidance scale.")
+@click.option("--width", type=click.IntRange(min=8), default=None, help="Pixels, a multiple of 8 (default: the "
+              "model's own).")
+@click.option("--height", type=click.IntRange(min=8), default=None, help="Pixels, a multiple of 8 (default: the "
+              "model's own).")
 @click.option("--frames", type=click.IntRange(min=1), default=16, show_default=True, help="Frames per clip.")
 @click.option("--fps", type=click.IntRange(min=1), default=8, show_default=True, help="Frames per second of clips.")
-@click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--score", "scores", multiple=True, metavar="NAME[=MODEL]",
-              help=f"Score images ({', '.join(SCORER_NAMES)}), MODEL a folder or hub id; repeatable.")
+              help=f"Score images ({', '.join(SCORERS)}), MODEL a folder or hub id; repeatable.")
 @click.option("--rank-by", default=None, help="The scorer that picks the best image (default: the first).")
 @click.option("--side-by-side", is_flag=True, help="Also render the idea as typed, same seeds, and compare.")
-@click.option("--target", type=click.Choice(TARGET_NAMES), default=None,
+@click.option("--target", type=click.Choice(tuple(TARGETS)), default=None,
               help="Prompt style (default: from the pipeline: sd15, sdxl, flux, or video with a motion adapter).")
 @click.option("--out", "out_dir", default="artdirector-images", show_default=True, type=click.Path(file_okay=False))
 @click.option("--device", default=None, help="cuda, mps or cpu (default: the best available).")
@@ -279,95 +287,30 @@ def _scorer_specs(specs: tuple[str, ...]) -> dict[str, str | None]:
 @click.option("--batch-size", type=click.IntRange(min=1), default=4, show_default=True,
               help="Images per pipeline call.")
 @click.option("--no-safety-checker", is_flag=True, help="Turn off the pipeline's NSFW safety checker.")
-@click.option("--backend", type=click.Choice(("llamacpp", "transformers")), default="llamacpp", show_default=True)
-@click.option("--no-rag", is_flag=True, help="Do not ground the direction in retrieved human prompts.")
-@click.option("--adapter", default="default", show_default=True, help="The director's LoRA adapter (see direct).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@direction_options
 @_fail_on_bad_input
-def generate(idea, image_model, motion_adapter, n, images_per_prompt, steps, guidance, width, height, frames, fps,
-             seed, scores, rank_by, side_by_side, target, out_dir, device, dtype, offload, batch_size,
-             no_safety_checker, backend, no_rag, adapter, as_json) -> None:
+def generate(idea, image_model, motion_adapter, images_per_prompt, steps, guidance, width, height, frames, fps,
+             scores, rank_by, side_by_side, target, out_dir, device, dtype, offload, batch_size, no_safety_checker,
+             as_json, **kw) -> None:
     """Direct IDEA, render it with an image model, score the images and pick the best.
 
-    Stages hand memory over: the director's LM is released before the pipeline loads, the pipeline before the
-    scorers, and each scorer after it runs."""
-    from artdirector.brief import check_idea
+    Takes every grounding and constraint option of ``direct``. Stages hand memory over: the director's LM is
+    released before the pipeline loads, the pipeline before the scorers, and each scorer after it runs."""
     from artdirector.imaging.base import GenerationSettings
+    from artdirector.imaging.pipeline import ImageJob, run_images
 
-    if not idea:
-        raise InputError("no idea given: artdirector generate \"a red fox in snow\" --image-model DIR")
-    checked = check_idea(" ".join(idea))
+    checked = _idea(idea, "artdirector generate \"a red fox in snow\" --image-model DIR")
     settings = GenerationSettings(steps=steps, guidance=guidance, width=width, height=height, frames=frames, fps=fps)
     specs = _scorer_specs(scores)
-    from artdirector.scoring.base import check_model_ref
-
-    for name, model in specs.items():
-        if model:
-            check_model_ref(name, model)
     if rank_by is not None and rank_by not in specs:
         raise InputError(f"--rank-by {rank_by!r} is not among the --score names ({', '.join(specs) or 'none given'})")
-    from artdirector.imaging.a1111_backend import A1111Generator, is_server_url
-    from artdirector.imaging.diffusers_backend import check_text_to_image, pipeline_class_name, target_for
-
-    # A wrong model is refused before anything loads: a server must answer, a folder must hold a pipeline.
-    server = None
-    if is_server_url(image_model):
-        if motion_adapter:
-            raise InputError("--motion-adapter needs a diffusers pipeline; a server URL renders images only")
-        local_only = [flag for flag, given in (("--device", device), ("--dtype", dtype),
-                                                ("--offload", offload != "none"),
-                                                ("--no-safety-checker", no_safety_checker)) if given]
-        if local_only:
-            raise InputError(f"{', '.join(local_only)} apply to local pipelines; the server at {image_model} "
-                             "manages its own device, precision and safety settings")
-        server = A1111Generator.from_url(image_model)
-        target = target or server.target
-    else:
-        class_name = pipeline_class_name(image_model)
-        check_text_to_image(class_name)
-        target = target or ("video" if motion_adapter else target_for(class_name))
-    for note in checked.notes:
-        click.echo(f"note: {note}", err=True)
-
-    total = time.perf_counter()
-    director = _load_director(backend, rag=not no_rag, adapter=adapter)
-    start = time.perf_counter()
-    result = director.direct(checked.text, target=target, n=n, seed=seed)
-    direct_s = time.perf_counter() - start
-    director.lm.close()
-    memory = ["director LM released before the image pipeline loaded"]
-
-    from artdirector.imaging.bestofn import PromptJob, generate_and_rank
-    from artdirector.imaging.diffusers_backend import DiffusersGenerator
-    from artdirector.scoring import load_scorer
-
-    candidates = result.candidates or [result]
-    jobs = [PromptJob(c.prompt, c.rendered.negative_prompt, "directed", k) for k, c in enumerate(candidates)]
-    if side_by_side:
-        jobs.append(PromptJob(checked.text, "", "original"))
-    generator = server or DiffusersGenerator.from_pretrained(
-        image_model, device=device, dtype=dtype, offload=offload, safety_checker=not no_safety_checker,
-        motion_adapter=motion_adapter, batch_size=batch_size)
-    scorer_factories = {name: (lambda name=name, model=model: load_scorer(name, model, device=device))
-                        for name, model in specs.items()}
-    ranking = generate_and_rank(generator, jobs, [seed + i for i in range(images_per_prompt)], settings,
-                                scorer_factories, out_dir, rank_by=rank_by, memory=memory,
-                                sidecar={"idea": checked.text, "target": target})
-    generator.close()
-    best = ranking.best
-    report = {
-        "idea": checked.text, "target": target, "image_model": image_model, "motion_adapter": motion_adapter,
-        "kind": generator.kind, "device": generator.device, "settings": settings.to_json(), "out": str(out_dir),
-        "direction": result.to_json(),
-        "images": [s.to_json() for s in ranking.images], "rank_by": ranking.rank_by,
-        "best": best.to_json() if best else None, "side_by_side": ranking.side_by_side(),
-        "memory": ranking.memory,
-        "seconds": {"direct": round(direct_s, 3), **{k: round(v, 3) for k, v in ranking.seconds.items()},
-                    "total": round(time.perf_counter() - total, 3)},
-    }
-    import pathlib
-
-    pathlib.Path(out_dir, "run.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    options, load = _direction(kw)
+    job = ImageJob(image_model=image_model, motion_adapter=motion_adapter, images_per_prompt=images_per_prompt,
+                   settings=settings, scorers=specs, rank_by=rank_by, side_by_side=side_by_side, out_dir=out_dir,
+                   device=device, dtype=dtype, offload=offload, batch_size=batch_size,
+                   safety_checker=not no_safety_checker)
+    report = run_images(checked.text, job, load, target=target, **options)
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False))
     else:
@@ -414,108 +357,6 @@ def data_split(source: str, out: str) -> None:
         click.echo(f"{name}: {n} prompts, {len({r.prefix for r in rows})} distinct prefixes")
 
 
-BASE_SYSTEMS = ("original", "frequent-modifiers", "nearest-neighbour", "dynamicprompts", "fewshot",
-                "vocab-expansion", "artdirector")
-# "-rag": the director without retrieval; "-sft": the plain model prompted few-shot, without the adapter
-ABLATIONS = ("artdirector-rag", "artdirector-sft")
-# The director under LaDi's colour-pattern constraint (``systems.colour_pattern``), by each way to impose it.
-COLOUR_SYSTEMS = ("artdirector:colour-asked", "artdirector:colour-neurologic", "artdirector:colour-grammar",
-                  "artdirector:colour-smc")
-# The seed papers' experiments as presets.
-SUITES = {
-    "base": ",".join(BASE_SYSTEMS),
-    "idea-vs-directed": "original,artdirector",
-    "colour": ",".join(("artdirector", *COLOUR_SYSTEMS)),  # satisfaction and fluency of a colour constraint
-    "rag": "artdirector,artdirector-rag,nearest-neighbour",
-    "diversity": ",".join(("artdirector", *COLOUR_SYSTEMS[1:])),  # with vs without constraints; use --n 4
-    "sft": "artdirector,artdirector-sft,frequent-modifiers,nearest-neighbour",
-    "lm-choice": "artdirector",  # add artdirector@MODEL entries: any causal LM directory or hub id
-}
-
-
-def _build_systems(names: list[str]):
-    """The outer edge where system names become objects; the LM and the embedder are loaded once."""
-    from importlib import resources
-    from pathlib import Path
-
-    from artdirector.config import user_dir
-    from artdirector.corpus import read_tsv
-    from artdirector.director import exemplar_pool
-    from artdirector.evaluation import systems as S
-
-    known = BASE_SYSTEMS + ABLATIONS + COLOUR_SYSTEMS
-    unknown = [n for n in names if n not in known and not n.startswith(("artdirector@", "artdirector+"))]
-    if unknown:
-        raise InputError(f"unknown systems {', '.join(unknown)}; valid: {', '.join(known)}, "
-                         "artdirector@MODEL (a causal LM directory or hub id) or artdirector+ADAPTER (a folder)")
-    for n in names:
-        if n.startswith("artdirector+") and not (Path(n[len("artdirector+"):]) / "adapter_config.json").is_file():
-            raise InputError(f"{n}: {n[len('artdirector+'):]} is not a PEFT adapter folder")
-    train = list(read_tsv(str(resources.files("artdirector.data").joinpath("prompts/train.tsv"))))
-    shared: dict = {}
-
-    def once(key, make):
-        if key not in shared:
-            shared[key] = make()
-        return shared[key]
-
-    def embedder():
-        from artdirector.embed import Embedder
-
-        return once("embedder", Embedder)
-
-    def lm(adapter=None):
-        from artdirector.lm.llamacpp_backend import LlamaCppLM
-
-        return once(("lm", adapter), lambda: LlamaCppLM.from_embedded(lora_path=adapter))
-
-    def library():
-        from artdirector.library.library import PromptLibrary
-
-        def make():
-            lib = PromptLibrary.default(embedder())
-            lib.ensure_builtin()
-            return lib
-
-        return once("library", make)
-
-    def director(rag: bool = True, tuned: bool = True):
-        from artdirector.director import ArtDirector, default_adapter
-
-        adapter = default_adapter() if tuned else None
-        return ArtDirector(lm(adapter), library=library() if rag else None, tuned=adapter is not None)
-
-    factories = {
-        "original": lambda: S.Original(),
-        "frequent-modifiers": lambda: S.FrequentModifiers(train),
-        "nearest-neighbour": lambda: S.NearestNeighbour(train, embedder()),
-        "dynamicprompts": lambda: S.DynamicPrompts(user_dir() / "wildcards"),
-        "fewshot": lambda: S.FewShot(lm(), exemplar_pool()),
-        "vocab-expansion": lambda: S.VocabExpansion(lm(), exemplar_pool()),
-        "artdirector": lambda: S.ArtDirectorSystem(director()),
-        "artdirector-rag": lambda: S.ArtDirectorSystem(director(rag=False), name="artdirector-rag"),
-        "artdirector-sft": lambda: S.ArtDirectorSystem(director(tuned=False), name="artdirector-sft"),
-        **{name: (lambda name=name: S.ConstrainedDirector(director(), S.colour_pattern(), name.rsplit("-", 1)[1],
-                                                          name)) for name in COLOUR_SYSTEMS},
-    }
-
-    def other_lm(name: str):
-        from artdirector.director import ArtDirector
-        from artdirector.lm.transformers_backend import TransformersLM
-
-        model = name.split("@", 1)[1]
-        return S.ArtDirectorSystem(ArtDirector(TransformersLM.from_pretrained(model), library=library()), name=name)
-
-    def with_adapter(name: str):
-        from artdirector.director import ArtDirector
-
-        return S.ArtDirectorSystem(ArtDirector(lm(name[len("artdirector+"):]), library=library(), tuned=True),
-                                   name=name)
-
-    return [factories[n]() if n in factories else with_adapter(n) if n.startswith("artdirector+") else other_lm(n)
-            for n in names], embedder
-
-
 @main.group("eval")
 def eval_group() -> None:
     """Measure direction quality."""
@@ -532,7 +373,7 @@ def eval_group() -> None:
               help="A preset list of systems for one of the seed papers' experiments.")
 @click.option("--n", "n", type=click.IntRange(min=1), default=2, show_default=True,
               help="Samples per idea (diversity metrics need 2 or more).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False), default="eval-out", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print report.json to stdout.")
 @_fail_on_bad_input
@@ -547,13 +388,14 @@ def eval_prefix(data_file, limit, system_names, suite, n, seed, out, as_json) ->
     from rich.progress import Progress
 
     from artdirector.evaluation.harness import prefix_items, read_prompts, run, score
+    from artdirector.evaluation.registry import build_systems
     from artdirector.evaluation.report import write_report
 
     names = [x.strip() for x in system_names.split(",") if x.strip()]
     items, skipped = prefix_items(read_prompts(data_file), limit=limit, seed=seed)
     if not items:
         raise InputError(f"no usable ideas in {data_file} (need prefixes of >= 3 words and >= 2 modifiers)")
-    systems, embedder = _build_systems(names)
+    systems, embedder = build_systems(names)
     config = {"data": str(data_file), "limit": limit, "systems": names, "n": n, "seed": seed}
     with Progress(transient=True, console=Console(stderr=True)) as bar:
         tasks = {s.name: bar.add_task(s.name, total=len(items)) for s in systems}
@@ -678,7 +520,7 @@ def models_prepare() -> None:
     if default_adapter() is not None:  # its llama.cpp form is written on first load; do it now, not then
         from artdirector.lm.llamacpp_backend import LlamaCppLM
 
-        LlamaCppLM.from_embedded(n_slots=1, n_ctx=256, lora_path=default_adapter()).close()
+        LlamaCppLM.from_embedded(n_slots=1, n_ctx=256, adapter=default_adapter()).close()
         click.echo(f"adapter: {default_adapter().name}")
 
 
@@ -709,6 +551,12 @@ def train() -> None:
     """Fine-tune the director's language model."""
 
 
+def _train_default(kind: str, name: str):
+    from artdirector.training import settings
+
+    return settings.default_of(settings.SFTSettings if kind == "sft" else settings.RLSettings, name)
+
+
 @train.command("sft")
 @click.option("--data", "data_file", required=True, type=click.Path(dir_okay=False, exists=True),
               help="TSV/CSV/JSONL/Parquet with a 'prompt' column (your training split only).")
@@ -716,25 +564,32 @@ def train() -> None:
               help="Folder for checkpoints and the adapter; a run there is resumed.")
 @click.option("--base", default=None, help="Base model directory or hub id (default: the embedded SmolLM2).")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Use at most this many examples.")
-@click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True)
-@click.option("--max-steps", type=int, default=-1, show_default=True, help="Stop after this many steps (-1: epochs).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True,
-              help="Halved automatically on out-of-memory; the size used is reported.")
-@click.option("--lr", "learning_rate", type=float, default=3e-4, show_default=True)
-@click.option("--lora-r", type=click.IntRange(min=1), default=16, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--save-steps", type=click.IntRange(min=1), default=50, show_default=True)
-@click.option("--log-steps", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=_train_default("sft", "epochs"),
+              show_default=True)
+@click.option("--max-steps", type=int, default=_train_default("sft", "max_steps"), show_default=True,
+              help="Stop after this many steps (-1: epochs).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=_train_default("sft", "batch_size"),
+              show_default=True, help="Halved automatically on out-of-memory; the size used is reported.")
+@click.option("--lr", "learning_rate", type=click.FloatRange(min=0, min_open=True),
+              default=_train_default("sft", "learning_rate"), show_default=True)
+@click.option("--lora-r", type=click.IntRange(min=1), default=_train_default("sft", "lora_r"), show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
+@click.option("--save-steps", type=click.IntRange(min=1), default=_train_default("sft", "save_steps"),
+              show_default=True)
+@click.option("--log-steps", type=click.IntRange(min=1), default=_train_default("sft", "logging_steps"),
+              show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @_fail_on_bad_input
 def train_sft_command(data_file, out, base, limit, epochs, max_steps, batch_size, learning_rate, lora_r, seed,
                       save_steps, log_steps, as_json) -> None:
     """Supervised fine-tuning (LoRA, TRL) on prefix-extracted human prompts."""
-    from artdirector.training.sft import SFTSettings, train_sft
+    from artdirector.training.settings import SFTSettings
 
     settings = SFTSettings(data=data_file, out=out, base=base, limit=limit, epochs=epochs, max_steps=max_steps,
-                           batch_size=batch_size, learning_rate=learning_rate, lora_r=lora_r,
-                           lora_alpha=2 * lora_r, seed=seed, save_steps=save_steps, logging_steps=log_steps)
+                           batch_size=batch_size, learning_rate=learning_rate, lora_r=lora_r, seed=seed,
+                           save_steps=save_steps, logging_steps=log_steps)
+    from artdirector.training.sft import train_sft
+
     summary = train_sft(settings, progress=not as_json)
     if as_json:
         click.echo(json.dumps(summary))
@@ -744,42 +599,54 @@ def train_sft_command(data_file, out, base, limit, epochs, max_steps, batch_size
                    f"loss {summary['train_loss']:.3f}); {summary['data']['used']} examples, {skipped} rows skipped")
 
 
+def _reward_weights(specs: tuple[str, ...]) -> dict[str, float] | None:
+    """``--reward NAME=WEIGHT`` (repeatable) → {name: weight}; none given: the defaults."""
+    if not specs:
+        return None
+    weights = {}
+    for spec in specs:
+        name, _, value = spec.partition("=")
+        try:
+            weights[name.strip()] = float(value) if value else 1.0
+        except ValueError:
+            raise InputError(f"--reward {spec!r}: write NAME=WEIGHT, e.g. fidelity=1.0") from None
+    return weights
+
+
 @train.command("rl")
 @click.option("--data", "data_file", required=True, type=click.Path(dir_okay=False, exists=True),
               help="Prompts whose prefixes are the ideas to practise on (your training split only).")
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @click.option("--sft-adapter", default="default", show_default=True,
               help="The SFT adapter to start from and stay close to: 'default', 'none' or a folder.")
-@click.option("--max-steps", type=click.IntRange(min=1), default=30, show_default=True)
-@click.option("--ideas-per-step", type=click.IntRange(min=1), default=2, show_default=True)
-@click.option("--generations", type=click.IntRange(min=2), default=4, show_default=True,
-              help="Completions per idea (the GRPO group).")
-@click.option("--beta", type=float, default=0.05, show_default=True, help="KL weight to the SFT policy.")
-@click.option("--lr", "learning_rate", type=float, default=2e-5, show_default=True)
+@click.option("--max-steps", type=click.IntRange(min=1), default=_train_default("rl", "max_steps"), show_default=True)
+@click.option("--ideas-per-step", type=click.IntRange(min=1), default=_train_default("rl", "ideas_per_step"),
+              show_default=True)
+@click.option("--generations", type=click.IntRange(min=2), default=_train_default("rl", "num_generations"),
+              show_default=True, help="Completions per idea (the GRPO group).")
+@click.option("--beta", type=click.FloatRange(min=0), default=_train_default("rl", "beta"), show_default=True,
+              help="KL weight to the SFT policy.")
+@click.option("--lr", "learning_rate", type=click.FloatRange(min=0, min_open=True),
+              default=_train_default("rl", "learning_rate"), show_default=True)
 @click.option("--reward", "rewards", multiple=True, metavar="NAME=WEIGHT",
-              help="Reward weights (repeatable): fidelity, modifier_quality, token_budget, keeps_idea, "
-                   "no_repetition. Default: all, weights 1, 1, .5, .5, .5.")
-@click.option("--seed", type=int, default=0, show_default=True)
+              help="Reward weights (repeatable): " + ", ".join(f"{k}={v:g}" for k, v in
+                                                             _train_default("rl", "weights").items())
+              + " by default.")
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @_fail_on_bad_input
 def train_rl_command(data_file, out, sft_adapter, max_steps, ideas_per_step, generations, beta, learning_rate,
                      rewards, seed, as_json) -> None:
     """Reinforcement learning (GRPO, TRL) with weighted text rewards, KL-tied to the SFT adapter."""
-    from artdirector.rewards import DEFAULT_WEIGHTS
-    from artdirector.training.rl import RLSettings, train_rl
+    from artdirector.training.settings import RLSettings
 
-    weights = dict(DEFAULT_WEIGHTS)
-    if rewards:
-        weights = {}
-        for spec in rewards:
-            name, _, value = spec.partition("=")
-            try:
-                weights[name.strip()] = float(value) if value else 1.0
-            except ValueError:
-                raise InputError(f"--reward {spec!r}: write NAME=WEIGHT, e.g. fidelity=1.0") from None
+    weights = _reward_weights(rewards)
     settings = RLSettings(data=data_file, out=out, sft_adapter=None if sft_adapter == "none" else sft_adapter,
                           max_steps=max_steps, ideas_per_step=ideas_per_step, num_generations=generations,
-                          beta=beta, learning_rate=learning_rate, seed=seed, weights=weights)
+                          beta=beta, learning_rate=learning_rate, seed=seed,
+                          **({"weights": weights} if weights else {}))
+    from artdirector.training.rl import train_rl
+
     summary = train_rl(settings, progress=not as_json)
     click.echo(json.dumps(summary) if as_json else
                f"adapter: {summary['out']} ({summary['steps']} steps); reward {summary['reward_first3']:.3f} -> "

@@ -19,12 +19,12 @@ are recorded in ``artdirector/data/prompts/SPLIT.md``.
 from __future__ import annotations
 
 import csv
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from artdirector.safety import is_unsafe
+from artdirector.text import fold_space
 
 BLOCK_PARTS = 250
 BUFFER_PARTS = 3
@@ -42,21 +42,14 @@ class HumanPrompt:
         return prompt_prefix(self.prompt)
 
 
-_SPACES = re.compile(r"\s+")
-
-
-def normalise_text(text: str) -> str:
-    return _SPACES.sub(" ", text).strip()
-
-
 def prompt_prefix(prompt: str) -> str:
     """NeuroPrompts' idea extraction: the text before the first comma, lower-cased and space-folded."""
-    return normalise_text(prompt.split(",", 1)[0]).lower()
+    return fold_space(prompt.split(",", 1)[0]).lower()
 
 
 def prompt_modifiers(prompt: str) -> list[str]:
     """The comma-separated phrases after the prefix: what the human expert added to the idea."""
-    return [p for p in (normalise_text(x) for x in prompt.split(",")[1:]) if p]
+    return [p for p in (fold_space(x) for x in prompt.split(",")[1:]) if p]
 
 
 def split_of_part(part: int) -> str:
@@ -74,7 +67,7 @@ def read_tsv(path: str | Path) -> Iterator[HumanPrompt]:
         for row in csv.DictReader(f, delimiter="\t"):
             part = row.get("diffusiondb_part")
             yield HumanPrompt(
-                prompt=normalise_text(row["prompt"]),
+                prompt=fold_space(row["prompt"]),
                 source=row.get("source") or Path(path).name,
                 part=int(part) if part else None,
             )

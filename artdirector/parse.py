@@ -13,6 +13,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from artdirector.safety import is_unsafe
+from artdirector.text import fold_space, join_digits
 from artdirector.vocab import vocabulary
 
 MAX_WORDS = 6  # longer "phrases" are sentences, not modifiers
@@ -31,10 +32,6 @@ class Parsed:
     rejected: list[str] = field(default_factory=list)
 
 
-# DiffusionDB's prompts (and so a model trained on them) spell numbers with spaces between the characters
-# ("8 k", "3 d", "1 9 2 0 s"): an artefact of how the prompts were stored. Joined back, they are the
-# vocabulary's "8k", "3d" and "1920s".
-SPACED_DIGITS = re.compile(r"(?<=\d) (?=\d)|(?<=\d) (?=(?:k|d|s|mm|p)\b)")
 
 
 def _clean(raw: str) -> str:
@@ -42,7 +39,7 @@ def _clean(raw: str) -> str:
     m = _WEIGHT.match(text)
     if m:
         text = (m.group(1) or m.group(2) or "").strip()
-    return SPACED_DIGITS.sub("", re.sub(r"\s+", " ", text).lower())
+    return join_digits(fold_space(text).lower())  # "8 k" is the vocabulary's "8k"
 
 
 def _acceptable(phrase: str) -> bool:

@@ -18,9 +18,12 @@ result says which. The idea itself is never cut: if it alone is over budget, the
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 
-from artdirector.brief import BadInput, Direction
+from artdirector.brief import Direction
+from artdirector.errors import BadInput
+from artdirector.text import contains
 from artdirector.tokens import CLIP_MAX_TOKENS, clip_token_count
 
 # Lowest priority first: quality boosters are the most generic words; the subject details least so.
@@ -48,6 +51,44 @@ TARGETS = {
     "flux": Target("flux", 256, prose=True, negative=False),
     "video": Target("video", CLIP_MAX_TOKENS, prose=False, negative=True, order=VIDEO_TAG_ORDER),
 }
+
+
+# Video motion: camera moves and pacing read by AnimateDiff-style models, and subject-driven motion cues
+# chosen by words of the idea (the first rule that matches; whole words, plurals included, so "a cathedral"
+# is no cat and "the research lab" no sea). Written for this project.
+CAMERA = ("slow dolly in", "slow pan left", "slow pan right", "tracking shot", "slow orbit around the subject",
+          "crane shot rising", "static camera", "slow zoom out")
+PACING = ("slow motion", "smooth motion", "gentle looping motion", "timelapse")
+MOTION_RULES = (  # what moves first: creatures and people, then fire and weather, then the scenery
+    (("dragon", "bird", "eagle", "flying", "fly", "butterfly"), "wings beating, soaring"),
+    (("cat", "dog", "fox", "horse", "wolf", "animal", "kitten", "puppy"), "natural animal movement, fur moving"),
+    (("woman", "women", "man", "men", "girl", "boy", "person", "people", "portrait", "face"),
+     "subtle head turn, hair moving in the wind"),
+    (("fire", "flame", "candle", "lava", "volcano"), "flickering flames, rising embers"),
+    (("storm", "rain", "wind", "hurricane"), "wind-driven rain, churning clouds"),
+    (("sea", "ocean", "wave", "beach", "lake", "river", "water"), "rolling waves, rippling water"),
+    (("city", "cities", "street", "traffic", "cyberpunk"), "moving traffic, flickering signs"),
+    (("forest", "tree", "garden", "flower", "field", "grass"), "leaves swaying in the breeze"),
+    (("space", "galaxy", "galaxies", "planet", "star", "nebula"), "slowly rotating stars"),
+    (("sky", "skies", "cloud", "sunset", "sunrise", "mountain"), "drifting clouds"),
+)
+DEFAULT_MOTION = "subtle ambient motion"
+
+
+def motion_for(idea: str) -> str:
+    """The motion cue of the first rule a word of ``idea`` (or its plural) matches."""
+    low = idea.lower()
+    for keys, motion in MOTION_RULES:
+        if any(contains(low, k) or contains(low, k + "s") or contains(low, k + "es") for k in keys):
+            return motion
+    return DEFAULT_MOTION
+
+
+def add_motion(direction: Direction, rng: random.Random) -> None:
+    """The video target's parts: what moves, how the camera moves, the pacing."""
+    direction.add("motion", motion_for(direction.idea))
+    direction.add("camera", rng.choice(CAMERA))
+    direction.add("pacing", rng.choice(PACING))
 
 
 def get_target(name: str) -> Target:

@@ -19,7 +19,7 @@ Each reward is in [0, 1] (higher is better) so weights in ``combine`` mean what 
 - ``keeps_idea``: 1 if the completion begins with the idea verbatim (subject first).
 - ``no_repetition``: 1 minus the share of repeated phrases.
 - ``ConstraintSatisfaction``: share of include-clauses met (any alternative present) and exclude-phrases
-  absent.
+  absent, matched as whole words like every constraint (``text.contains``).
 """
 
 from __future__ import annotations
@@ -29,9 +29,10 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from artdirector.corpus import prompt_prefix
-from artdirector.evaluation.metrics import normalise_phrase
 from artdirector.parse import parse_modifiers
+from artdirector.text import first_contained, normalise_phrase
 from artdirector.tokens import CLIP_MAX_TOKENS, clip_token_count
+from artdirector.training.settings import DEFAULT_WEIGHTS
 from artdirector.vocab import classify
 
 Reward = Callable[..., list[float]]
@@ -97,8 +98,8 @@ class ConstraintSatisfaction:
         out = []
         for text in completions:
             low = text.lower()
-            met = sum(any(a in low for a in clause) for clause in self.include)
-            met += sum(e not in low for e in self.exclude)
+            met = sum(first_contained(low, clause) is not None for clause in self.include)
+            met += sum(first_contained(low, [e]) is None for e in self.exclude)
             out.append(met / max(1, len(self.include) + len(self.exclude)))
         return out
 
@@ -119,8 +120,6 @@ def combine(parts: Sequence[tuple[Reward, float]], name: str = "combined") -> Re
     return reward
 
 
-DEFAULT_WEIGHTS = {"fidelity": 1.0, "modifier_quality": 1.0, "token_budget": 0.5, "keeps_idea": 0.5,
-                   "no_repetition": 0.5}
 
 
 def text_rewards(embedder) -> dict[str, Reward]:

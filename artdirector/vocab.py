@@ -50,20 +50,23 @@ _LIST_WEIGHT = 100  # curated lists without counts rank below every counted Neur
 
 # Keyword rules, tried in order on the lower-cased phrase. Each reflects a regular way prompt writers
 # phrase a category: "by X" names an artist, "... lighting" a light, "... colors" a palette, and so on.
+_RULE_WORDS = {  # category: alternatives, joined into one pattern each below
+    "booster": r"\d+k|hd|uhd|hdr|detail(ed)?|quality|resolution|masterpiece|award|trending|artstation|"
+               r"unreal engine|octane|ray ?trac|sharp focus|intricate|4k|8k|realistic",
+    "lighting": r"light(s|ing)?|lit|glow(ing)?|shadows?|sun ?(set|rise|light)|golden hour|neon|moonlight|"
+                r"illuminat\w*|rim light|backlit|volumetric",
+    "color": r"colou?rs?|colou?rful|palette|tones?|hues?|monochrom\w*|pastel|"
+             r"red|blue|green|teal|gold(en)?|purple|orange|pink|yellow|black and white",
+    "composition": r"shot|angle|view|close[- ]?up|portrait|composition|perspective|symmetr\w*|lens|\d+ ?mm|bokeh|"
+                   r"depth of field|wide|panoram\w*|centered|framing",
+    "medium": r"painting|photo(graph(y)?)?|illustration|render(ing)?|drawing|sketch|watercolou?r|oil|canvas|"
+              r"digital art|concept art|3d|poster|matte|print|pencil",
+    "mood": r"mood(y)?|atmospher\w*|dramatic|cinematic|serene|eerie|dark|epic|melanchol\w*|peaceful|mysterious|"
+            r"dreamy|ethereal|whimsical|gloomy|cozy",
+}
 _RULES = (
     ("artist", re.compile(r"^(by|in the style of|art by|artwork by|painted by|photographed by)\s")),
-    ("booster", re.compile(r"\b(\d+k|hd|uhd|hdr|detail(ed)?|quality|resolution|masterpiece|award|trending|"
-                           r"artstation|unreal engine|octane|ray ?trac|sharp focus|intricate|4k|8k|realistic)\b")),
-    ("lighting", re.compile(r"\b(light(s|ing)?|lit|glow(ing)?|shadows?|sun ?(set|rise|light)|golden hour|"
-                            r"neon|moonlight|illuminat\w*|rim light|backlit|volumetric)\b")),
-    ("color", re.compile(r"\b(colou?rs?|colou?rful|palette|tones?|hues?|monochrom\w*|pastel|"
-                         r"(red|blue|green|teal|gold(en)?|purple|orange|pink|yellow|black and white))\b")),
-    ("composition", re.compile(r"\b(shot|angle|view|close[- ]?up|portrait|composition|perspective|symmetr\w*|"
-                               r"lens|\d+ ?mm|bokeh|depth of field|wide|panoram\w*|centered|framing)\b")),
-    ("medium", re.compile(r"\b(painting|photo(graph(y)?)?|illustration|render(ing)?|drawing|sketch|"
-                          r"watercolou?r|oil|canvas|digital art|concept art|3d|poster|matte|print|pencil)\b")),
-    ("mood", re.compile(r"\b(mood(y)?|atmospher\w*|dramatic|cinematic|serene|eerie|dark|epic|melanchol\w*|"
-                        r"peaceful|mysterious|dreamy|ethereal|whimsical|gloomy|cozy)\b")),
+    *((category, re.compile(rf"\b({words})\b")) for category, words in _RULE_WORDS.items()),
     ("style", re.compile(r"(\bstyle\b|punk\b|ism\b|esque\b|\baesthetic\b|\bsurreal\b|\bfantasy\b|\banime\b)")),
 )
 

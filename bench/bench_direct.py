@@ -139,12 +139,13 @@ def bench_decode_rates(ideas: list[str], repeats: int, tokens: int = 40) -> dict
     """Raw decoding rates of the embedded model on llama.cpp, without and with the shipped adapter (applied
     at run time), one sequence and 32 at once, ``tokens`` new tokens each: what the director's speed and its
     batching gain are bounded by on this CPU."""
-    from artdirector.director import adapter_prompt, default_adapter
+    from artdirector.director import default_adapter
     from artdirector.lm.base import GenerationConfig
     from artdirector.lm.llamacpp_backend import LlamaCppLM
+    from artdirector.prompting import adapter_prompt
 
     config = GenerationConfig(max_new_tokens=tokens, stop=(), presence_penalty=0.0, no_repeat_ngram_size=0)
-    lms = {"base": LlamaCppLM.from_embedded(), "adapter": LlamaCppLM.from_embedded(lora_path=default_adapter())}
+    lms = {"base": LlamaCppLM.from_embedded(), "adapter": LlamaCppLM.from_embedded(adapter=default_adapter())}
     prompts = [adapter_prompt(i) for i in ideas[:32]]
     times: dict[tuple[str, int], list[float]] = {}
     for _ in range(repeats):

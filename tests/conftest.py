@@ -1,15 +1,38 @@
+"""Test-session isolation and tiers.
+
+Every session gets its own scratch user directory (``ARTDIRECTOR_HOME``) and scratch caches for the libraries
+underneath (Hugging Face, matplotlib, torch), made before anything is imported and removed at the end: no
+test reads or writes the user's real cache. The prepared assets (the converted model, the built-in library)
+come from the installation (``config.assets_dir``), which ``./install.sh`` fills.
+
+Tiers: tests that load the 135M model, build image models, spawn the CLI, build a library or train are
+``slow`` — marked by hand, or automatically when they use one of ``SLOW_FIXTURES``. ``pytest -m "not slow"``
+is the fast tier; a plain ``pytest`` (the README's command and CI) runs everything.
+"""
+
 import os
+import shutil
+import tempfile
 
 import pytest
 
+_SCRATCH = tempfile.mkdtemp(prefix="artdirector-tests-")
+for _var, _sub in (("ARTDIRECTOR_HOME", "home"), ("HF_HOME", "hf"), ("XDG_CACHE_HOME", "cache"),
+                   ("MPLCONFIGDIR", "mpl"), ("TORCH_HOME", "torch")):
+    os.environ[_var] = os.path.join(_SCRATCH, _sub)
+os.environ["HF_HUB_OFFLINE"] = "1"  # nothing in the suite may depend on the network
+
+SLOW_FIXTURES = {"llama_lm", "torch_lm", "director", "tiny", "tiny_sd", "minilm", "embedder"}
+
 
 def pytest_collection_modifyitems(config, items):
-    if os.environ.get("ARTDIRECTOR_SLOW") == "1":
-        return
-    skip = pytest.mark.skip(reason="slow: set ARTDIRECTOR_SLOW=1 to run")
     for item in items:
-        if "slow" in item.keywords:
-            item.add_marker(skip)
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_SCRATCH, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

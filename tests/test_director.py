@@ -1,8 +1,10 @@
 import pytest
 
 from artdirector.brief import BadInput
-from artdirector.director import DEFAULT_NEGATIVE, ArtDirector, exemplar_pool
+from artdirector.director import ArtDirector
 from artdirector.lm.dummy import DummyLM
+from artdirector.prompting import exemplar_pool
+from artdirector.selection import DEFAULT_NEGATIVE
 from artdirector.tokens import clip_token_count
 
 
@@ -124,6 +126,7 @@ def small_library(tmp_path_factory):
     return lib
 
 
+@pytest.mark.slow
 def test_retrieved_prompts_become_the_closest_examples(small_library):
     lm = DummyLM([" oil painting, golden hour"])
     d = ArtDirector(lm, library=small_library, collection="mine", max_new_tokens=200)
@@ -139,6 +142,7 @@ def test_retrieved_prompts_become_the_closest_examples(small_library):
     assert r.to_json()["retrieved"][0]["source"] == "p.tsv"
 
 
+@pytest.mark.slow
 def test_fallback_draws_on_retrieved_modifiers_first(small_library):
     d = ArtDirector(DummyLM(["###"]), library=small_library, collection="mine")
     r = d.direct("a bowl of noodle soup")
@@ -158,6 +162,7 @@ def test_a_tuned_director_prompts_zero_shot_in_its_training_frame():
     assert r.prompt == "a wave, ukiyo-e, by hokusai, dramatic lighting"
 
 
+@pytest.mark.slow
 def test_shipped_adapter_is_the_default_and_serves_on_the_fast_path():
     """The default director carries the shipped adapter (when the package has one) on llama.cpp."""
     from artdirector.director import default_adapter

@@ -1,8 +1,12 @@
+"""``DummyLM``: the test double drives ``generate`` and every decoder without weights."""
+
 import numpy as np
 import pytest
 
-from artdirector.lm.base import GenerationConfig, LanguageModel
-from artdirector.lm.dummy import DummyLM
+from artdirector.lm.base import GenerationConfig, LanguageModel, TokenLM
+from artdirector.lm.dummy import ANSWER_START, EOS, DummyLM
+
+PLAIN = GenerationConfig(max_new_tokens=40, stop=(), presence_penalty=0, no_repeat_ngram_size=0)
 
 
 def test_replays_queued_outputs_in_order_and_records_prompts():
@@ -24,13 +28,36 @@ def test_running_out_is_an_error_unless_cycling():
     assert [g.text for g in cyc.generate(["p", "q", "r"])] == ["x", "x", "x"]
 
 
-def test_scores_drive_the_generic_decoder_to_the_queued_text():
-    lm = DummyLM(["hello"])
-    assert isinstance(lm, LanguageModel)
-    lp = lm.next_token_logprobs([lm.tokenize("ab"), lm.tokenize("abc")])
-    assert lp.shape[0] == 2
-    assert [lm.detokenize([int(np.argmax(r))]) for r in lp] == ["l", "l"]
-    # The portable decoding loop of the base class runs on these scores.
-    text = LanguageModel.generate(lm, [""], GenerationConfig(max_new_tokens=5, stop=(), presence_penalty=0,
-                                                             no_repeat_ngram_size=0))[0].text
-    assert text == "hello"
+def test_answers_keyed_by_prompt_text_serve_a_batch_in_any_order():
+    lm = DummyLM({"a cat": " sketch", "a dog": " ink"})
+    out = lm.generate([f"{ANSWER_START}", f"user a dog {ANSWER_START}", f"user a cat {ANSWER_START}"][1:])
+    assert [g.text for g in out] == [" ink", " sketch"]
+    with pytest.raises(KeyError, match="no answer"):
+        lm.generate(["a horse"])
+    assert DummyLM({"cat": "x"}, default="y").generate(["a horse"])[0].text == "y"
+
+
+def test_scores_peak_on_the_answer_from_where_the_answer_starts():
+    lm = DummyLM({"a cat": " sketch, 8k"})
+    assert isinstance(lm, TokenLM) and {"logprobs", "token_table"} <= lm.capabilities
+    prompt = f"<|im_start|>user\na cat<|im_end|>\n{ANSWER_START}"
+    # the decoder began the answer with the idea: the double aligns what is written with its answer
+    for written, expected in [("a cat,", " "), ("a cat, sk", "e"), ("a cat, sketch, 8k", None)]:
+        row = lm.next_token_logprobs([lm.tokenize(prompt + written)])[0]
+        top = int(np.argmax(row))
+        assert (top == EOS) if expected is None else (lm.detokenize([top]) == expected)
+
+
+def test_the_portable_decoding_loop_writes_the_answer():
+    lm = DummyLM({"a cat": " sketch, 8k"})
+    prompt = f"user a cat {ANSWER_START}"
+    text = TokenLM.generate(lm, [prompt], PLAIN, prefixes=["a cat,"])[0]
+    assert (text.text, text.finish_reason) == (" sketch, 8k", "stop")
+
+
+def test_generation_only_models_declare_it():
+    class Echo(LanguageModel):
+        def generate(self, prompts, config=None, *, prefixes=None):
+            return []
+
+    assert Echo().capabilities == frozenset({"generate"})

@@ -6,6 +6,8 @@ import pytest
 from artdirector.lm import export
 from artdirector.lm.llamacpp_backend import LlamaCppLM
 
+pytestmark = pytest.mark.slow  # loads the embedded model
+
 TEXT = "<|im_start|>user\na lighthouse in a storm<|im_end|>\n<|im_start|>assistant\na lighthouse in a storm,"
 MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
@@ -37,7 +39,7 @@ def _corr(a, b):
 
 def test_llamacpp_with_converted_adapter_matches_peft(random_adapter, tmp_path):
     folder, seqs, peft_scores, base_scores = random_adapter
-    lm = LlamaCppLM.from_embedded(n_slots=2, n_ctx=512, lora_path=folder)  # a PEFT folder converts itself
+    lm = LlamaCppLM.from_embedded(n_slots=2, n_ctx=512, adapter=folder)  # a PEFT folder converts itself
     scores = lm.next_token_logprobs(seqs)
     lm.close()
     assert (scores.argmax(1) == peft_scores.argmax(1)).all()
@@ -50,7 +52,7 @@ def test_without_the_rope_permutation_the_scores_disagree(random_adapter, tmp_pa
     folder, seqs, peft_scores, _ = random_adapter
     monkeypatch.setattr(export, "_rope_permute", lambda rows, n_head: rows)
     wrong = export.lora_to_gguf(folder, tmp_path / "wrong.gguf", n_head=9, n_head_kv=3)
-    lm = LlamaCppLM.from_embedded(n_slots=2, n_ctx=512, lora_path=wrong)
+    lm = LlamaCppLM.from_embedded(n_slots=2, n_ctx=512, adapter=wrong)
     scores = lm.next_token_logprobs(seqs)
     lm.close()
     assert min(_corr(scores, peft_scores)) < 0.99

@@ -1,8 +1,11 @@
 """The fast path, on the real embedded model (no mocks)."""
 
 import numpy as np
+import pytest
 
-from artdirector.lm.base import GenerationConfig, LanguageModel
+from artdirector.lm.base import GenerationConfig, TokenLM
+
+pytestmark = pytest.mark.slow  # loads the embedded model
 
 PROMPTS = [
     "<|im_start|>user\na lighthouse in a storm<|im_end|>\n<|im_start|>assistant\n",
@@ -70,7 +73,7 @@ def test_more_sequences_than_slots(llama_lm):
 
 
 def test_uses_the_generic_decoder(llama_lm):
-    assert type(llama_lm).generate is LanguageModel.generate  # one decoding loop, shared with every backend
+    assert type(llama_lm).generate is TokenLM.generate  # one decoding loop, shared with every backend
 
 
 def test_idle_slots_keep_only_what_they_share_with_busy_ones(llama_lm):

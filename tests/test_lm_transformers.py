@@ -3,9 +3,12 @@
 import time
 
 import numpy as np
+import pytest
 
 from artdirector.lm.base import GenerationConfig
 from artdirector.lm.embedded import converted_dir, embedded_gguf
+
+pytestmark = pytest.mark.slow  # loads the embedded model
 
 
 def test_embedded_gguf_ships_in_the_wheel():

@@ -1,1 +1,1 @@
-"""Decoding algorithms written against ``LanguageModel.next_token_logprobs`` (any backend)."""
+"""Decoding algorithms written against ``TokenLM.next_token_logprobs`` (any backend)."""

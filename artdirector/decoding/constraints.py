@@ -13,34 +13,15 @@ as alternatives.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 
-from artdirector.brief import BadInput
+from artdirector.errors import BadInput
+from artdirector.text import contains, first_contained, join_digits, lower_key
 
 CATEGORY_FLAGS = ("style", "artist", "medium", "composition", "booster", "mood", "lighting", "color")
 # The CLI's flag names (NeuroPrompts' words) for those categories.
 FLAG_CATEGORIES = {"style": "style", "artist": "artist", "format": "medium", "perspective": "composition",
                    "booster": "booster", "vibe": "mood", "lighting": "lighting", "color": "color"}
-
-
-def _joined(text: str) -> str:
-    """DiffusionDB-trained models write numbers spaced ("8 k"), which the parser joins ("8k") on the way to
-    the prompt, so constraints compare texts joined the same way."""
-    from artdirector.parse import SPACED_DIGITS
-
-    return SPACED_DIGITS.sub("", text)
-
-
-@lru_cache(maxsize=4096)
-def _pattern(phrase: str) -> re.Pattern:
-    return re.compile(rf"(?<![\w]){re.escape(_joined(phrase))}(?![\w])")
-
-
-def contains(text: str, phrase: str) -> bool:
-    """``phrase`` (lower-case) occurs in ``text`` (lower-case) as whole words (numbers compared joined)."""
-    return _pattern(phrase).search(_joined(text)) is not None
 
 
 @dataclass(frozen=True)
@@ -49,9 +30,9 @@ class Clause:
     category: str | None = None  # the direction part an included phrase goes to
 
     def met_by(self, text: str, *, joined: bool = False) -> str | None:
-        """The first alternative present in ``text`` (lower-case; ``joined``: already through ``_joined``)."""
-        text = text if joined else _joined(text)
-        return next((a for a in self.alternatives if _pattern(a).search(text)), None)
+        """The first alternative present in ``text`` (lower-case; ``joined``: already through ``join_digits``)."""
+        return next((a for a in self.alternatives if contains(text, a, joined=True)), None) if joined \
+            else first_contained(text, self.alternatives)
 
 
 @dataclass(frozen=True)
@@ -71,13 +52,13 @@ class Constraints:
             if category is not None and category not in CATEGORY_FLAGS:
                 raise BadInput(f"unknown category {category!r}; valid: {', '.join(CATEGORY_FLAGS)}")
             for value in values or ():
-                alts = tuple(dict.fromkeys(_clean(a) for a in value.split("|") if _clean(a)))
+                alts = tuple(dict.fromkeys(lower_key(a) for a in value.split("|") if lower_key(a)))
                 if not alts:
                     raise BadInput(f"empty constraint {value!r}: give a phrase (alternatives separated by '|')")
                 clauses.append(Clause(alts, category))
-        if any(not _clean(e) for e in exclude or ()):
-            raise BadInput("empty --exclude value: give the phrase to keep out")
-        banned = tuple(dict.fromkeys(_clean(e) for e in exclude or () if _clean(e)))
+        if any(not lower_key(e) for e in exclude or ()):
+            raise BadInput("an empty excluded phrase: give the phrase to keep out")
+        banned = tuple(dict.fromkeys(lower_key(e) for e in exclude or () if lower_key(e)))
         for clause in clauses:
             clash = [a for a in clause.alternatives if any(contains(a, b) for b in banned)]
             if len(clash) == len(clause.alternatives):
@@ -86,11 +67,10 @@ class Constraints:
 
     # The decoders call these on every candidate of every step: the text is joined once per call.
     def violated(self, text: str) -> str | None:
-        text = _joined(text)
-        return next((b for b in self.exclude if _pattern(b).search(text)), None)
+        return first_contained(text, self.exclude)
 
     def satisfied(self, text: str) -> frozenset[int]:
-        text = _joined(text)
+        text = join_digits(text)
         return frozenset(i for i, c in enumerate(self.include) if c.met_by(text, joined=True))
 
     def met(self, text: str) -> bool:
@@ -109,6 +89,36 @@ class Constraints:
                 raise BadInput(f"the required phrases need {need} tokens and the idea {have} (with start and end "
                                f"markers): {have + need} > the target's budget of {budget}; require fewer or "
                                "shorter phrases")
+
+    def apply_to(self, direction, notes: list[str]) -> None:
+        """Make ``direction`` hold every clause, saying in ``notes`` what had to change: phrases holding an
+        excluded phrase go, required phrases the decoder did not write are added (filed in the clause's part,
+        pinned so no budget drops them), and exclusions join the negative prompt."""
+        from artdirector.vocab import classify
+
+        for phrases in direction.parts.values():
+            for phrase in [p for p in phrases if self.violated(p.lower())]:
+                phrases.remove(phrase)
+                notes.append(f"removed '{phrase}': it contains an excluded phrase")
+        for clause in self.include:
+            found = next(((c, p) for c, ps in direction.parts.items() for p in ps if clause.met_by(p.lower())), None)
+            if found is None and clause.met_by(direction.idea.lower()):
+                continue  # the idea itself says it
+            if found is None:
+                phrase = clause.alternatives[0]
+                category = clause.category or classify(phrase)
+                direction.add(category, phrase)
+                notes.append(f"required '{phrase}' was added after decoding: the model did not write it in "
+                             "the token limit")
+            else:
+                category, phrase = found
+                if clause.category and clause.category != category:
+                    direction.parts[category].remove(phrase)
+                    direction.add(clause.category, phrase)
+            direction.pinned.add(phrase)
+        for banned in self.exclude:
+            if banned not in (n.lower() for n in direction.negative):
+                direction.negative.append(banned)
 
     def report(self, prompt: str, met_by_decoder: bool | None) -> list[dict]:
         """Each clause: what it asks, whether the final prompt meets it, whether the decoder met it unaided."""
@@ -142,5 +152,3 @@ def _typo_notes(clauses: list[Clause]) -> list[str]:
     return notes
 
 
-def _clean(phrase: str) -> str:
-    return re.sub(r"\s+", " ", phrase.strip().lower())

@@ -35,16 +35,18 @@ from __future__ import annotations
 
 import re
 import time
+import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from artdirector.brief import BadInput
-from artdirector.decoding.constraints import contains
-from artdirector.lm.base import GenerationConfig, LanguageModel, adjust_scores
+from artdirector.decoding.dispatch import Decoded, Decoder
+from artdirector.errors import GrammarError  # noqa: F401 - re-exported where it used to live
+from artdirector.lm.base import GenerationConfig, TokenLM, adjust_scores
+from artdirector.text import contains
 
 # Words are lower-case letters; a phrase may also be one of the numbers prompt writers really use (the
 # parser's ``_NUMERIC_OK``: resolutions, focal lengths, decades, "3d"), alone, as the parser requires.
@@ -84,10 +86,6 @@ def _lark_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-class GrammarError(BadInput):
-    """A grammar that does not compile, or admits no answer; the CLI exits with code 2."""
-
-
 @dataclass(frozen=True)
 class Grammar:
     text: str
@@ -109,11 +107,11 @@ class Grammar:
             raise GrammarError(f"{self.source}: the grammar has no 'start' rule (the answer after the idea)")
         return "start: \" \" _main \"\\n\"\n" + _rename_rule(self.text, "start", "_main")
 
-    def matcher(self, lm: LanguageModel):
+    def matcher(self, lm: TokenLM):
         """A fresh llguidance matcher for ``lm``'s tokens; syntax errors become ``GrammarError``."""
         import llguidance
 
-        tokenizer = lm.lltokenizer()
+        tokenizer = lltokenizer(lm)
         compiled = llguidance.grammar_from("lark", self.wrapped())
         error = llguidance.LLMatcher.validate_grammar(compiled, tokenizer)
         if error:
@@ -122,6 +120,50 @@ class Grammar:
         if matcher.is_error():
             raise GrammarError(f"{self.source}: {_position(matcher.get_error())}")
         return matcher
+
+
+_LLTOKENIZERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def lltokenizer(lm: TokenLM):
+    """llguidance's tokenizer for ``lm``, built once per model from its ``token_table()`` (the adapter between
+    the models, which know nothing of llguidance, and the grammar engine)."""
+    if lm in _LLTOKENIZERS:
+        return _LLTOKENIZERS[lm]
+    table = lm.token_table()
+    import llguidance
+
+    if table.kind == "hf":
+        from llguidance.hf import from_tokenizer
+
+        made = from_tokenizer(table.source, n_vocab=table.n_vocab)
+    elif table.kind == "llamacpp":
+        import warnings
+
+        from llguidance.llamacpp import lltokenizer_from_vocab
+
+        with warnings.catch_warnings():  # llguidance calls a llama.cpp function renamed upstream, per token
+            warnings.simplefilter("ignore", DeprecationWarning)
+            made = lltokenizer_from_vocab(table.source)
+    elif table.kind == "bytes":
+        tokens = list(table.source)
+
+        class _Bytes:  # llguidance's TokenizerWrapper protocol over a plain token list
+            eos_token_id = table.eos[0] if table.eos else len(tokens) - 1
+            bos_token_id = None
+            special_token_ids = list(table.eos)
+
+            def __init__(self):
+                self.tokens = tokens
+
+            def __call__(self, s):
+                return lm.tokenize(s.decode("utf-8") if isinstance(s, bytes) else s)
+
+        made = llguidance.LLTokenizer(llguidance.TokenizerWrapper(_Bytes()), n_vocab=table.n_vocab)
+    else:
+        raise ValueError(f"unknown token table kind {table.kind!r}")
+    _LLTOKENIZERS[lm] = made
+    return made
 
 
 # A Lark rule name outside string literals and /regex/ literals.
@@ -142,7 +184,7 @@ def _position(message: str) -> str:
 
 
 @lru_cache(maxsize=8)
-def end_tokens(lm: LanguageModel, n_vocab: int) -> np.ndarray:
+def end_tokens(lm: TokenLM, n_vocab: int) -> np.ndarray:
     """Tokens that end an answer (end-of-text, or holding a newline) as a boolean mask over the vocabulary.
     Found once per model (detokenising the whole vocabulary takes ~0.1 s) and shared by every decode."""
     mask = np.zeros(n_vocab, dtype=bool)
@@ -194,7 +236,7 @@ def _pick(scores: np.ndarray, mask: np.ndarray, answer: Sequence[int], config: G
     return token
 
 
-def grammar_generate(lm: LanguageModel, prompts: Sequence[str], grammar: Grammar, config: GenerationConfig,
+def grammar_generate(lm: TokenLM, prompts: Sequence[str], grammar: Grammar, config: GenerationConfig,
                      *, prefixes: Sequence[str] | None = None, end_reserve: int = 6,
                      exclude: Sequence[str] = ()) -> list[GrammarResult]:
     """Decode every prompt under ``grammar``, all prompts advancing together (one batched call per step).
@@ -252,3 +294,23 @@ def grammar_generate(lm: LanguageModel, prompts: Sequence[str], grammar: Grammar
         raise GrammarError(f"{grammar.source}: no answer of at most {config.max_new_tokens} tokens completes "
                            "the grammar (does every rule have a way to end?)")
     return results
+
+
+class GrammarDecoder(Decoder):
+    """Decoding under the user's grammar, or the built-in direction grammar with any required phrases
+    compiled into it; excluded phrases are vetoed token by token."""
+
+    needs = frozenset({"logprobs", "token_table"})
+    takes_grammar = True
+
+    def decode(self, k, prompts, prefixes, config):
+        c = self.constraints
+        grammar = self.grammar or (constraint_grammar(c) if c else Grammar(DIRECTION_GRAMMAR))
+        found = grammar_generate(self.lm, prompts, grammar, replace(config, max_new_tokens=self.max_new_tokens + 32,
+                                                                    stop=()),
+                                 prefixes=prefixes, exclude=c.exclude if c else ())
+        out = []
+        for prefix, r in zip(prefixes, found):
+            met = r.accepted and c.met((prefix + " " + r.text).lower()) if c else None
+            out.append(Decoded(" " + r.text, "stop" if r.accepted else "length", met))
+        return out

@@ -3,7 +3,7 @@
 Lu et al., "NeuroLogic Decoding: (Un)supervised Neural Text Generation with Predicate Logic Constraints",
 NAACL 2021 — the decoder NeuroPrompts uses to make a small LM honour the user's style, artist and format
 choices. Transformers dropped its constrained beam search in v5, and NeuroLogic was never in it, so it is
-written here, against ``LanguageModel.next_token_logprobs`` (batched over the beam, prefix-cached by the
+written here, against ``TokenLM.next_token_logprobs`` (batched over the beam, prefix-cached by the
 backend). One step, for a beam of hypotheses:
 
 1. **Candidates.** For each hypothesis, its ``top_k`` next tokens, plus every token that *advances* an unmet
@@ -35,12 +35,13 @@ backend). One step, for a beam of hypotheses:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from artdirector.decoding.constraints import Constraints
-from artdirector.lm.base import GenerationConfig, LanguageModel, adjust_scores, first_stop
+from artdirector.decoding.dispatch import Decoded, Decoder
+from artdirector.lm.base import GenerationConfig, TokenLM, adjust_scores, first_stop
 
 
 @dataclass
@@ -63,7 +64,7 @@ class ConstrainedResult:
     alternatives: list[str] = field(default_factory=list)
 
 
-def phrase_token_ids(lm: LanguageModel, constraints: Constraints) -> dict[int, list[tuple[int, ...]]]:
+def phrase_token_ids(lm: TokenLM, constraints: Constraints) -> dict[int, list[tuple[int, ...]]]:
     """Each include clause's alternatives as token ids, in the two forms they take in running text (after a
     space and not)."""
     return {i: [ids for a in c.alternatives for ids in {tuple(lm.tokenize(" " + a)), tuple(lm.tokenize(a))} if ids]
@@ -92,7 +93,7 @@ def _advancing(tokens: list[int], text: str, phrases: Sequence[Sequence[int]]) -
     return out
 
 
-def neurologic_generate(lm: LanguageModel, prompt: str, constraints: Constraints, *, prefix: str = "",
+def neurologic_generate(lm: TokenLM, prompt: str, constraints: Constraints, *, prefix: str = "",
                         config: GenerationConfig | None = None, beam: int = 6, top_k: int = 8,
                         prune_factor: int = 4, keep_own: int = 2, length_alpha: float = 0.7,
                         min_new_tokens: int = 8) -> ConstrainedResult:
@@ -193,3 +194,45 @@ def neurologic_generate(lm: LanguageModel, prompt: str, constraints: Constraints
     unmet = [c.alternatives for i, c in enumerate(constraints.include) if i not in best.met]
     return ConstrainedResult(best.text[len(prefix):], not unmet and not constraints.violated(best.text.lower()),
                              unmet, normalised(best), steps)
+
+
+class NeuroLogicDecoder(Decoder):
+    """NeuroLogic beam search with room for the required phrases and a ban on repeated trigrams (beam search
+    loops more than greedy decoding does). One search per idea; candidate k is its k-th best distinct
+    complete answer while there are any (a search run again would return the same answer), then a search on
+    the k-th prompt."""
+
+    needs = frozenset({"logprobs"})
+    needs_constraints = True
+
+    def __init__(self, lm, **kw):
+        super().__init__(lm, **kw)
+        self._found: dict[int, tuple[ConstrainedResult, list[str]]] = {}
+
+    def decode(self, k, prompts, prefixes, config):
+        from artdirector.parse import parse_modifiers
+
+        out = []
+        for i, (prompt, prefix) in enumerate(zip(prompts, prefixes)):
+            if i not in self._found or k >= len(self._found[i][1]):
+                found = neurologic_generate(self.lm, prompt, self.constraints or Constraints(), prefix=prefix,
+                                            config=replace(config, max_new_tokens=self.max_new_tokens + 16,
+                                                           no_repeat_ngram_size=3))
+                # Distinct as directions, not as strings: answers that parse to the same phrases are one.
+                seen, answers = set(), []
+                for text in [found.text, *found.alternatives]:
+                    phrases = tuple(parse_modifiers(text).phrases)
+                    if phrases not in seen:
+                        seen.add(phrases)
+                        answers.append(text)
+                self._found[i] = (found, answers)
+            found, answers = self._found[i]
+            text = answers[k] if k < len(answers) else found.text
+            out.append(Decoded(text, "stop" if found.satisfied else "length", found.satisfied))
+        return out
+
+
+class BeamDecoder(NeuroLogicDecoder):
+    """Plain beam search: NeuroLogic with no clauses."""
+
+    needs_constraints = False

@@ -4,7 +4,7 @@ LaDi (§3.8) proposes SMC for what beam search does badly: soft preferences, and
 search's collapse onto one repetitive high-likelihood answer. The method is Lew et al., "Sequential Monte
 Carlo Steering of Large Language Models using Probabilistic Programs" (2023); genlm-control and llamppl
 implement it over their own model wrappers (vLLM / llama.cpp builds of their own), not over our backend
-interface, so this is a compact implementation against ``LanguageModel.next_token_logprobs``.
+interface, so this is a compact implementation against ``TokenLM.next_token_logprobs``.
 
 Target: the LM's distribution over answers at temperature ``config.temperature`` (0.7 when 0 is given: a
 135M model sampled at temperature 1 writes noise), restricted to the grammar (hard: masked out), times a
@@ -35,12 +35,13 @@ directions. N particles cost one batched model call per step.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from artdirector.decoding.constraints import Constraints
-from artdirector.lm.base import GenerationConfig, LanguageModel, adjust_scores, first_stop
+from artdirector.decoding.dispatch import Decoded, Decoder
+from artdirector.lm.base import GenerationConfig, TokenLM, adjust_scores, first_stop
 
 
 @dataclass
@@ -70,7 +71,7 @@ def systematic_resample(weights: np.ndarray, rng) -> np.ndarray:
     return np.minimum(np.searchsorted(np.cumsum(weights / weights.sum()), positions), n - 1)
 
 
-def smc_generate(lm: LanguageModel, prompt: str, *, prefix: str = "", constraints: Constraints | None = None,
+def smc_generate(lm: TokenLM, prompt: str, *, prefix: str = "", constraints: Constraints | None = None,
                  grammar=None, particles: int = 8, reward: float = 20.0, miss_penalty: float = 1e-3,
                  eps: float = 0.3, config: GenerationConfig | None = None) -> SMCResult:
     from artdirector.decoding.grammar import allowed_tokens, end_tokens
@@ -169,3 +170,29 @@ def smc_generate(lm: LanguageModel, prompt: str, *, prefix: str = "", constraint
     return SMCResult(texts=order, weights=[by_text[t] / norm for t in order],
                      satisfied=[constraints.met((prefix + t).lower()) for t in order],
                      resamples=resamples, steps=steps, ess=ess_trace)
+
+
+class SMCDecoder(Decoder):
+    """One SMC run per idea (greedy proposals); its distinct particles are the idea's candidates."""
+
+    needs = frozenset({"logprobs"})
+    takes_grammar = True
+
+    def __init__(self, lm, **kw):
+        super().__init__(lm, **kw)
+        self._runs: dict[int, SMCResult] = {}
+
+    def decode(self, k, prompts, prefixes, config):
+        out = []
+        for i, (prompt, prefix) in enumerate(zip(prompts, prefixes)):
+            if i not in self._runs:
+                self._runs[i] = smc_generate(self.lm, prompt, prefix=prefix, constraints=self.constraints,
+                                             grammar=self.grammar, config=replace(
+                                                 config, max_new_tokens=self.max_new_tokens + 16, temperature=0.0))
+            res = self._runs[i]
+            if not res.texts:
+                out.append(Decoded("", "stop", False))
+                continue
+            j = min(k, len(res.texts) - 1)
+            out.append(Decoded(" " + res.texts[j], "stop", res.satisfied[j]))
+        return out

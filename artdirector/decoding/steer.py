@@ -11,20 +11,20 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from artdirector.lm.base import LanguageModel
+from artdirector.lm.base import TokenLM
 
 DEFAULT_BIAS = 2.0
 DEFAULT_SIZE = 1500
 
 
 @lru_cache(maxsize=8)
-def _vocab_tokens(lm: LanguageModel, size: int) -> frozenset[int]:
+def _vocab_tokens(lm: TokenLM, size: int) -> frozenset[int]:
     from artdirector.vocab import vocabulary
 
     entries = sorted(vocabulary().values(), key=lambda e: -e.weight)[:size]
     return frozenset(t for e in entries for t in lm.tokenize(" " + e.phrase))
 
 
-def vocabulary_bias(lm: LanguageModel, bias: float = DEFAULT_BIAS, size: int = DEFAULT_SIZE) -> dict[int, float]:
+def vocabulary_bias(lm: TokenLM, bias: float = DEFAULT_BIAS, size: int = DEFAULT_SIZE) -> dict[int, float]:
     """``logit_bias`` for ``GenerationConfig``: ``bias`` nats on every token of the expert vocabulary."""
     return {t: bias for t in _vocab_tokens(lm, size)}

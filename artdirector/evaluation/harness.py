@@ -7,7 +7,6 @@ A folder holding a run with another configuration is refused rather than mixed.
 
 from __future__ import annotations
 
-import csv
 import json
 import random
 import time
@@ -16,7 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from artdirector.brief import BadInput
-from artdirector.corpus import normalise_text, prompt_modifiers, prompt_prefix
+from artdirector.corpus import prompt_modifiers, prompt_prefix
+from artdirector.readers import read_texts
+from artdirector.text import fold_space
 
 BATCH = 32
 MIN_IDEA_WORDS = 3
@@ -31,16 +32,8 @@ class Item:
 
 
 def read_prompts(path: str | Path) -> list[str]:
-    """The ``prompt`` column of a TSV, CSV or JSONL file."""
-    path = Path(path)
-    if path.suffix == ".jsonl":
-        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    else:
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f, delimiter="\t" if path.suffix == ".tsv" else ","))
-    if rows and "prompt" not in rows[0]:
-        raise BadInput(f"{path} has no 'prompt' column (columns: {', '.join(rows[0])})")
-    return [normalise_text(str(r.get("prompt") or "")) for r in rows]
+    """The ``prompt`` column of a TSV, CSV, JSONL or Parquet file (``readers.read_rows``), spaces folded."""
+    return [fold_space(t) for t in read_texts(path)]
 
 
 def prefix_items(prompts: Sequence[str], *, limit: int | None, seed: int) -> tuple[list[Item], int]:
@@ -65,7 +58,7 @@ def run(items: Sequence[Item], systems: Sequence, *, out: Path, n: int, seed: in
     out.mkdir(parents=True, exist_ok=True)
     run_file, results_file = out / "run.json", out / "results.jsonl"
     if run_file.exists() and json.loads(run_file.read_text()) != config:
-        raise BadInput(f"{out} holds a run with another configuration; choose a new --out or delete it")
+        raise BadInput(f"{out} holds a run with another configuration; choose another output folder or delete it")
     run_file.write_text(json.dumps(config, indent=2))
     done: dict[str, dict[int, dict]] = {}
     if results_file.exists():

@@ -26,25 +26,16 @@ its prompt after the idea. Per-idea values are averaged over ideas (macro averag
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Sequence
 
 import numpy as np
 
-from artdirector.parse import SPACED_DIGITS
+from artdirector.text import normalise_phrase
 from artdirector.tokens import CLIP_MAX_TOKENS, clip_token_count
 from artdirector.vocab import classify
 
 SOFT_THRESHOLD = 0.7
 COVERAGE_CATEGORIES = ("style", "artist", "medium", "composition", "lighting", "color", "booster", "mood")
-_EDGES = re.compile(r"^[\s\"'`()\[\]{}.:;!?*_-]+|[\s\"'`()\[\]{}.:;!?*_-]+$")
-_WEIGHT = re.compile(r":\s*[\d.]+$")
-
-
-def normalise_phrase(phrase: str) -> str:
-    text = _EDGES.sub("", phrase.lower())
-    text = _EDGES.sub("", _WEIGHT.sub("", text))
-    return SPACED_DIGITS.sub("", re.sub(r"\s+", " ", text))
 
 
 def modifiers_of(prompt: str, idea: str) -> list[str]:

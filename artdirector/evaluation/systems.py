@@ -14,6 +14,7 @@ from dataclasses import replace
 
 from artdirector.corpus import HumanPrompt, prompt_modifiers
 from artdirector.lm.base import GenerationConfig, LanguageModel
+from artdirector.prompting import Prompter
 
 
 class System(ABC):
@@ -165,13 +166,29 @@ class ConstrainedDirector(ArtDirectorSystem):
 
     def generate(self, ideas, *, n, seed):
         if self.how == "asked":
-            ask = "".join(f", {c.category or 'include'}: {c.alternatives[0]}" for c in self.constraints.include)
-            ask += "".join(f", without {e}" for e in self.constraints.exclude)
-            results = self.director.direct_many(list(ideas), target="sd15", n=n, seed=seed, ask=ask)
+            from artdirector.director import ArtDirector
+
+            asked = ArtDirector(self.director.lm, library=self.director.library, collection=self.director.collection,
+                                max_new_tokens=self.director.max_new_tokens,
+                                prompter=AskingPrompter(self.director.prompter, self.constraints))
+            results = asked.direct_many(list(ideas), target="sd15", n=n, seed=seed)
         else:
             results = self.director.direct_many(list(ideas), target="sd15", n=n, seed=seed,
                                                 constraints=self.constraints, decoding=self.how)
         return [[c.prompt for c in (r.candidates or [r])] for r in results]
+
+
+class AskingPrompter(Prompter):
+    """The "prompting only" baseline: the constraints written after the idea in the model's prompt (the
+    direction itself still starts with the idea alone), no constrained decoding, no repair."""
+
+    def __init__(self, inner: Prompter, constraints):
+        self.inner = inner
+        self.ask = "".join(f", {c.category or 'include'}: {c.alternatives[0]}" for c in constraints.include)
+        self.ask += "".join(f", without {e}" for e in constraints.exclude)
+
+    def messages(self, idea, seed=0, retrieved=()):
+        return self.inner.messages(idea + self.ask, seed, retrieved)
 
 
 def colour_pattern():

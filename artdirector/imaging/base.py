@@ -13,10 +13,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 from artdirector.brief import BadInput
-
-
-class ImageModelError(RuntimeError):
-    """An image model that cannot be loaded or used; the message says how to supply a working one."""
+from artdirector.errors import ImageModelError  # noqa: F401 - re-exported where it used to live
 
 
 @dataclass(frozen=True)
@@ -30,16 +27,16 @@ class GenerationSettings:
 
     def __post_init__(self):
         if self.steps < 1:
-            raise BadInput(f"--steps must be at least 1 (got {self.steps})")
+            raise BadInput(f"steps must be at least 1 (got {self.steps})")
         for name in ("width", "height"):
             value = getattr(self, name)
             if value is not None and (value < 8 or value % 8):
-                raise BadInput(f"--{name} must be a positive multiple of 8 (got {value}): the VAE works on 8-pixel "
+                raise BadInput(f"{name} must be a positive multiple of 8 (got {value}): the VAE works on 8-pixel "
                                "blocks")
         if self.guidance < 0:
-            raise BadInput(f"--guidance must be at least 0 (got {self.guidance})")
+            raise BadInput(f"guidance must be at least 0 (got {self.guidance})")
         if self.frames < 1 or self.fps < 1:
-            raise BadInput("--frames and --fps must be at least 1")
+            raise BadInput("frames and fps must be at least 1")
 
     def to_json(self) -> dict:
         return asdict(self)

@@ -18,9 +18,9 @@ def pick_device(requested: str | None = None) -> str:
 
     if requested:
         if requested.startswith("cuda") and not torch.cuda.is_available():
-            from artdirector.brief import BadInput
+            from artdirector.errors import BadInput
 
-            raise BadInput(f"--device {requested}: no CUDA device is visible here (use --device cpu)")
+            raise BadInput(f"device {requested!r}: no CUDA device is visible here (use cpu)")
         return requested
     if torch.cuda.is_available():
         return "cuda"
@@ -34,7 +34,7 @@ def pick_dtype(device: str, pipeline_class: str = "", requested: str | None = No
 
     if requested:
         if requested not in DTYPES:
-            from artdirector.brief import BadInput
+            from artdirector.errors import BadInput
 
             raise BadInput(f"unknown dtype {requested!r}; valid: {', '.join(DTYPES)}")
         return getattr(torch, requested)

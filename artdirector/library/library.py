@@ -17,23 +17,22 @@ whoever opens the collection adds any newer rows from the database. Hence:
 from __future__ import annotations
 
 import contextlib
-import csv
 import fcntl
-import io
-import json
 import re
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from artdirector.brief import BadInput
-from artdirector.corpus import normalise_text
+from artdirector.errors import LibraryError  # noqa: F401 - re-exported where it used to live
 from artdirector.library.store import FaissIndex, VectorIndex
+from artdirector.readers import read_rows
 from artdirector.safety import is_unsafe
+from artdirector.text import duplicate_key, fold_space
 
 BUILTIN = "builtin"
 MAX_PROMPT_CHARS = 2000
@@ -46,33 +45,42 @@ BATCH = 256
 # of 256, as long as embedding the batch.
 EXACT_DEDUP_ROWS = 20_000
 RRF_K = 60  # reciprocal-rank fusion constant (Cormack et al., 2009)
+LEGACY_EMBEDDER, LEGACY_DIMENSION = "all-MiniLM-L6-v2", 384
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS prompts (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    collection TEXT NOT NULL,
-    prompt TEXT NOT NULL,
-    norm TEXT NOT NULL,
-    source TEXT NOT NULL,
-    added_at REAL NOT NULL,
-    unsafe INTEGER NOT NULL DEFAULT 0,
-    vector BLOB NOT NULL,
-    UNIQUE (collection, norm)
-);
-CREATE VIRTUAL TABLE IF NOT EXISTS prompts_fts USING fts5(prompt, content='prompts', content_rowid='id');
-CREATE TRIGGER IF NOT EXISTS prompts_ai AFTER INSERT ON prompts BEGIN
-    INSERT INTO prompts_fts(rowid, prompt) VALUES (new.id, new.prompt);
-END;
-CREATE TRIGGER IF NOT EXISTS prompts_ad AFTER DELETE ON prompts BEGIN
-    INSERT INTO prompts_fts(prompts_fts, rowid, prompt) VALUES ('delete', old.id, old.prompt);
-END;
-"""
-
-
-class LibraryError(RuntimeError):
-    """The library on disk is missing or damaged; the message says how to rebuild it."""
+# Versioned schema: migration N takes a database from user_version N-1 to N, inside the writer lock, so two
+# processes opening a new library never race on its creation, and a reader never sees a half-made schema.
+MIGRATIONS = (
+    """
+    CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS prompts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        collection TEXT NOT NULL,
+        prompt TEXT NOT NULL,
+        norm TEXT NOT NULL,
+        source TEXT NOT NULL,
+        added_at REAL NOT NULL,
+        unsafe INTEGER NOT NULL DEFAULT 0,
+        vector BLOB NOT NULL,
+        UNIQUE (collection, norm)
+    );
+    CREATE VIRTUAL TABLE IF NOT EXISTS prompts_fts USING fts5(prompt, content='prompts', content_rowid='id');
+    CREATE TRIGGER IF NOT EXISTS prompts_ai AFTER INSERT ON prompts BEGIN
+        INSERT INTO prompts_fts(rowid, prompt) VALUES (new.id, new.prompt);
+    END;
+    CREATE TRIGGER IF NOT EXISTS prompts_ad AFTER DELETE ON prompts BEGIN
+        INSERT INTO prompts_fts(prompts_fts, rowid, prompt) VALUES ('delete', old.id, old.prompt);
+    END;
+    """,
+    # Which embedder built each collection: vectors of another model are not comparable. Collections made
+    # before this was recorded were all built by the one embedder the project had.
+    f"""
+    CREATE TABLE IF NOT EXISTS collections (name TEXT PRIMARY KEY, embedder TEXT NOT NULL,
+                                            dimension INTEGER NOT NULL);
+    INSERT OR IGNORE INTO collections SELECT DISTINCT collection, '{LEGACY_EMBEDDER}', {LEGACY_DIMENSION}
+        FROM prompts;
+    """,
+)
 
 
 @dataclass
@@ -102,42 +110,6 @@ class IngestReport:
         return self.__dict__ | {"seconds": round(self.seconds, 2)}
 
 
-def norm_key(prompt: str) -> str:
-    """Exact-duplicate key: lower case, punctuation and spacing folded."""
-    return re.sub(r"\s+", " ", re.sub(r"[^\w\s]", " ", prompt.lower())).strip()
-
-
-def read_rows(path: Path) -> Iterator[tuple[int, str | None, str | None]]:
-    """(line, prompt, error) from TSV, CSV, JSONL or Parquet with a ``prompt`` column (DiffusionDB's layout)."""
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        table = pq.read_table(path)
-        if "prompt" not in table.column_names:
-            raise BadInput(f"{path} has no 'prompt' column (columns: {', '.join(table.column_names)})")
-        for i, value in enumerate(table.column("prompt").to_pylist(), 1):
-            yield i, (value if isinstance(value, str) else None), None if isinstance(value, str) else "not text"
-        return
-    text = path.read_bytes().decode("utf-8", errors="surrogateescape")
-    if suffix == ".jsonl":
-        for i, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                value = json.loads(line).get("prompt")
-            except (json.JSONDecodeError, AttributeError):
-                yield i, None, "not a JSON object"
-                continue
-            yield (i, value, None) if isinstance(value, str) else (i, None, "no 'prompt' text")
-        return
-    reader = csv.DictReader(io.StringIO(text), delimiter="\t" if suffix == ".tsv" else ",")
-    if reader.fieldnames is None or "prompt" not in reader.fieldnames:
-        raise BadInput(f"{path} has no 'prompt' column (columns: {', '.join(reader.fieldnames or [])})")
-    for row in reader:
-        yield reader.line_num, row.get("prompt"), None if row.get("prompt") is not None else "missing field"
-
-
 class PromptLibrary:
     """A folder holding ``library.sqlite`` and one ``<collection>.faiss`` index per collection."""
 
@@ -149,20 +121,48 @@ class PromptLibrary:
         self._index_factory = index_factory or (lambda ndim, path: FaissIndex(ndim, path=path))
         self._indexes: dict[str, VectorIndex] = {}
         self._covered: dict[str, int] = {}  # highest row id each loaded index holds
+        self._builtin: PromptLibrary | None = None
         try:
             self.db = sqlite3.connect(self.db_path, timeout=30, check_same_thread=False)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.executescript(SCHEMA)
+            if self._version() < len(MIGRATIONS):
+                self._migrate()
         except sqlite3.DatabaseError as e:
             raise LibraryError(f"the library at {self.root} is damaged ({e}); move it aside and rebuild it with "
-                               "'artdirector library ingest FILE --library NAME' (the built-in library rebuilds "
-                               "itself on next use)") from None
+                               "PromptLibrary.ingest (the built-in library rebuilds itself on next use)") from None
+
+    def _version(self) -> int:
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    def _migrate(self) -> None:
+        """Bring the schema up to date under the writer lock (a process creating the library meanwhile is
+        waited for, never read half-made)."""
+        with self._writer():
+            self.db.execute("PRAGMA journal_mode=WAL")
+            for version in range(self._version(), len(MIGRATIONS)):
+                self.db.executescript(f"BEGIN; {MIGRATIONS[version]} PRAGMA user_version = {version + 1}; COMMIT;")
 
     @classmethod
     def default(cls, embedder=None) -> PromptLibrary:
-        from artdirector.config import user_dir
+        """The user's collections (in the user directory) with the built-in one beside them (derived from
+        the package's data, so kept with the installation's assets: ``config.assets_dir``)."""
+        from artdirector.config import assets_dir, user_dir
 
-        return cls(user_dir() / "library", embedder)
+        lib = cls(user_dir() / "library", embedder)
+        builtin = assets_dir() / "library"
+        if builtin != lib.root:
+            lib._builtin = cls(builtin, embedder)
+        return lib
+
+    def _for(self, collection: str) -> PromptLibrary:
+        """The library that holds ``collection``: the built-in one lives apart from the user's."""
+        return self._builtin if collection == BUILTIN and self._builtin is not None else self
+
+    def require(self, collection: str) -> None:
+        """Refuse an unknown collection; build the built-in one if this installation has not yet."""
+        if collection == BUILTIN:
+            self.ensure_builtin()
+        elif not self.has(collection):
+            raise BadInput(f"no library named {collection!r}; libraries: {', '.join(self.collections())}")
 
     @property
     def embedder(self):
@@ -176,9 +176,14 @@ class PromptLibrary:
 
     def collections(self) -> dict[str, int]:
         rows = self.db.execute("SELECT collection, COUNT(*) FROM prompts GROUP BY collection ORDER BY 1")
-        return dict(rows.fetchall())
+        found = dict(rows.fetchall())
+        if self._builtin is not None:
+            found = dict(sorted({**found, **self._builtin.collections()}.items()))
+        return found
 
     def has(self, collection: str) -> bool:
+        if self._for(collection) is not self:
+            return self._builtin.has(collection)
         row = self.db.execute("SELECT 1 FROM prompts WHERE collection = ? LIMIT 1", (collection,)).fetchone()
         return row is not None
 
@@ -186,14 +191,22 @@ class PromptLibrary:
         sources = self.db.execute("SELECT collection, source, COUNT(*) FROM prompts GROUP BY 1, 2").fetchall()
         unsafe = self.db.execute("SELECT COUNT(*) FROM prompts WHERE unsafe = 1").fetchone()[0]
         size = sum(p.stat().st_size for p in self.root.iterdir() if p.is_file())
-        return {"path": str(self.root), "collections": self.collections(), "unsafe_rows": unsafe,
-                "sources": [{"collection": c, "source": s, "rows": n} for c, s, n in sources],
-                "disk_bytes": size}
+        out = {"path": str(self.root), "collections": self.collections(), "unsafe_rows": unsafe,
+               "sources": [{"collection": c, "source": s, "rows": n} for c, s, n in sources],
+               "disk_bytes": size}
+        if self._builtin is not None:
+            inner = self._builtin.stats()
+            out |= {"builtin_path": inner["path"], "unsafe_rows": unsafe + inner["unsafe_rows"],
+                    "sources": out["sources"] + inner["sources"], "disk_bytes": size + inner["disk_bytes"]}
+        return out
 
     def remove(self, collection: str) -> int:
+        if collection == BUILTIN:
+            raise BadInput("the built-in library ships with artdirector and cannot be removed")
         with self._writer():
             n = self.db.execute("DELETE FROM prompts WHERE collection = ?", (collection,)).rowcount
             self.db.execute("DELETE FROM meta WHERE key = ?", (f"indexed:{collection}",))
+            self.db.execute("DELETE FROM collections WHERE name = ?", (collection,))
             self.db.commit()
             self._index_path(collection).unlink(missing_ok=True)
             self._indexes.pop(collection, None)
@@ -227,6 +240,8 @@ class PromptLibrary:
 
     def index(self, collection: str) -> VectorIndex:
         """The collection's vector index, caught up with every committed row."""
+        if self._for(collection) is not self:
+            return self._builtin.index(collection)
         index = self._indexes.get(collection)
         if index is None:
             path = self._index_path(collection)
@@ -272,6 +287,9 @@ class PromptLibrary:
 
     def ingest(self, path: str | Path, collection: str, *, allow_unsafe: bool = False, progress=None,
                batch_size: int = BATCH) -> IngestReport:
+        if self._for(collection) is not self:
+            return self._builtin.ingest(path, collection, allow_unsafe=allow_unsafe, progress=progress,
+                                        batch_size=batch_size)
         if not _NAME.match(collection):
             raise BadInput(f"library name {collection!r}: use 1-64 letters, digits, '.', '_' or '-'")
         path = Path(path)
@@ -281,11 +299,12 @@ class PromptLibrary:
         start = time.perf_counter()
         rows = list(read_rows(path))
         with self._writer():
+            self._check_embedder(collection, create=True)
             pending: list[tuple[str, bool]] = []
             seen: set[str] = set()
             for line, prompt, error in rows:
                 if error is None:
-                    prompt = normalise_text(prompt or "")
+                    prompt = fold_space(prompt or "")
                     if any("\udc80" <= c <= "\udcff" for c in prompt):
                         error = "not valid UTF-8"
                     elif not prompt:
@@ -301,7 +320,7 @@ class PromptLibrary:
                 if unsafe and not allow_unsafe:
                     report.unsafe += 1
                     continue
-                key = norm_key(prompt)
+                key = duplicate_key(prompt)
                 if key in seen:
                     report.duplicate += 1
                     continue
@@ -317,7 +336,7 @@ class PromptLibrary:
 
     def _ingest_batch(self, batch: Sequence[tuple[str, bool]], collection: str, source: str,
                       report: IngestReport) -> None:
-        keys = [norm_key(p) for p, _ in batch]
+        keys = [duplicate_key(p) for p, _ in batch]
         marks = ",".join("?" * len(keys))
         existing = {k for (k,) in self.db.execute(
             f"SELECT norm FROM prompts WHERE collection = ? AND norm IN ({marks})", (collection, *keys))}
@@ -360,8 +379,13 @@ class PromptLibrary:
             raise BadInput(f"unknown search mode {mode!r}; valid: vector, keyword, hybrid")
         if not query.strip():
             raise BadInput("the search query is empty")
+        if self._for(collection) is not self:
+            return self._builtin.search(query, k=k, mode=mode, collection=collection,
+                                        include_unsafe=include_unsafe, source=source)
         if not self.has(collection):
             raise BadInput(f"no library named {collection!r}; libraries: {', '.join(self.collections()) or 'none'}")
+        if mode != "keyword":
+            self._check_embedder(collection)
         depth = max(k * 5, 50)  # over-fetch: filters and fusion need candidates beyond the top k
         ranked: dict[str, list[tuple[int, float]]] = {}
         if mode in ("vector", "hybrid"):
@@ -398,8 +422,22 @@ class PromptLibrary:
 
     # -- the built-in library ----------------------------------------------------------------------------
 
+    def _check_embedder(self, collection: str, *, create: bool = False) -> None:
+        """Vectors from another embedder are not comparable: refuse to mix them into, or search, a
+        collection another embedder built. ``create``: record this one for a new collection."""
+        name, dim = self.embedder.name, self.embedder.dimension
+        row = self.db.execute("SELECT embedder, dimension FROM collections WHERE name = ?", (collection,)).fetchone()
+        if row is None and create:
+            with self.db:
+                self.db.execute("INSERT INTO collections VALUES (?, ?, ?)", (collection, name, dim))
+        elif row is not None and tuple(row) != (name, dim):
+            raise LibraryError(f"the collection {collection!r} was built with the embedder {row[0]} ({row[1]}-d); "
+                               f"this one is {name} ({dim}-d): use that embedder, or ingest into a new collection")
+
     def ensure_builtin(self, progress=None) -> None:
         """Index the shipped training-split prompts on first use (the install step does it ahead of time)."""
+        if self._for(BUILTIN) is not self:
+            return self._builtin.ensure_builtin(progress)
         if self._meta("builtin:complete") == "1" and self.has(BUILTIN):
             return
         from importlib import resources

@@ -1,11 +1,20 @@
-"""The language-model interface every backend implements.
+"""The language-model interface every backend implements, split by capability.
 
-Three abstract methods, in the spirit of outlines' ``BaseBackend``: ``tokenize``, ``detokenize`` and
-``next_token_logprobs`` (log-probabilities of the next token for a *batch* of token sequences; backends keep
-a prefix cache so that extending a sequence by one token costs one token of compute). Decoding algorithms —
-greedy, sampling, beam and the constrained searches of later stages — are written once, here and in
-``artdirector.decoding``, against that method. ``generate`` has a portable default built on it; a backend
-may override it with a faster native loop as long as the results are the same.
+``LanguageModel`` is generation only (one abstract method, ``generate``): what any LM can do, a server's
+included. ``TokenLM`` adds token-level access in the spirit of outlines' ``BaseBackend`` — ``tokenize``,
+``detokenize`` and ``next_token_logprobs`` (log-probabilities of the next token for a *batch* of token
+sequences; backends keep a prefix cache so that extending a sequence by one token costs one token of
+compute) — and builds a portable ``generate`` on them; a backend may override it with a faster native loop as
+long as the results are the same. Decoding algorithms (beam, NeuroLogic, grammar, SMC, steering) are written
+once, in ``artdirector.decoding``, against ``next_token_logprobs``.
+
+Each backend declares ``capabilities``; a decoder declares what it needs (``decoding.dispatch``), and a
+request that needs more than the model offers is refused before any work:
+
+- ``generate``: text continuation with a ``GenerationConfig``;
+- ``logprobs``: full-vocabulary next-token log-probabilities (``TokenLM``);
+- ``token_table``: ``token_table()`` describes the vocabulary for a grammar engine (``decoding.grammar``
+  builds its masks from it; the model knows nothing of the engine).
 """
 
 from __future__ import annotations
@@ -33,6 +42,17 @@ class GenerationConfig:
     # Additive nats per token id (OpenAI's logit_bias): steers decoding toward or away from a vocabulary.
     logit_bias: Mapping[int, float] | None = None
 
+    def __post_init__(self) -> None:
+        from artdirector.errors import BadInput, check_seed
+
+        check_seed(self.seed)
+        if self.max_new_tokens < 1:
+            raise BadInput(f"max_new_tokens must be at least 1 (got {self.max_new_tokens})")
+        if self.temperature < 0 or not 0 < self.top_p <= 1:
+            raise BadInput(f"temperature must be >= 0 and top_p in (0, 1] (got {self.temperature}, {self.top_p})")
+        if self.presence_penalty < 0 or self.no_repeat_ngram_size < 0:
+            raise BadInput("presence_penalty and no_repeat_ngram_size must be >= 0")
+
 
 @dataclass
 class Generation:
@@ -41,10 +61,50 @@ class Generation:
     finish_reason: str = "stop"  # "stop" | "length"
 
 
+@dataclass(frozen=True)
+class TokenTable:
+    """A vocabulary as a grammar engine reads it. ``kind`` says what ``source`` is: "hf" (a fast transformers
+    tokenizer), "llamacpp" (a llama.cpp vocabulary pointer), or "bytes" (a list of every token's bytes, for
+    models whose tokens are plain byte strings)."""
+
+    kind: str
+    source: object
+    n_vocab: int
+    eos: tuple[int, ...] = ()
+
+
 class LanguageModel(ABC):
-    """A causal language model as the director sees it."""
+    """A language model as the director sees it: it continues prompts."""
 
     name: str = "lm"
+    capabilities: frozenset[str] = frozenset({"generate"})
+
+    @abstractmethod
+    def generate(self, prompts: Sequence[str], config: GenerationConfig | None = None, *,
+                 prefixes: Sequence[str] | None = None) -> list[Generation]:
+        """Continue each prompt; ``prefixes[i]`` is text that already begins answer ``i`` (appended to its
+        prompt, counted as answer by the anti-repetition guards, not returned)."""
+
+    def format_chat(self, messages: Sequence[tuple[str, str]]) -> str:
+        """Chat messages as this model reads them, up to the start of the assistant's answer. The default is
+        ChatML (the embedded model's format, and the one its adapter was trained in); a model with its own
+        chat template uses it (``TransformersLM.from_pretrained``)."""
+        from artdirector.prompting import chatml
+
+        return chatml(messages)
+
+    def close(self) -> None:  # noqa: B027 - an optional hook, not abstract
+        """Release the model's memory (``generate`` hands memory to the image pipeline this way)."""
+
+    @property
+    def eos_token_ids(self) -> frozenset[int]:
+        return frozenset()
+
+
+class TokenLM(LanguageModel):
+    """A causal LM with token-level access: the decoders of ``artdirector.decoding`` run on it."""
+
+    capabilities = frozenset({"generate", "logprobs"})
 
     @abstractmethod
     def tokenize(self, text: str) -> list[int]:
@@ -58,25 +118,16 @@ class LanguageModel(ABC):
     def next_token_logprobs(self, sequences: Sequence[Sequence[int]]) -> np.ndarray:
         """Log-probabilities of the next token after each sequence: shape ``(len(sequences), vocab)``."""
 
-    def close(self) -> None:  # noqa: B027 - an optional hook, not abstract
-        """Release the model's memory (``generate`` hands memory to the image pipeline this way)."""
+    def token_table(self) -> TokenTable:
+        """The vocabulary for a grammar engine (capability ``token_table``)."""
+        from artdirector.errors import Unsupported
 
-    def lltokenizer(self):
-        """The token table as llguidance needs it for grammar masks (``decoding.grammar``); optional."""
-        raise NotImplementedError(f"{type(self).__name__} cannot decode under a grammar (no token table)")
-
-    @property
-    def eos_token_ids(self) -> frozenset[int]:
-        return frozenset()
+        raise Unsupported(f"{self.name} exposes no token table, so it cannot decode under a grammar")
 
     def generate(self, prompts: Sequence[str], config: GenerationConfig | None = None, *,
                  prefixes: Sequence[str] | None = None) -> list[Generation]:
-        """Continue each prompt; all prompts advance together, one batched call per step.
-
-        ``prefixes[i]`` is text that already begins answer ``i``: appended to its prompt, counted as answer by
-        the anti-repetition guards, not returned. The director begins each answer with the idea, so the
-        model cannot simply echo it.
-        """
+        """All prompts advance together, one batched call per step. The director begins each answer with
+        the idea as its prefix, so the model cannot simply echo it."""
         config = config or GenerationConfig()
         rng = np.random.default_rng(config.seed)
         heads = [self.tokenize(x) if x else [] for x in (prefixes or [""] * len(prompts))]

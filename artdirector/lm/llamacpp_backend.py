@@ -21,10 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from artdirector.lm.base import LanguageModel, common_prefix
+from artdirector.lm.base import TokenLM, TokenTable, common_prefix
 
 
-class LlamaCppLM(LanguageModel):
+class LlamaCppLM(TokenLM):
+    capabilities = frozenset({"generate", "logprobs", "token_table"})
+
     def __init__(
         self, model_path: str | Path, *, n_slots: int = 33, n_ctx: int = 8192, wave_tokens: int = 4096,
         n_batch: int = 512, n_threads: int | None = None, lora_path: str | Path | None = None, name: str | None = None,
@@ -89,10 +91,12 @@ class LlamaCppLM(LanguageModel):
         self._adapter = adapter  # the context refers to it: keep it alive as long as the context
 
     @classmethod
-    def from_embedded(cls, **kwargs) -> LlamaCppLM:
+    def from_embedded(cls, *, adapter: str | Path | None = None, progress=None, **kwargs) -> LlamaCppLM:
+        """The embedded GGUF with an optional PEFT ``adapter`` (converted once for llama.cpp); loading takes
+        well under a second, so ``progress`` has nothing to say."""
         from artdirector.lm.embedded import EMBEDDED_NAME, embedded_gguf
 
-        return cls(embedded_gguf(), name=EMBEDDED_NAME, **kwargs)
+        return cls(embedded_gguf(), name=EMBEDDED_NAME, lora_path=adapter, **kwargs)
 
     def close(self) -> None:
         if self._batch is not None:
@@ -105,16 +109,9 @@ class LlamaCppLM(LanguageModel):
     def eos_token_ids(self) -> frozenset[int]:
         return self._eos
 
-    def lltokenizer(self):
-        if getattr(self, "_lltokenizer", None) is None:
-            import warnings
-
-            from llguidance.llamacpp import lltokenizer_from_vocab
-
-            with warnings.catch_warnings():  # llguidance calls a llama.cpp function renamed upstream, per token
-                warnings.simplefilter("ignore", DeprecationWarning)
-                self._lltokenizer = lltokenizer_from_vocab(self.ll.llama_model_get_vocab(self._model.model))
-        return self._lltokenizer
+    def token_table(self) -> TokenTable:
+        return TokenTable("llamacpp", self.ll.llama_model_get_vocab(self._model.model), self.n_vocab,
+                          tuple(sorted(self._eos)))
 
     def tokenize(self, text: str) -> list[int]:
         # special=True: chat-template markers such as <|im_start|> are single tokens, as in transformers.

@@ -14,11 +14,24 @@ from pathlib import Path
 
 import numpy as np
 
-from artdirector.lm.base import Generation, GenerationConfig, LanguageModel, adjust_scores, common_prefix, first_stop
+from artdirector.lm.base import (
+    Generation,
+    GenerationConfig,
+    TokenLM,
+    TokenTable,
+    adjust_scores,
+    common_prefix,
+    first_stop,
+)
 
 
-class TransformersLM(LanguageModel):
-    def __init__(self, model, tokenizer, *, name: str = "transformers", cache_size: int = 4):
+class TransformersLM(TokenLM):
+    capabilities = frozenset({"generate", "logprobs", "token_table"})
+
+    def __init__(self, model, tokenizer, *, name: str = "transformers", cache_size: int = 4,
+                 own_chat_template: bool = False):
+        """``own_chat_template``: format chat prompts with the tokenizer's template (another model's own
+        format) rather than the embedded model's ChatML."""
         import torch
 
         self.torch = torch
@@ -29,11 +42,12 @@ class TransformersLM(LanguageModel):
         self.name = name
         self._cache: OrderedDict[tuple[int, ...], object] = OrderedDict()
         self._cache_size = cache_size
+        self.own_chat_template = own_chat_template and bool(getattr(tokenizer, "chat_template", None))
 
     @classmethod
     def from_pretrained(
         cls, path_or_id: str | Path, *, device: str | None = None, dtype: str | None = None,
-        adapter: str | Path | None = None, name: str | None = None,
+        adapter: str | Path | None = None, name: str | None = None, own_chat_template: bool = True,
     ) -> TransformersLM:
         """Load a local directory or hub id; ``adapter`` is a PEFT adapter directory to apply on top."""
         import torch
@@ -48,13 +62,14 @@ class TransformersLM(LanguageModel):
             from peft import PeftModel
 
             model = PeftModel.from_pretrained(model, str(adapter))
-        return cls(model, tokenizer, name=name or str(path_or_id))
+        return cls(model, tokenizer, name=name or str(path_or_id), own_chat_template=own_chat_template)
 
     @classmethod
     def from_embedded(cls, *, device: str | None = None, progress=None, adapter=None) -> TransformersLM:
         from artdirector.lm.embedded import EMBEDDED_NAME, ensure_converted
 
-        return cls.from_pretrained(ensure_converted(progress), device=device, adapter=adapter, name=EMBEDDED_NAME)
+        return cls.from_pretrained(ensure_converted(progress), device=device, adapter=adapter, name=EMBEDDED_NAME,
+                                   own_chat_template=False)
 
     @property
     def device(self):
@@ -73,12 +88,14 @@ class TransformersLM(LanguageModel):
         if self.torch.cuda.is_available():
             self.torch.cuda.empty_cache()
 
-    def lltokenizer(self):
-        if getattr(self, "_lltokenizer", None) is None:
-            from llguidance.hf import from_tokenizer
+    def format_chat(self, messages) -> str:
+        if not self.own_chat_template:
+            return super().format_chat(messages)
+        return self.tokenizer.apply_chat_template([{"role": r, "content": c} for r, c in messages],
+                                                  add_generation_prompt=True, tokenize=False)
 
-            self._lltokenizer = from_tokenizer(self.tokenizer, n_vocab=self.model.config.vocab_size)
-        return self._lltokenizer
+    def token_table(self) -> TokenTable:
+        return TokenTable("hf", self.tokenizer, self.model.config.vocab_size, (self.tokenizer.eos_token_id,))
 
     def tokenize(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]

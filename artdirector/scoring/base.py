@@ -20,14 +20,12 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
-
-class ScorerError(RuntimeError):
-    """A scorer that cannot be loaded; the message says how to supply its weights."""
+from artdirector.errors import ScorerError  # noqa: F401 - re-exported where it used to live
 
 
 def how_to_supply(name: str, default: str) -> str:
-    return (f"give --score {name}=MODEL with MODEL a local folder saved by save_pretrained (model and processor) "
-            f"or a hub id (default {default}) on a machine that can reach the Hugging Face hub")
+    return (f"give the {name} scorer a model: a local folder saved by save_pretrained (model and processor) or a "
+            f"hub id (default {default}) on a machine that can reach the Hugging Face hub")
 
 
 def check_model_ref(scorer: str, model: str, default: str = "") -> Path | None:

@@ -142,7 +142,7 @@ def _fill(model, weights: dict, *, may_stay: tuple[str, ...] = ()) -> list[str]:
                 *(f"not in the checkpoint: {k}" for k in missing)]
     if problems:
         raise ScorerError(f"the checkpoint does not fit the base architecture ({len(problems)} problems, e.g. "
-                          f"{'; '.join(problems[:4])}); is --base the model it was fine-tuned from?")
+                          f"{'; '.join(problems[:4])}); is the base model the one it was fine-tuned from?")
     model.load_state_dict(weights, strict=False)
     return sorted(set(own) - set(weights))
 
@@ -151,8 +151,8 @@ def _load_base(base: str, default: str, *loaders) -> list:
     try:
         return [load(base) for load in loaders]
     except (OSError, ValueError) as e:
-        raise ScorerError(f"cannot load the base model {base!r} ({type(e).__name__}); give --base a local copy "
-                          f"of {default} or run where the Hugging Face hub is reachable") from None
+        raise ScorerError(f"cannot load the base model {base!r} ({type(e).__name__}); give a local copy of "
+                          f"{default} as the base model, or run where the Hugging Face hub is reachable") from None
 
 
 def convert_hps(checkpoint: str | Path, out: str | Path, *, base: str = HPS_BASE) -> Path:

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from artdirector.brief import BadInput
-from artdirector.corpus import normalise_text, prompt_modifiers, prompt_prefix
+from artdirector.corpus import prompt_modifiers, prompt_prefix
 from artdirector.safety import is_unsafe
+from artdirector.text import fold_space
 
 MIN_MODIFIERS = 2
 MAX_CHARS = 400
@@ -59,7 +60,7 @@ def load_examples(path: str | Path, *, limit: int | None = None) -> tuple[list[E
         if error:
             report.skip(line, error)
             continue
-        prompt = normalise_text(prompt or "")
+        prompt = fold_space(prompt or "")
         idea = prompt_prefix(prompt)
         if not prompt or any("\udc80" <= c <= "\udcff" for c in prompt):
             report.skip(line, "empty or not valid UTF-8")

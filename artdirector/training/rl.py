@@ -18,33 +18,15 @@ list without changes here.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 from artdirector.brief import BadInput
-from artdirector.director import adapter_prompt, default_adapter
-from artdirector.rewards import DEFAULT_WEIGHTS
+from artdirector.director import default_adapter
+from artdirector.prompting import adapter_prompt
 from artdirector.training.data import load_examples
-from artdirector.training.sft import LORA_TARGETS, cpu_has_bf16, resume_point
-
-
-@dataclass
-class RLSettings:
-    data: str
-    out: str
-    sft_adapter: str | None = "default"
-    limit: int | None = 512  # ideas drawn from the data file
-    max_steps: int = 30
-    ideas_per_step: int = 2
-    num_generations: int = 4  # the GRPO group: completions per idea
-    max_completion_length: int = 48
-    temperature: float = 1.0
-    learning_rate: float = 2e-5
-    beta: float = 0.05  # KL weight to the SFT policy
-    lora_r: int = 8
-    seed: int = 0
-    save_steps: int = 10
-    weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+from artdirector.training.settings import DEFAULT_WEIGHTS, LORA_TARGETS, RLSettings  # noqa: F401
+from artdirector.training.sft import cpu_has_bf16, resume_point
 
 
 def stack_adapters(first: Path, second: Path, out: Path) -> Path:

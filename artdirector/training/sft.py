@@ -16,40 +16,13 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
-from artdirector.brief import BadInput
-from artdirector.director import adapter_prompt
+from artdirector.errors import CheckpointError  # noqa: F401 - re-exported where it used to live
+from artdirector.prompting import adapter_prompt
 from artdirector.training.data import load_examples
-
-# Every linear projection of a Llama-style block: the set llama.cpp's LoRA export (``lm.export``) maps.
-LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-
-
-@dataclass
-class SFTSettings:
-    data: str
-    out: str
-    base: str | None = None  # a local model directory or hub id; None = the embedded SmolLM2-135M-Instruct
-    limit: int | None = None
-    epochs: float = 1.0
-    max_steps: int = -1
-    batch_size: int = 16
-    learning_rate: float = 3e-4
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
-    target_modules: list[str] = field(default_factory=lambda: list(LORA_TARGETS))
-    max_length: int = 128  # tokens of frame + prompt: 99% of the training examples fit (mean 66)
-    warmup_ratio: float = 0.03
-    seed: int = 0
-    save_steps: int = 50
-    logging_steps: int = 10
-
-
-class CheckpointError(BadInput):
-    """A checkpoint to resume from is damaged."""
+from artdirector.training.settings import LORA_TARGETS, SFTSettings  # noqa: F401 - SFTSettings re-exported
 
 
 def _checkpoints(out: Path) -> list[Path]:

@@ -4,7 +4,6 @@ import pytest
 
 from artdirector.brief import BadInput, Direction
 from artdirector.decoding.constraints import Constraints, contains
-from artdirector.director import ArtDirector
 from artdirector.render import render
 
 
@@ -21,6 +20,18 @@ def test_flags_become_cnf_clauses_with_alternatives_and_parts():
 def test_matching_is_on_whole_words():
     assert contains("a red fox", "red") and not contains("a bored fox", "red")
     assert contains("ukiyo-e print", "ukiyo-e")
+
+
+def test_the_decoder_and_the_reward_agree_on_what_meets_a_constraint():
+    """One definition of "met" (``text.contains``): the issue's case, where a substring reward said 0.5."""
+    from artdirector.rewards import ConstraintSatisfaction
+
+    c = Constraints.build(include=["red"], exclude=["blur"])
+    text = "a bored cat, blurry background"
+    assert not c.met(text) and c.satisfied(text) == frozenset() and c.violated(text) is None
+    assert ConstraintSatisfaction([["red"]], [])([""], [text]) == [0.0]  # "bored" is no "red"
+    assert ConstraintSatisfaction([], ["blur"])([""], [text]) == [1.0]  # "blurry" is not "blur"
+    assert ConstraintSatisfaction([["red"]], ["blur"])([""], ["a red cat, blur"]) == [0.5]
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -41,7 +52,7 @@ def test_required_phrases_are_filed_pinned_and_survive_the_token_budget():
     for i in range(40):
         d.add("booster", f"detail {i}")
     notes = []
-    ArtDirector._apply_constraints(d, c, notes)
+    c.apply_to(d, notes)
     assert d.parts["artist"] == ["hokusai style"] and "realistic" not in d.phrases()
     assert "teal" in d.parts["color"] and any("'teal' was added after decoding" in n for n in notes)
     assert "realistic" in d.negative

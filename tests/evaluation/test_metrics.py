@@ -8,13 +8,13 @@ from artdirector.evaluation.metrics import (
     distinct_n,
     greedy_matches,
     modifiers_of,
-    normalise_phrase,
     over_budget,
     prf,
     score_system,
     self_similarity,
     soft_prf,
 )
+from artdirector.text import normalise_phrase
 
 
 class TableEmbedder:

@@ -123,4 +123,4 @@ def test_generate_command_on_a_server(server, tiny, tmp_path):
     local = subprocess.run(
         [sys.executable, "-m", "artdirector.cli", "generate", "a fox", "--image-model", server, "--offload", "model",
          "--dtype", "float16"], capture_output=True, text=True, timeout=120)
-    assert local.returncode == 2 and "--dtype, --offload apply to local pipelines" in local.stderr
+    assert local.returncode == 2 and "dtype, offload apply to local pipelines" in local.stderr

@@ -63,3 +63,34 @@ def test_bad_image_model_and_scorer_inputs_exit_2(tiny, tmp_path):
         assert message in r.stderr, (args, r.stderr)
     r = run("   ", "--image-model", tiny.sd)
     assert r.returncode == 2 and "the idea is empty" in r.stderr
+
+
+def test_generate_honours_the_directors_constraints(tiny, tmp_path):
+    r = run("a cat in a garden", "--image-model", tiny.sd, "--steps", "2", "--width", "64", "--height", "64",
+            "--style", "ukiyo-e", "--exclude", "blurry", "--out", str(tmp_path), "--json")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    direction = report["direction"]
+    assert direction["decoding"] == "neurologic" and all(c["satisfied"] for c in direction["constraints"])
+    assert "ukiyo-e" in direction["parts"]["style"] and "blurry" not in direction["prompt"]
+    image = report["images"][0]
+    assert image["prompt"] == direction["prompt"] and "blurry" in image["negative_prompt"].split(", ")
+    assert "ukiyo-e" in read_png_parameters(Path(image["path"]))["prompt"]
+
+
+def test_the_image_pipeline_is_a_python_api(tiny, tmp_path):
+    from artdirector.decoding.constraints import Constraints
+    from artdirector.director import ArtDirector
+    from artdirector.imaging.base import GenerationSettings
+    from artdirector.imaging.pipeline import ImageJob, run_images
+    from artdirector.lm.dummy import DummyLM
+
+    job = ImageJob(image_model=tiny.sd, images_per_prompt=2, settings=GenerationSettings(steps=2, width=64, height=64),
+                   scorers={"clip": tiny.clip}, out_dir=str(tmp_path))
+    lm = DummyLM({"a red fox": " watercolor, soft light, 8k"})
+    report = run_images("a red fox", job, lambda: ArtDirector(lm, tuned=True),
+                        constraints=Constraints.build(style=["ukiyo-e"]))
+    assert report["direction"]["prompt"].startswith("a red fox, watercolor, ukiyo-e")
+    assert [im["seed"] for im in report["images"]] == [0, 1] and report["rank_by"] == "clip"
+    assert report["best"]["scores"]["clip"] == max(im["scores"]["clip"] for im in report["images"])
+    assert json.loads((tmp_path / "run.json").read_text()) == report

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from artdirector.brief import BadInput
-from artdirector.library.library import LibraryError, PromptLibrary, norm_key, read_rows
+from artdirector.library.library import LibraryError, PromptLibrary
 from artdirector.library.store import ExactIndex, FaissIndex
+from artdirector.text import duplicate_key
 
 PROMPTS = [
     "a castle on a hill at sunset, oil painting, by thomas cole",
@@ -37,7 +38,7 @@ def write_tsv(path: Path, prompts, extra: bytes = b"") -> Path:
 
 
 def test_norm_key_folds_case_punctuation_and_spaces():
-    assert norm_key("A Castle,  at DUSK!") == norm_key("a castle at dusk")
+    assert duplicate_key("A Castle,  at DUSK!") == duplicate_key("a castle at dusk")
 
 
 def test_ingest_counts_every_kind_of_row(tmp_path, embedder):
@@ -107,21 +108,37 @@ def test_remove_and_stats(tmp_path, embedder):
     assert lib.stats()["collections"] == {"mine": 5}
     assert lib.remove("mine") == 5
     assert lib.collections() == {} and not (tmp_path / "lib" / "mine.faiss").exists()
-    assert lib.search  # the object stays usable
+    lib.ingest(write_tsv(tmp_path / "in.tsv", PROMPTS[:2]), "mine")  # the object stays usable
+    assert lib.collections() == {"mine": 2} and len(lib.search("castle", k=5, collection="mine")) == 2
 
 
-def test_read_rows_formats(tmp_path):
-    (tmp_path / "a.jsonl").write_text('{"prompt": "x, y"}\nnot json\n{"other": 1}\n')
-    assert list(read_rows(tmp_path / "a.jsonl")) == [
-        (1, "x, y", None), (2, None, "not a JSON object"), (3, None, "no 'prompt' text")]
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+def test_the_schema_is_versioned_and_records_each_collections_embedder(tmp_path, embedder):
+    import sqlite3
 
-    pq.write_table(pa.table({"prompt": ["a, b", None], "part": [1, 2]}), tmp_path / "d.parquet")
-    assert [p for _, p, _ in read_rows(tmp_path / "d.parquet")] == ["a, b", None]
-    (tmp_path / "c.csv").write_text("text\nhello\n")
-    with pytest.raises(BadInput, match="no 'prompt' column"):
-        list(read_rows(tmp_path / "c.csv"))
+    from artdirector.library.library import MIGRATIONS
+
+    lib = PromptLibrary(tmp_path / "lib", embedder)
+    lib.ingest(write_tsv(tmp_path / "in.tsv", PROMPTS), "mine")
+    db = sqlite3.connect(tmp_path / "lib" / "library.sqlite")
+    assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert db.execute("SELECT * FROM collections").fetchall() == [("mine", embedder.name, embedder.dimension)]
+    # a library made before the embedder was recorded (schema version 1) migrates on open
+    db.execute("DROP TABLE collections")
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    again = PromptLibrary(tmp_path / "lib", embedder)
+    assert again.search("castle", k=1, collection="mine")
+    assert db.execute("SELECT embedder FROM collections").fetchall() == [("all-MiniLM-L6-v2",)]
+
+    class Other:  # vectors of another model are not comparable: refused, never mixed
+        name, dimension = "other-embedder", embedder.dimension
+
+        def encode(self, texts, progress=False):
+            return embedder.encode(texts)
+
+    with pytest.raises(LibraryError, match="built with the embedder all-MiniLM-L6-v2"):
+        PromptLibrary(tmp_path / "lib", Other()).search("castle", k=1, mode="vector", collection="mine")
+    assert PromptLibrary(tmp_path / "lib", Other()).search("castle", k=1, mode="keyword", collection="mine")
 
 
 def unit_rows(n: int, dim: int = 32, seed: int = 0) -> np.ndarray:
@@ -204,10 +221,10 @@ def test_kill_during_ingest_leaves_a_consistent_resumable_library(tmp_path, embe
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     db = home / "library" / "library.sqlite"
     deadline, count = time.time() + 300, 0
+    # Polled through the library itself, from the moment the folder may not even exist: a reader opening a
+    # library another process is creating waits for its schema or sees it empty, never an SQL error.
     while time.time() < deadline and proc.poll() is None and count < 256:
-        if db.exists():
-            with sqlite3.connect(db, timeout=30) as c:
-                count = c.execute("SELECT COUNT(*) FROM prompts").fetchone()[0]
+        count = PromptLibrary(home / "library", embedder).collections().get("big", 0)
         time.sleep(0.05)
     assert proc.poll() is None, "the ingest finished before it could be killed"
     # A concurrent reader, while the writer is still running: sees committed batches, never an error.

@@ -223,6 +223,7 @@ def test_imagereward_conversion_refuses_foreign_checkpoints(tmp_path):
         convert_imagereward(tmp_path / "momentum.pt", tmp_path / "out", base=str(base))
 
 
+@pytest.mark.slow  # spawns the CLI
 def test_models_convert_command(tmp_path):
     import os
     import subprocess

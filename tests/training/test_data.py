@@ -3,7 +3,7 @@
 import pytest
 
 from artdirector.brief import BadInput
-from artdirector.director import adapter_prompt
+from artdirector.prompting import adapter_prompt
 from artdirector.training.data import load_examples
 
 

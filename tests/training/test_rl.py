@@ -9,6 +9,8 @@ import torch
 
 from artdirector.training.rl import RLSettings, stack_adapters, train_rl
 
+pytestmark = pytest.mark.slow  # trains, or loads the model
+
 MODULES = ["q_proj", "v_proj", "down_proj"]
 TRAIN = Path(__file__).parents[2] / "artdirector" / "data" / "prompts" / "train.tsv"
 
@@ -68,7 +70,7 @@ def test_one_grpo_step_runs_and_exports_a_servable_adapter(tmp_path):
     logged = {"reward", "rewards/fidelity/mean", "rewards/modifier_quality/mean", "rewards/brevity/mean"}
     assert logged <= set(curves[0])
     assert (tmp_path / "rl" / "reward_curves.png").stat().st_size > 1000
-    lm = LlamaCppLM.from_embedded(n_slots=1, n_ctx=256, lora_path=out)
+    lm = LlamaCppLM.from_embedded(n_slots=1, n_ctx=256, adapter=out)
     assert np.isfinite(lm.next_token_logprobs([lm.tokenize("a castle,")])).all()
     lm.close()
 

@@ -12,6 +12,8 @@ import pytest
 
 from artdirector.training.sft import CheckpointError, resume_point
 
+pytestmark = pytest.mark.slow  # trains, or loads the model
+
 TRAIN = Path(__file__).parents[2] / "artdirector" / "data" / "prompts" / "train.tsv"
 
 

@@ -1,0 +1,73 @@
+"""Reading prompts and ideas from files: one reader for every command that takes a file.
+
+By extension: ``.parquet``, ``.jsonl``, ``.tsv`` and ``.csv`` hold a ``prompt`` column (DiffusionDB's layout;
+another column can be named); anything else is plain text, one value per line. Rows come as
+``(line, text, error)``: a row that cannot be read (not UTF-8, not a JSON object, no text in the column) has
+an error (without the line number) and no text, so the caller can report it by line and go on with the
+rest. A file without the column is refused as a whole.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+from artdirector.errors import BadInput
+
+TABLES = (".parquet", ".jsonl", ".tsv", ".csv")
+
+
+def _utf8(raw: bytes) -> tuple[str | None, str | None]:
+    try:
+        return raw.decode("utf-8"), None
+    except UnicodeDecodeError as e:
+        return None, f"not valid UTF-8 (byte {e.start})"
+
+
+def read_rows(path: str | Path, column: str = "prompt") -> Iterator[tuple[int, str | None, str | None]]:
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(path)
+        if column not in table.column_names:
+            raise BadInput(f"{path} has no '{column}' column (columns: {', '.join(table.column_names)})")
+        for i, value in enumerate(table.column(column).to_pylist(), 1):
+            yield (i, value, None) if isinstance(value, str) else (i, None, "not text")
+        return
+    raw = path.read_bytes()
+    if suffix not in TABLES:
+        lines = raw.split(b"\n")
+        if lines and lines[-1] == b"":
+            lines.pop()
+        for i, line in enumerate(lines, 1):
+            text, error = _utf8(line.rstrip(b"\r"))
+            yield i, text, error
+        return
+    text = raw.decode("utf-8", errors="surrogateescape")
+    if suffix == ".jsonl":
+        for i, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line).get(column)
+            except (json.JSONDecodeError, AttributeError):
+                yield i, None, "not a JSON object"
+                continue
+            yield (i, value, None) if isinstance(value, str) else (i, None, f"no '{column}' text")
+        return
+    reader = csv.DictReader(io.StringIO(text), delimiter="\t" if suffix == ".tsv" else ",")
+    if reader.fieldnames is None or column not in reader.fieldnames:
+        raise BadInput(f"{path} has no '{column}' column (columns: {', '.join(reader.fieldnames or [])})")
+    for row in reader:
+        value = row.get(column)
+        yield reader.line_num, value, None if value is not None else "missing field"
+
+
+def read_texts(path: str | Path, column: str = "prompt") -> list[str]:
+    """Every readable value of ``column``, unreadable rows skipped (for evaluation sets, which are clean)."""
+    return [text for _, text, error in read_rows(path, column) if error is None]

@@ -1,0 +1,94 @@
+"""Training settings: each default declared once, here (the CLI's ``train`` options show and use these),
+and every value checked when the settings are made, before any model loads."""
+
+from __future__ import annotations
+
+from dataclasses import MISSING, dataclass, field, fields
+
+from artdirector.errors import BadInput, check_seed
+
+# Every linear projection of a Llama-style block: the set llama.cpp's LoRA export (``lm.export``) maps.
+LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+DEFAULT_WEIGHTS = {"fidelity": 1.0, "modifier_quality": 1.0, "token_budget": 0.5, "keeps_idea": 0.5,
+                   "no_repetition": 0.5}  # the text rewards of ``rewards.text_rewards``, by name
+
+
+def _at_least(settings, minimum, *names: str) -> None:
+    for name in names:
+        value = getattr(settings, name)
+        if value is not None and value < minimum:
+            raise BadInput(f"{name} must be at least {minimum} (got {value})")
+
+
+def _positive(settings, *names: str) -> None:
+    for name in names:
+        if not getattr(settings, name) > 0:
+            raise BadInput(f"{name} must be greater than 0 (got {getattr(settings, name)})")
+
+
+@dataclass
+class SFTSettings:
+    data: str
+    out: str
+    base: str | None = None  # a local model directory or hub id; None = the embedded SmolLM2-135M-Instruct
+    limit: int | None = None  # use at most this many examples
+    epochs: float = 1.0
+    max_steps: int = -1  # -1: train for ``epochs``
+    batch_size: int = 16  # halved automatically on out-of-memory; the size used is reported
+    learning_rate: float = 3e-4
+    lora_r: int = 16
+    lora_alpha: int | None = None  # None: 2 * lora_r
+    lora_dropout: float = 0.05
+    target_modules: list[str] = field(default_factory=lambda: list(LORA_TARGETS))
+    max_length: int = 128  # tokens of frame + prompt: 99% of the training examples fit (mean 66)
+    warmup_ratio: float = 0.03
+    seed: int = 0
+    save_steps: int = 50
+    logging_steps: int = 10
+
+    def __post_init__(self) -> None:
+        if self.lora_alpha is None:
+            self.lora_alpha = 2 * self.lora_r
+        check_seed(self.seed)
+        _at_least(self, 1, "limit", "batch_size", "lora_r", "lora_alpha", "max_length", "save_steps",
+                  "logging_steps")
+        _positive(self, "epochs", "learning_rate")
+        if self.max_steps != -1 and self.max_steps < 1:
+            raise BadInput(f"max_steps must be -1 (train for the epochs) or at least 1 (got {self.max_steps})")
+        if not 0 <= self.lora_dropout < 1 or not 0 <= self.warmup_ratio < 1:
+            raise BadInput("lora_dropout and warmup_ratio must be in [0, 1)")
+
+
+@dataclass
+class RLSettings:
+    data: str
+    out: str
+    sft_adapter: str | None = "default"  # the SFT adapter to start from and stay close to; None: the plain model
+    limit: int | None = 512  # ideas drawn from the data file
+    max_steps: int = 30
+    ideas_per_step: int = 2
+    num_generations: int = 4  # the GRPO group: completions per idea
+    max_completion_length: int = 48
+    temperature: float = 1.0
+    learning_rate: float = 2e-5
+    beta: float = 0.05  # KL weight to the SFT policy
+    lora_r: int = 8
+    seed: int = 0
+    save_steps: int = 10
+    weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+
+    def __post_init__(self) -> None:
+        check_seed(self.seed)
+        _at_least(self, 1, "limit", "max_steps", "ideas_per_step", "max_completion_length", "lora_r", "save_steps")
+        _at_least(self, 2, "num_generations")  # GRPO's baseline is the group mean: one completion has none
+        _positive(self, "temperature", "learning_rate")
+        if self.beta < 0:
+            raise BadInput(f"beta must be at least 0 (got {self.beta})")
+        if any(w < 0 for w in self.weights.values()) or not sum(self.weights.values()) > 0:
+            raise BadInput("reward weights must be >= 0 and sum to more than 0")
+
+
+def default_of(settings_class, name: str):
+    """The declared default of one field (for the CLI's options)."""
+    f = next(f for f in fields(settings_class) if f.name == name)
+    return f.default_factory() if f.default is MISSING else f.default
