@@ -93,6 +93,8 @@ def direction_options(fn):
                      help="auto: NeuroLogic with constraints, grammar with --grammar, SMC with both, else greedy."),
         click.option("--steer", type=click.FloatRange(min=0), default=0.0, show_default=True, metavar="NATS",
                      help="Bias decoding toward the expert vocabulary by NATS per token (Fooocus-style; try 2)."),
+        click.option("--details", is_flag=True, help="Let the director add scene details the idea does not name "
+                     "(by default it adds only how the picture looks)."),
     ]
     return functools.reduce(lambda f, opt: opt(f), reversed(options), fn)
 
@@ -111,7 +113,7 @@ def _direction(kw: dict) -> tuple[dict, callable]:
     decoding = kw.pop("decoding")
     dispatch.choose(constraints, grammar, decoding)
     options = {"n": kw.pop("n"), "seed": kw.pop("seed"), "constraints": constraints or None, "grammar": grammar,
-               "decoding": decoding, "steer": kw.pop("steer")}
+               "decoding": decoding, "steer": kw.pop("steer"), "details": kw.pop("details")}
     backend, rag, library, adapter = kw.pop("backend"), not kw.pop("no_rag"), kw.pop("library"), kw.pop("adapter")
 
     def load():
@@ -357,57 +359,99 @@ def data_split(source: str, out: str) -> None:
         click.echo(f"{name}: {n} prompts, {len({r.prefix for r in rows})} distinct prefixes")
 
 
+@data.command("lexicon")
+@click.argument("source", type=click.Path(dir_okay=False, exists=True))
+@click.option("--out", type=click.Path(file_okay=False), default="artdirector/data/vocab", show_default=True)
+def data_lexicon(source: str, out: str) -> None:
+    """Count word roles and modifier phrases over a prompt TSV (the 1.07M Discord prompts, gzipped)."""
+    from artdirector.lexicon import build
+
+    for name, rows in build(source, out).items():
+        click.echo(f"{name}: {rows} rows")
+
+
 @main.group("eval")
 def eval_group() -> None:
     """Measure direction quality."""
 
 
-@eval_group.command("prefix")
-@click.option("--data", "data_file", required=True, type=click.Path(dir_okay=False, exists=True),
-              help="TSV/CSV/JSONL with a 'prompt' column (use a validation or test split).")
-@click.option("--limit", type=click.IntRange(min=1), default=200, show_default=True)
-@click.option("--systems", "system_names", default=None,
-              help=f"Comma-separated systems (default: the base set): {', '.join(BASE_SYSTEMS + ABLATIONS)}, "
-                   "artdirector@MODEL, artdirector+ADAPTER.")
-@click.option("--suite", type=click.Choice(sorted(SUITES)), default=None,
-              help="A preset list of systems for one of the seed papers' experiments.")
-@click.option("--n", "n", type=click.IntRange(min=1), default=2, show_default=True,
-              help="Samples per idea (diversity metrics need 2 or more).")
-@click.option("--seed", type=SEED, default=0, show_default=True)
-@click.option("--out", type=click.Path(file_okay=False), default="eval-out", show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print report.json to stdout.")
-@_fail_on_bad_input
-def eval_prefix(data_file, limit, system_names, suite, n, seed, out, as_json) -> None:
-    """NeuroPrompts' prefix protocol: the idea is a human prompt's prefix; compare modifiers."""
-    if system_names and suite:
-        raise InputError("give --systems or --suite, not both")
-    system_names = system_names or SUITES[suite or "base"]
+def eval_options(fn):
+    options = [
+        click.option("--limit", type=click.IntRange(min=1), default=200, show_default=True),
+        click.option("--systems", "system_names", default=None,
+                     help=f"Comma-separated systems (default: the base set): {', '.join(BASE_SYSTEMS + ABLATIONS)}, "
+                          "artdirector@MODEL, artdirector+ADAPTER."),
+        click.option("--suite", type=click.Choice(sorted(SUITES)), default=None,
+                     help="A preset list of systems for one of the seed papers' experiments."),
+        click.option("--n", "n", type=click.IntRange(min=1), default=2, show_default=True,
+                     help="Samples per idea (diversity metrics need 2 or more)."),
+        click.option("--seed", type=SEED, default=0, show_default=True),
+        click.option("--out", type=click.Path(file_okay=False), default="eval-out", show_default=True),
+        click.option("--json", "as_json", is_flag=True, help="Print report.json to stdout."),
+    ]
+    return functools.reduce(lambda f, opt: opt(f), reversed(options), fn)
+
+
+def _evaluate(protocol: str, data_file: str, items, skipped: int, limit, system_names, suite, n, seed, out,
+              as_json) -> None:
     from pathlib import Path
 
     from rich.console import Console
     from rich.progress import Progress
 
-    from artdirector.evaluation.harness import prefix_items, read_prompts, run, score
-    from artdirector.evaluation.registry import build_systems
-    from artdirector.evaluation.report import write_report
+    from artdirector.evaluation.harness import evaluate
 
-    names = [x.strip() for x in system_names.split(",") if x.strip()]
-    items, skipped = prefix_items(read_prompts(data_file), limit=limit, seed=seed)
-    if not items:
-        raise InputError(f"no usable ideas in {data_file} (need prefixes of >= 3 words and >= 2 modifiers)")
-    systems, embedder = build_systems(names)
-    config = {"data": str(data_file), "limit": limit, "systems": names, "n": n, "seed": seed}
+    if system_names and suite:
+        raise InputError("give --systems or --suite, not both")
+    names = [x.strip() for x in (system_names or SUITES[suite or "base"]).split(",") if x.strip()]
+    config = {"protocol": protocol, "data": str(data_file), "limit": limit, "systems": names, "n": n, "seed": seed}
+    if protocol == "prefix":
+        config.pop("protocol")  # as runs written before the ideas protocol recorded it: they resume
     with Progress(transient=True, console=Console(stderr=True)) as bar:
-        tasks = {s.name: bar.add_task(s.name, total=len(items)) for s in systems}
-        results = run(items, systems, out=Path(out), n=n, seed=seed, config=config,
-                      progress=lambda name, done, total: bar.update(tasks[name], completed=done))
-    constraints = {s.name: s.constraints for s in systems if getattr(s, "constraints", None)}
-    report = write_report(Path(out), score(items, results, embedder(), constraints=constraints), items=items,
-                          results=results, skipped=skipped, config=config)
+        tasks = {}
+
+        def progress(name, done, total):
+            tasks.setdefault(name, bar.add_task(name, total=total))
+            bar.update(tasks[name], completed=done)
+
+        report = evaluate(items, names, out=Path(out), n=n, seed=seed, config=config, skipped=skipped,
+                          progress=progress)
     if as_json:
         click.echo(json.dumps(report))
     else:
         click.echo((Path(out) / "report.md").read_text().split("## Examples")[0])
+
+
+@eval_group.command("prefix")
+@click.option("--data", "data_file", required=True, type=click.Path(dir_okay=False, exists=True),
+              help="TSV/CSV/JSONL with a 'prompt' column (use a validation or test split).")
+@eval_options
+@_fail_on_bad_input
+def eval_prefix(data_file, limit, system_names, suite, n, seed, out, as_json) -> None:
+    """NeuroPrompts' prefix protocol: the idea is a human prompt's prefix; compare modifiers."""
+    from artdirector.evaluation.harness import prefix_items, read_prompts
+
+    items, skipped = prefix_items(read_prompts(data_file), limit=limit, seed=seed)
+    if not items:
+        raise InputError(f"no usable ideas in {data_file} (need prefixes of >= 3 words and >= 2 modifiers)")
+    _evaluate("prefix", data_file, items, skipped, limit, system_names, suite, n, seed, out, as_json)
+
+
+@eval_group.command("ideas")
+@click.option("--data", "data_file", required=True, type=click.Path(dir_okay=False, exists=True),
+              help="Ideas as typed: one per line, or a TSV/CSV/JSONL/Parquet column (--column).")
+@click.option("--column", default="prompt", show_default=True, help="The column of a table that holds the ideas.")
+@eval_options
+@_fail_on_bad_input
+def eval_ideas(data_file, column, limit, system_names, suite, n, seed, out, as_json) -> None:
+    """Ideas without a human prompt (benchmark sentences, everyday ideas): trust, fidelity and diversity."""
+    from artdirector.evaluation.harness import idea_items
+    from artdirector.readers import read_texts
+
+    items, skipped = idea_items(read_texts(data_file, column), limit=limit, seed=seed)
+    if not items:
+        raise InputError(f"no ideas in {data_file}")
+    _evaluate("ideas", data_file, items, skipped, limit, system_names, suite, n, seed, out, as_json)
 
 
 @main.group()
@@ -506,7 +550,7 @@ def models() -> None:
 @models.command("prepare")
 def models_prepare() -> None:
     """Convert the embedded GGUF for PyTorch and index the built-in prompt library (both done once)."""
-    from artdirector.library.library import PromptLibrary
+    from artdirector.library.library import BUILTIN, PromptLibrary
     from artdirector.lm.embedded import ensure_converted
 
     path = ensure_converted(lambda msg: click.echo(msg, err=True))
@@ -514,7 +558,7 @@ def models_prepare() -> None:
     lib = PromptLibrary.default()
     click.echo("indexing the built-in prompt library (once)", err=True)
     lib.ensure_builtin()
-    click.echo(f"library: {lib.root} ({lib.collections().get('builtin', 0)} prompts)")
+    click.echo(f"library: {lib.location(BUILTIN)} ({lib.collections().get(BUILTIN, 0)} prompts)")
     from artdirector.director import default_adapter
 
     if default_adapter() is not None:  # its llama.cpp form is written on first load; do it now, not then

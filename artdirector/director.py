@@ -8,7 +8,8 @@ function of the module that owns it:
 3. build the LM prompt — ``prompting`` (the adapter's zero-shot frame, or few-shot with retrieved examples);
 4. decode — the decoder ``decoding.dispatch`` chose (greedy, sampling, beam, NeuroLogic, grammar, SMC);
 5. parse and select modifiers — ``selection.select_modifiers`` (with the retrieval vote);
-6. apply constraints — ``Constraints.apply_to``, and the video target's motion (``render.add_motion``);
+6. apply constraints — ``Constraints.apply_to``; the video target's motion (``render.add_motion``); the
+   negative prompt for the direction's medium (``guards.negative_prompt``);
 7. render for the target — ``render.render`` within the target's real token budget.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -24,6 +26,7 @@ from artdirector.brief import check_idea
 from artdirector.decoding import dispatch
 from artdirector.decoding.constraints import Constraints
 from artdirector.errors import BadInput, check_seed
+from artdirector.guards import negative_prompt
 from artdirector.library.retrieval import retrieve
 from artdirector.lm.base import GenerationConfig, LanguageModel
 from artdirector.prompting import N_SHOTS, AdapterPrompter, FewShotPrompter, Prompter
@@ -55,6 +58,7 @@ class Request:
     grammar: object = None  # ``decoding.grammar.Grammar``
     decoding: str = dispatch.AUTO
     steer: float = 0.0
+    details: bool = False  # keep scene details the idea does not name (the guards drop them otherwise)
 
     def __post_init__(self) -> None:
         if isinstance(self.n, bool) or not isinstance(self.n, int) or self.n < 1:
@@ -118,15 +122,16 @@ class ArtDirector:
 
     def direct_many(self, ideas: Sequence[str], *, target: str = "sd15", n: int = 1, seed: int = 0,
                     constraints: Constraints | None = None, grammar=None, decoding: str = dispatch.AUTO,
-                    steer: float = 0.0) -> list[DirectionResult]:
+                    steer: float = 0.0, details: bool = False) -> list[DirectionResult]:
         """Direct several ideas with one batched LM call per candidate (the model is loaded once).
 
         ``decoding`` (see ``decoding.dispatch.choose``): with ``constraints`` each idea is decoded by NeuroLogic
         beam search; with a ``grammar`` (``decoding.grammar.Grammar``) under it; "smc" for sequential Monte
         Carlo steering; "beam" for plain beam search. ``steer`` > 0 biases decoding toward the expert
-        vocabulary by that many nats per token (``decoding.steer``)."""
+        vocabulary by that many nats per token (``decoding.steer``). ``details``: let the director add scene
+        details the idea does not name (by default the guards keep new subject matter out)."""
         # 1. Check the request: every idea, the options, what the model can do; nothing runs before this.
-        request = Request(target, n, seed, constraints, grammar, decoding, steer)
+        request = Request(target, n, seed, constraints, grammar, decoding, steer, details)
         checked = [check_idea(i) for i in ideas]
         self._check(request, [c.text for c in checked])
         start = time.perf_counter()
@@ -146,19 +151,23 @@ class ArtDirector:
         per_idea = (time.perf_counter() - start) / len(checked)
         results = []
         for i, idea in enumerate(checked):
-            candidates = []
+            candidates, used = [], Counter()
             for k in range(n):
                 out = decoded[k][i]
-                # 5. Parse what the model wrote and select the modifiers (with the retrieval vote).
+                # 5. Parse what the model wrote and select the modifiers: retrieval vote, then the guards.
                 chosen = select_modifiers(idea.text, out.text, truncated=out.finish_reason == "length",
-                                          seed=seed + k, retrieved=retrieved[i])
-                notes = [*idea.notes, *(request.constraints.notes if request.constraints else ())]
+                                          seed=seed + k, retrieved=retrieved[i], details=details, used=used)
+                used.update(p.lower() for p in chosen.direction.phrases())
+                used.update(f"by {p.lower()}" for p in chosen.direction.parts.get("artist", []))  # as retrieved
+                notes = [*idea.notes, *(request.constraints.notes if request.constraints else ()),
+                         *guard_notes(chosen.faults)]
                 if chosen.fallback:
                     notes.append("the model wrote too few usable modifiers; used those of retrieved human prompts "
                                  "and vocabulary tags instead")
-                # 6. Make the direction hold the constraints; a video direction gets its motion.
+                # 6. The constraints, a video direction's motion, a negative prompt for the direction's medium.
                 if target == "video":
                     add_motion(chosen.direction, random.Random(seed + k))
+                chosen.direction.negative = negative_prompt(chosen.direction, chosen.direction.negative)
                 if request.constraints:
                     request.constraints.apply_to(chosen.direction, notes)
                 # 7. Render for the target within its token budget.
@@ -189,6 +198,16 @@ class ArtDirector:
         from artdirector.decoding.steer import vocabulary_bias
 
         return vocabulary_bias(self.lm, steer)
+
+
+def guard_notes(faults, shown: int = 6) -> list[str]:
+    """What the guards kept out, in one note (the first ``shown``, with why for each kind)."""
+    if not faults:
+        return []
+    listed = ", ".join(f"'{f.phrase}' ({f.guard})" for f in faults[:shown])
+    more = f" and {len(faults) - shown} more" if len(faults) > shown else ""
+    return [f"the guards kept out {listed}{more}: new subject matter, another medium, a contradicted colour, "
+            "time or weather, or a near-duplicate (details=True keeps scene details)"]
 
 
 def decoder_name(decoding: str, k: int) -> str:

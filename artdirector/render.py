@@ -19,6 +19,7 @@ result says which. The idea itself is never cut: if it alone is over budget, the
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, field
 
 from artdirector.brief import Direction
@@ -118,11 +119,12 @@ def _artist(phrase: str) -> str:
 
 
 def _tags(idea: str, parts: dict[str, list[str]], order: tuple[str, ...]) -> str:
-    phrases = [idea]
-    for category in order:
-        for p in parts.get(category, []):
-            phrases.append(_artist(p) if category == "artist" else p)
-    return ", ".join(phrases)
+    tags = [_artist(p) if category == "artist" else p for category in order for p in parts.get(category, [])]
+    if not tags:
+        return idea
+    if idea.rstrip()[-1:] in ".!?":  # a sentence idea: its own full stop ends it, the tags follow cleanly
+        return f"{idea.rstrip()} {tags[0][:1].upper()}{tags[0][1:]}" + "".join(f", {t}" for t in tags[1:])
+    return ", ".join([idea, *tags])
 
 
 def _join(words: list[str]) -> str:
@@ -135,33 +137,51 @@ def _article(phrase: str) -> str:
     return ("an " if phrase[0].lower() in "aeiou" else "a ") + phrase
 
 
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+# Resolution and engine tokens mean nothing to a T5 encoder: prose keeps only descriptive boosters.
+_TECHNICAL = re.compile(r"(^|\s)(\d+ ?k|uhd|hd|hdr|1080p|octane|unreal engine|artstation|trending|cgsociety|"
+                        r"resolution)(\s|$)")
+
+
+def _described(phrases: list[str], says: str, noun: str) -> list[str]:
+    """Phrases that name their own noun as they are; the others together as one "a/an X, Y and Z <noun>"."""
+    own = [p for p in phrases if re.search(rf"\b({says})\b", p)]
+    bare = [p for p in phrases if p not in own]
+    return own + ([_article(f"{_join(bare)} {noun}")] if bare else [])
+
+
 def _prose(idea: str, parts: dict[str, list[str]]) -> str:
+    """Descriptive sentences for T5-read models: the idea and its details; how it is made (medium, style,
+    artist); then light, palette, framing and mood as one description; at most one quality phrase."""
     get = parts.get
-    first = idea.rstrip(" .")
+    first = idea.rstrip(" .!?")
     if get("subject"):
-        first += ", " + ", ".join(get("subject"))
-    sentences = [first + "."]
-    look = []
+        first += ", with " + _join(get("subject"))
+    sentences = [first + (idea.rstrip()[-1] if idea.rstrip()[-1:] in "!?" else ".")]
+    artists = [a[3:] if a.lower().startswith("by ") else a for a in get("artist", [])]
+    look = ""
     if get("medium"):
-        look.append(_article(_join(get("medium"))))
-    if get("style"):
-        look.append(f"in a {_join(get('style'))} style")
-    if get("artist"):
-        names = [a[3:] if a.lower().startswith("by ") else a for a in get("artist")]
-        look.append(f"in the manner of {_join(names)}")
+        look = _cap(_article(_join(get("medium"))))
+        if get("style"):
+            look += f" with a {_join(get('style'))} feel"
+    elif get("style"):
+        look = f"In a {_join(get('style'))} style"
+    if artists:
+        look = f"{look}, after {_join(artists)}" if look else f"After {_join(artists)}"
     if look:
-        sentences.append(("Rendered as " if get("medium") else "Made ") + " ".join(look) + ".")
-    if get("lighting"):
-        sentences.append(f"The scene has {_join(get('lighting'))}.")
-    if get("color"):
-        sentences.append(f"The palette is {_join(get('color'))}.")
-    if get("composition"):
-        sentences.append(f"The composition is {_join(get('composition'))}.")
-    if get("mood"):
-        sentences.append(f"The mood is {_join(get('mood'))}.")
-    if get("booster"):
-        boost = ", ".join(get("booster"))
-        sentences.append(boost[0].upper() + boost[1:] + ".")
+        sentences.append(look + ".")
+    scene = list(get("lighting", []))
+    scene += _described(get("color", []), r"palette|colou?rs?|tones?|hues?", "palette")
+    scene += get("composition", [])
+    scene += _described(get("mood", []), r"mood|atmosphere|feel|vibe", "atmosphere")
+    if scene:
+        sentences.append(_cap(_join(scene)) + ".")
+    quality = [b for b in get("booster", []) if not _TECHNICAL.search(b.lower())][:1]
+    if quality:
+        sentences.append(_cap(quality[0]) + ".")
     return " ".join(sentences)
 
 

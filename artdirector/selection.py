@@ -2,23 +2,31 @@
 
 What the model writes goes through ``parse_modifiers`` (clean phrases only) and ``classify``; phrases the
 vocabularies do not know are kept as subject details only when they are plausible ones. With retrieved
-prompts, the model's phrases join the retrieval vote (``library.retrieval.vote``). If fewer than
-``MIN_MODIFIERS`` clean phrases survive, the direction falls back to the modifiers the retrieved prompts
-share, then to a tag list drawn from the shipped vocabularies (by DiffusionDB frequency), and says so.
+prompts, the model's phrases join the retrieval vote (``library.retrieval.vote``). The ranked phrases are
+then taken best first through the coherence and fidelity guards (``guards.Guards``: no invented subject
+matter, the idea's medium, no contradicted colour, time or weather, no near-duplicates) until
+``MAX_MODIFIERS`` pass; a direction the guards leave short stays short (padding it is what they prevent). If
+fewer than ``MIN_MODIFIERS`` clean phrases came from the model, the direction falls back to the modifiers the
+retrieved prompts share, then to tags drawn from the shipped vocabularies (by DiffusionDB frequency), through
+the same guards, and says so.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from artdirector.brief import Direction
-from artdirector.library.retrieval import shared_modifiers, vote
+from artdirector.guards import Fault, Guards
+from artdirector.library.retrieval import MAX_MODIFIERS, shared_modifiers, vote
 from artdirector.parse import parse_modifiers
 from artdirector.vocab import category_vocab, classify
 
 MIN_MODIFIERS = 2  # fewer usable phrases than this from the model: fall back
+# At most this many phrases of a part: a list of five artists or five quality boosters crowds out the rest.
+CATEGORY_CAPS = {"artist": 3, "booster": 3}
 FALLBACK_SHARED = 6  # modifiers taken from the retrieved prompts on a fallback
 # How many of each category a fallback direction takes, and from how many of the most used phrases.
 FALLBACK = {"medium": (1, 12), "style": (1, 25), "artist": (1, 25), "lighting": (1, 23), "booster": (2, 12)}
@@ -29,11 +37,21 @@ DEFAULT_NEGATIVE = (
 )
 
 
+ARTIST_PREFIX = re.compile(r"^(?:(?:art|artwork|painted|illustrated|drawn|photographed) by|in the style of|"
+                           r"style of|by)\s+")
+
+
 @dataclass
 class Selection:
     direction: Direction
     fallback: bool = False  # the model itself wrote too few usable phrases
     rejected: list[str] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)  # what the guards kept out
+
+
+def artist_name(phrase: str) -> str:
+    """"art by greg rutkowski", "in the style of hokusai" -> the name (the renderer writes "by NAME")."""
+    return ARTIST_PREFIX.sub("", phrase)
 
 
 def plausible_detail(phrase: str, idea_words: set[str]) -> bool:
@@ -45,8 +63,11 @@ def plausible_detail(phrase: str, idea_words: set[str]) -> bool:
     return sum(w in idea_words for w in words) / len(words) < 0.5
 
 
-def select_modifiers(idea: str, text: str, *, truncated: bool, seed: int, retrieved: Sequence = ()) -> Selection:
-    """The direction for ``idea`` from the model's answer ``text`` (``truncated``: it hit the token limit)."""
+def select_modifiers(idea: str, text: str, *, truncated: bool, seed: int, retrieved: Sequence = (),
+                     details: bool = False, used: Mapping[str, int] | None = None) -> Selection:
+    """The direction for ``idea`` from the model's answer ``text`` (``truncated``: it hit the token limit).
+    ``details``: keep scene details the idea does not name (the guards drop them otherwise); ``used``: the
+    phrases earlier candidates of the same idea took, voted down so that candidates differ."""
     parsed = parse_modifiers(text, idea)
     phrases = parsed.phrases
     if truncated and phrases and not text.rstrip().endswith(","):
@@ -60,25 +81,56 @@ def select_modifiers(idea: str, text: str, *, truncated: bool, seed: int, retrie
         else:
             kept.append(phrase)
     selection.fallback = len(kept) < MIN_MODIFIERS
-    if retrieved:
-        kept = vote(kept, retrieved)
-    direction = selection.direction
-    for phrase in kept:
-        category = classify(phrase)
-        direction.add(category, phrase[3:] if category == "artist" and phrase.startswith("by ") else phrase)
-    if len(direction.phrases()) < MIN_MODIFIERS:
-        fill_fallback(direction, random.Random(seed), retrieved)
+    guards = Guards(idea, details=details)
+    take = _taker(selection, guards)
+    for phrase in vote(kept, retrieved, limit=None, used=used) if retrieved else kept:
+        if take(phrase) >= MAX_MODIFIERS:
+            break
+    if selection.fallback:  # the model failed; phrases the guards refused are not a reason to pad
+        fill_fallback(selection.direction, random.Random(seed), retrieved, take)
     return selection
 
 
-def fill_fallback(direction: Direction, rng: random.Random, retrieved: Sequence = ()) -> None:
+def _taker(selection: Selection, guards: Guards):
+    """A function that adds one ranked phrase to the direction if the guards let it in; returns how many
+    phrases the direction holds."""
+    direction, accepted = selection.direction, []
+
+    def take(phrase: str) -> int:
+        category = classify(phrase)
+        phrase = artist_name(phrase) if category == "artist" else phrase
+        if len(direction.parts.get(category, ())) >= CATEGORY_CAPS.get(category, MAX_MODIFIERS):
+            return len(accepted)  # enough of this kind: room for the others
+        fault, replaced = guards.check(phrase, accepted, artist=category == "artist")
+        if fault:
+            selection.faults.append(fault)
+        elif not contains_phrase(direction, phrase):
+            if replaced:
+                accepted.remove(replaced)
+                for part in direction.parts.values():
+                    if replaced in part:
+                        part.remove(replaced)
+            if direction.add(category, phrase):
+                accepted.append(phrase)
+        return len(accepted)
+
+    return take
+
+
+def contains_phrase(direction: Direction, phrase: str) -> bool:
+    return any(phrase.lower() == p.lower() for p in direction.phrases())
+
+
+def fill_fallback(direction: Direction, rng: random.Random, retrieved: Sequence = (), take=None) -> None:
     """Too little usable output: take the modifiers the retrieved prompts share (weighted by similarity),
-    then fill the categories still empty from the vocabularies."""
+    then fill the categories still empty from the vocabularies; ``take`` (the guarded adder of
+    ``select_modifiers``) decides what gets in."""
+    take = take or (lambda phrase: direction.add(classify(phrase), phrase))
     for phrase in shared_modifiers(retrieved, FALLBACK_SHARED):
-        direction.add(classify(phrase), phrase)
+        take(phrase)
     for category, (count, top) in FALLBACK.items():
         entries = category_vocab(category)[:top]
         if direction.parts.get(category) or not entries:
             continue
         for entry in rng.sample(entries, min(count, len(entries))):
-            direction.add(category, entry.phrase)
+            take(entry.phrase)

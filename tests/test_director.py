@@ -18,7 +18,8 @@ def test_parts_are_parsed_and_classified_from_the_lm_output():
                                  "booster": ["8k"]}
     assert r.added == ["oil painting", "greg rutkowski", "volumetric lighting", "teal and orange", "8k"]
     assert not r.fallback
-    assert r.rendered.negative_prompt == ", ".join(DEFAULT_NEGATIVE)
+    # the generic failures, then what opposes the direction's medium (a painting keeps photos and renders out)
+    assert r.rendered.negative_prompt == ", ".join([*DEFAULT_NEGATIVE, "photo", "photograph", "3d render", "cgi"])
     # The prompt the LM saw: real few-shot examples, then the idea, with the answer begun by the idea.
     assert lm.calls[0].endswith("<|im_start|>user\na lighthouse in a storm<|im_end|>\n"
                                 "<|im_start|>assistant\na lighthouse in a storm,")

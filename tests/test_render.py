@@ -63,10 +63,10 @@ def test_sdxl_uses_the_same_budget_as_both_clip_encoders():
 
 def test_flux_reads_as_prose():
     r = render(rich_direction(), "flux")
-    assert r.prompt.startswith("a lighthouse in a storm, crashing waves, rocky cliff.")
-    assert "Rendered as oil painting and matte painting" not in r.prompt  # gets an article
-    assert "in the manner of ivan aivazovsky" in r.prompt
-    assert r.prompt.count(".") >= 5 and r.prompt.endswith(".")
+    assert r.prompt.startswith("a lighthouse in a storm, with crashing waves and rocky cliff. An oil painting and "
+                               "matte painting")  # sentences that describe, with articles
+    assert "after ivan aivazovsky" in r.prompt and "an ominous, epic and cinematic atmosphere" in r.prompt
+    assert r.prompt.count(".") >= 4 and r.prompt.endswith(".") and "8k" not in r.prompt
     assert r.negative_prompt == ""  # FLUX takes no negative prompt, and says so
     assert any("no negative prompt" in n for n in r.notes)
     assert r.tokens <= TARGETS["flux"].budget and r.dropped == []

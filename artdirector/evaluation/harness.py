@@ -52,6 +52,21 @@ def prefix_items(prompts: Sequence[str], *, limit: int | None, seed: int) -> tup
     return chosen, skipped + len(items) - len(chosen)
 
 
+def idea_items(texts: Sequence[str], *, limit: int | None, seed: int) -> tuple[list[Item], int]:
+    """Ideas as typed (benchmark sentences, everyday ideas): no human prompt to compare modifiers with, so
+    only the metrics of the prompt itself (trust, fidelity, diversity, budget) are scored. Duplicates and
+    empty lines are skipped; a seeded sample of ``limit``."""
+    seen, items = set(), []
+    for text in texts:
+        idea = fold_space(text)
+        if idea and idea.lower() not in seen:
+            seen.add(idea.lower())
+            items.append(Item(idea, "", ()))
+    random.Random(seed).shuffle(items)
+    chosen = items[:limit] if limit else items
+    return chosen, len(texts) - len(chosen)
+
+
 def run(items: Sequence[Item], systems: Sequence, *, out: Path, n: int, seed: int, config: dict,
         progress: Callable[[str, int, int], None] | None = None) -> dict[str, list[dict]]:
     """Run every system on every item (resuming from ``out/results.jsonl``); return results per system."""
@@ -93,7 +108,8 @@ def score(items: Sequence[Item], results: dict[str, list[dict]], embedder,
     from artdirector.evaluation.metrics import constraint_satisfaction, score_system
 
     ideas = [it.idea for it in items]
-    refs = [list(it.modifiers) for it in items]
+    with_humans = all(it.prompt for it in items)
+    refs = [list(it.modifiers) for it in items] if with_humans else None
     table = {}
     for name, recs in results.items():
         table[name] = score_system(ideas, refs, [r["prompts"] for r in recs], [r["seconds"] for r in recs],
@@ -101,9 +117,25 @@ def score(items: Sequence[Item], results: dict[str, list[dict]], embedder,
         if constraints and name in constraints:
             table[name]["constraint_satisfaction"] = constraint_satisfaction(
                 [r["prompts"][0] for r in recs], constraints[name])
+    if not with_humans:
+        return table
     human = score_system(ideas, refs, [[it.prompt] for it in items], [], embedder, with_latency=False)
     for metric in ("modifier_precision", "modifier_recall", "modifier_f1", "soft_modifier_f1", "self_similarity"):
         human[metric] = None  # the reference against itself would score 1 by construction
     table["human"] = human
     return table
 
+
+
+def evaluate(items: Sequence[Item], names: Sequence[str], *, out: Path, n: int, seed: int, config: dict,
+             skipped: int = 0, progress: Callable[[str, int, int], None] | None = None) -> dict:
+    """Build the named systems (``evaluation.registry``), run them on ``items`` (resumable), score and
+    write the report to ``out``; returns ``report.json``'s content."""
+    from artdirector.evaluation.registry import build_systems
+    from artdirector.evaluation.report import write_report
+
+    systems, embedder = build_systems(list(names))
+    results = run(items, systems, out=Path(out), n=n, seed=seed, config=config, progress=progress)
+    constraints = {s.name: s.constraints for s in systems if getattr(s, "constraints", None)}
+    return write_report(Path(out), score(items, results, embedder(), constraints=constraints), items=items,
+                        results=results, skipped=skipped, config=config)

@@ -115,35 +115,40 @@ def percentile(values: Sequence[float], q: float) -> float:
     return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if len(values) else 0.0
 
 
-def score_system(ideas: Sequence[str], references: Sequence[Sequence[str]], samples: Sequence[Sequence[str]],
+def score_system(ideas: Sequence[str], references: Sequence[Sequence[str]] | None, samples: Sequence[Sequence[str]],
                  seconds: Sequence[float], embedder, *, with_latency: bool = True) -> dict:
     """All metrics for one system: ``samples[i]`` are its prompts for ``ideas[i]`` (the first is scored for
-    quality, all of them for diversity); ``references[i]`` the human modifiers."""
+    quality, all of them for diversity); ``references[i]`` the human modifiers (None for ideas with no human
+    prompt, such as benchmark sentences: then the modifier-matching metrics are left out). The trust metrics
+    of ``evaluation.quality`` join the table."""
+    from artdirector.evaluation.quality import quality
+
     firsts = [s[0] for s in samples]
     mods = [modifiers_of(p, idea) for p, idea in zip(firsts, ideas)]
-    exact = np.array([prf(m, [normalise_phrase(r) for r in ref]) for m, ref in zip(mods, references)])
     idea_vecs = embedder.encode(list(ideas))
     prompt_vecs = embedder.encode(firsts)
-    phrases = sorted({p for m in mods for p in m} | {normalise_phrase(r) for ref in references for r in ref})
-    vec = dict(zip(phrases, embedder.encode(phrases)))
-
-    def stack(ps):
-        return np.array([vec[p] for p in ps], dtype=np.float32).reshape(len(ps), idea_vecs.shape[1])
-
-    soft = np.array([soft_prf(stack(m), stack([normalise_phrase(r) for r in ref]))
-                     for m, ref in zip(mods, references)])
     sims = [self_similarity(embedder.encode(list(s))) for s in samples if len(s) > 1]
-    out = {
-        "modifier_precision": float(exact[:, 0].mean()),
-        "modifier_recall": float(exact[:, 1].mean()),
-        "modifier_f1": float(exact[:, 2].mean()),
-        "soft_modifier_f1": float(soft[:, 2].mean()),
+    out = {}
+    if references is not None:
+        exact = np.array([prf(m, [normalise_phrase(r) for r in ref]) for m, ref in zip(mods, references)])
+        phrases = sorted({p for m in mods for p in m} | {normalise_phrase(r) for ref in references for r in ref})
+        vec = dict(zip(phrases, embedder.encode(phrases)))
+
+        def stack(ps):
+            return np.array([vec[p] for p in ps], dtype=np.float32).reshape(len(ps), idea_vecs.shape[1])
+
+        soft = np.array([soft_prf(stack(m), stack([normalise_phrase(r) for r in ref]))
+                         for m, ref in zip(mods, references)])
+        out |= {"modifier_precision": float(exact[:, 0].mean()), "modifier_recall": float(exact[:, 1].mean()),
+                "modifier_f1": float(exact[:, 2].mean()), "soft_modifier_f1": float(soft[:, 2].mean())}
+    out |= {
         "category_coverage": float(np.mean([category_coverage(m) for m in mods])),
         "fidelity": float(np.mean(np.sum(idea_vecs * prompt_vecs, axis=1))),
         "distinct_2": distinct_n([p for s in samples for p in s]),
         "self_similarity": float(np.mean(sims)) if sims else None,
         "over_budget_rate": float(np.mean([over_budget(p) for p in firsts])),
         "modifiers_per_prompt": float(np.mean([len(m) for m in mods])),
+        **quality(ideas, mods, firsts, embedder),
     }
     if with_latency:
         out["latency_p50_s"] = percentile(seconds, 50)

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from artdirector.brief import BadInput
+from artdirector.corpus import prompt_prefix
 from artdirector.errors import LibraryError  # noqa: F401 - re-exported where it used to live
 from artdirector.library.store import FaissIndex, VectorIndex
 from artdirector.readers import read_rows
@@ -80,7 +81,12 @@ MIGRATIONS = (
     INSERT OR IGNORE INTO collections SELECT DISTINCT collection, '{LEGACY_EMBEDDER}', {LEGACY_DIMENSION}
         FROM prompts;
     """,
+    # The embedding of each prompt's idea (text before the first comma): ideas are searched against ideas
+    # (``search(..., by="idea")``). Rows ingested before this have none; their collections are searched by
+    # the whole prompt.
+    "ALTER TABLE prompts ADD COLUMN idea_vector BLOB;",
 )
+FIELDS = {"prompt": ("vector", "", "indexed"), "idea": ("idea_vector", ".idea", "indexed-idea")}
 
 
 @dataclass
@@ -119,8 +125,8 @@ class PromptLibrary:
         self.db_path = self.root / "library.sqlite"
         self._embedder = embedder
         self._index_factory = index_factory or (lambda ndim, path: FaissIndex(ndim, path=path))
-        self._indexes: dict[str, VectorIndex] = {}
-        self._covered: dict[str, int] = {}  # highest row id each loaded index holds
+        self._indexes: dict[tuple[str, str], VectorIndex] = {}  # (collection, "prompt" | "idea")
+        self._covered: dict[tuple[str, str], int] = {}  # highest row id each loaded index holds
         self._builtin: PromptLibrary | None = None
         try:
             self.db = sqlite3.connect(self.db_path, timeout=30, check_same_thread=False)
@@ -156,6 +162,10 @@ class PromptLibrary:
     def _for(self, collection: str) -> PromptLibrary:
         """The library that holds ``collection``: the built-in one lives apart from the user's."""
         return self._builtin if collection == BUILTIN and self._builtin is not None else self
+
+    def location(self, collection: str) -> Path:
+        """The folder that holds ``collection``."""
+        return self._for(collection).root
 
     def require(self, collection: str) -> None:
         """Refuse an unknown collection; build the built-in one if this installation has not yet."""
@@ -205,16 +215,26 @@ class PromptLibrary:
             raise BadInput("the built-in library ships with artdirector and cannot be removed")
         with self._writer():
             n = self.db.execute("DELETE FROM prompts WHERE collection = ?", (collection,)).rowcount
-            self.db.execute("DELETE FROM meta WHERE key = ?", (f"indexed:{collection}",))
             self.db.execute("DELETE FROM collections WHERE name = ?", (collection,))
+            for by, (_, _, meta) in FIELDS.items():
+                self.db.execute("DELETE FROM meta WHERE key = ?", (f"{meta}:{collection}",))
+                self._index_path(collection, by).unlink(missing_ok=True)
+                self._indexes.pop((collection, by), None)
+                self._covered.pop((collection, by), None)
             self.db.commit()
-            self._index_path(collection).unlink(missing_ok=True)
-            self._indexes.pop(collection, None)
-            self._covered.pop(collection, None)
         return n
 
-    def _index_path(self, collection: str) -> Path:
-        return self.root / f"{collection}.faiss"
+    def _index_path(self, collection: str, by: str = "prompt") -> Path:
+        return self.root / f"{collection}{FIELDS[by][1]}.faiss"
+
+    def has_ideas(self, collection: str) -> bool:
+        """Whether every row of ``collection`` carries an idea embedding (rows ingested by an older version
+        do not: such a collection is searched by the whole prompt, never by a part of its rows)."""
+        if self._for(collection) is not self:
+            return self._builtin.has_ideas(collection)
+        missing = self.db.execute("SELECT 1 FROM prompts WHERE collection = ? AND idea_vector IS NULL LIMIT 1",
+                                  (collection,)).fetchone()
+        return missing is None and self.has(collection)
 
     @contextlib.contextmanager
     def _writer(self, *, wait: bool = True):
@@ -238,49 +258,51 @@ class PromptLibrary:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def index(self, collection: str) -> VectorIndex:
-        """The collection's vector index, caught up with every committed row."""
+    def index(self, collection: str, by: str = "prompt") -> VectorIndex:
+        """The collection's vector index of whole prompts (``by="prompt"``) or of their ideas (``"idea"``),
+        caught up with every committed row."""
         if self._for(collection) is not self:
-            return self._builtin.index(collection)
-        index = self._indexes.get(collection)
+            return self._builtin.index(collection, by)
+        column, _, meta = FIELDS[by]
+        key = (collection, by)
+        index = self._indexes.get(key)
         if index is None:
-            path = self._index_path(collection)
-            covered = self._meta(f"indexed:{collection}")
+            path = self._index_path(collection, by)
+            covered = self._meta(f"{meta}:{collection}")
             if not path.exists():  # lost, or never saved: every row goes in afresh
                 covered = None
             try:
                 index = self._index_factory(self.embedder.dimension, path if covered else None)
             except Exception:  # an unreadable index file is derived data: rebuild it from the database
                 index, covered = self._index_factory(self.embedder.dimension, None), None
-            self._indexes[collection] = index
-            self._covered[collection] = int(covered or 0)
-        last = self._covered[collection]
-        rows = self.db.execute("SELECT id, vector FROM prompts WHERE collection = ? AND id > ? ORDER BY id",
-                               (collection, last)).fetchall()
+            self._indexes[key] = index
+            self._covered[key] = int(covered or 0)
+        rows = self.db.execute(f"SELECT id, {column} FROM prompts WHERE collection = ? AND id > ? AND {column} "
+                               "IS NOT NULL ORDER BY id", (collection, self._covered[key])).fetchall()
         if rows:
             ids = np.array([r[0] for r in rows], dtype=np.int64)
             index.add(ids, np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows]))
-            self._covered[collection] = int(ids[-1])
-            self._save_if_idle(collection)
+            self._covered[key] = int(ids[-1])
+            self._save_if_idle(collection, by)
         return index
 
     def _meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
-    def _save_if_idle(self, collection: str) -> None:
+    def _save_if_idle(self, collection: str, by: str) -> None:
         """Keep a reader's catch-up for the next process, unless a writer is busy (it saves when done)."""
         with self._writer(wait=False) as writing:
             if writing:
-                self._save_index(collection)
+                self._save_index(collection, by)
 
-    def _save_index(self, collection: str) -> None:
-        index = self.index(collection)
-        index.save(self._index_path(collection))
+    def _save_index(self, collection: str, by: str = "prompt") -> None:
+        index = self.index(collection, by)
+        index.save(self._index_path(collection, by))
         # Libraries written before the FAISS index kept a usearch file; it is derived data, now unused.
         self._index_path(collection).with_suffix(".usearch").unlink(missing_ok=True)
         self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                        (f"indexed:{collection}", str(self._covered[collection])))
+                        (f"{FIELDS[by][2]}:{collection}", str(self._covered[(collection, by)])))
         self.db.commit()
 
     # -- ingest ------------------------------------------------------------------------------------------
@@ -331,6 +353,8 @@ class PromptLibrary:
                 if progress:
                     progress(min(begin + batch_size, len(pending)), len(pending))
             self._save_index(collection)
+            if self.has_ideas(collection):
+                self._save_index(collection, "idea")
         report.seconds = time.perf_counter() - start
         return report
 
@@ -355,12 +379,13 @@ class PromptLibrary:
             keep.append(row)
             kept_vecs.append(vec)
         now = time.time()
+        ideas = self.embedder.encode([prompt_prefix(p) or p for p, _, _ in keep])
         with self.db:  # one transaction per batch: all of it or none of it
             self.db.executemany(
-                "INSERT INTO prompts (collection, prompt, norm, source, added_at, unsafe, vector) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(collection, p, k, source, now, int(u), v.astype(np.float32).tobytes())
-                 for (p, u, k), v in zip(keep, kept_vecs)])
+                "INSERT INTO prompts (collection, prompt, norm, source, added_at, unsafe, vector, idea_vector) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(collection, p, k, source, now, int(u), v.astype(np.float32).tobytes(),
+                  iv.astype(np.float32).tobytes()) for (p, u, k), v, iv in zip(keep, kept_vecs, ideas)])
         report.added += len(keep)
 
     # -- search ------------------------------------------------------------------------------------------
@@ -374,14 +399,20 @@ class PromptLibrary:
         return {r[0]: r[1:] for r in rows}
 
     def search(self, query: str, *, k: int = 10, mode: str = "hybrid", collection: str = BUILTIN,
-               include_unsafe: bool = False, source: str | None = None) -> list[Hit]:
+               include_unsafe: bool = False, source: str | None = None, by: str = "prompt") -> list[Hit]:
+        """Prompts by meaning (``vector``), words (``keyword``) or both (``hybrid``). ``by="idea"`` compares
+        the query with each prompt's idea (the text before its first comma) instead of the whole prompt: what
+        the director retrieves with, since its query is an idea (collections ingested before idea embeddings
+        existed are searched by the whole prompt)."""
+        if by not in FIELDS:
+            raise BadInput(f"unknown search field {by!r}; valid: {', '.join(FIELDS)}")
         if mode not in ("vector", "keyword", "hybrid"):
             raise BadInput(f"unknown search mode {mode!r}; valid: vector, keyword, hybrid")
         if not query.strip():
             raise BadInput("the search query is empty")
         if self._for(collection) is not self:
             return self._builtin.search(query, k=k, mode=mode, collection=collection,
-                                        include_unsafe=include_unsafe, source=source)
+                                        include_unsafe=include_unsafe, source=source, by=by)
         if not self.has(collection):
             raise BadInput(f"no library named {collection!r}; libraries: {', '.join(self.collections()) or 'none'}")
         if mode != "keyword":
@@ -389,7 +420,8 @@ class PromptLibrary:
         depth = max(k * 5, 50)  # over-fetch: filters and fusion need candidates beyond the top k
         ranked: dict[str, list[tuple[int, float]]] = {}
         if mode in ("vector", "hybrid"):
-            ids, scores = self.index(collection).search(self.embedder.encode([query]), depth)
+            field = by if by == "prompt" or self.has_ideas(collection) else "prompt"
+            ids, scores = self.index(collection, field).search(self.embedder.encode([query]), depth)
             ranked["vector"] = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
         if mode in ("keyword", "hybrid"):
             ranked["keyword"] = self._keyword(query, collection, depth)

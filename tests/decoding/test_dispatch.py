@@ -39,12 +39,12 @@ def test_neurologic_writes_a_required_phrase_the_model_would_not():
 
 
 def test_grammar_decoding_keeps_the_answer_inside_the_grammar():
-    grammar = Grammar('start: phrase (", " phrase){0,3} ", " color\nphrase: /[a-z0-9][a-z0-9 ]{1,30}/\n'
-                      'color: "red" | "teal" | "gold"\n')
+    grammar = Grammar('start: phrase (", " phrase){0,3} ", " mood\nphrase: /[a-z0-9][a-z0-9 ]{1,30}/\n'
+                      'mood: "serene" | "eerie" | "epic"\n')
     r = director().direct("a red fox", grammar=grammar)
     assert r.decoding == "grammar"
-    # the model's answer, then the colour the grammar demands where the model would have stopped
-    assert r.direction.parts == {"medium": ["watercolor"], "lighting": ["soft light"], "color": ["gold"],
+    # the model's answer, then the mood the grammar demands where the model would have stopped
+    assert r.direction.parts == {"medium": ["watercolor"], "lighting": ["soft light"], "mood": ["epic"],
                                  "booster": ["8k"]}
 
 
@@ -105,14 +105,14 @@ def test_a_new_decoder_is_one_module_and_one_registry_line(monkeypatch):
 
     class Shout(dispatch.Decoder):
         def decode(self, k, prompts, prefixes, config):
-            return [dispatch.Decoded(" LOUD, BOLD") for _ in prompts]
+            return [dispatch.Decoded(" SKETCH, MOODY") for _ in prompts]
 
     module.Shout = Shout
     monkeypatch.setitem(sys.modules, "my_decoder", module)
     monkeypatch.setitem(dispatch.DECODERS, "shout", "my_decoder:Shout")
     monkeypatch.setattr(dispatch, "CHOICES", (*dispatch.CHOICES, "shout"))
     r = director().direct("a red fox", decoding="shout")
-    assert r.decoding == "shout" and r.prompt == "a red fox, loud, bold"
+    assert r.decoding == "shout" and r.prompt == "a red fox, sketch, moody"
 
 
 def test_a_new_backend_is_one_module_and_one_registry_line(monkeypatch):

@@ -72,3 +72,28 @@ def test_frequent_modifiers_is_a_constant():
     out = FrequentModifiers(train, k=2).generate(["a cat", "a dog"], n=2, seed=0)
     # "8K" counts as "8k"; sketch and oil tie and the first seen wins.
     assert out == [["a cat, 8k, sketch"] * 2, ["a dog, 8k, sketch"] * 2]
+
+
+def test_idea_items_take_sentences_as_typed():
+    from artdirector.evaluation.harness import idea_items
+
+    items, skipped = idea_items(["A photo of a bench.", "a photo of a bench.", "", "two cats  on a mat"], limit=None,
+                                seed=0)
+    assert sorted(i.idea for i in items) == ["A photo of a bench.", "two cats on a mat"]
+    assert skipped == 2 and all(i.prompt == "" and i.modifiers == () for i in items)
+
+
+@pytest.mark.slow  # the real embedder
+def test_ideas_without_human_prompts_are_scored_for_trust(tmp_path, minilm):
+    from artdirector.evaluation.harness import idea_items, score
+    from artdirector.evaluation.report import write_report
+
+    items, _ = idea_items(["a red car", "a photo of a dog"], limit=None, seed=0)
+    results = {"padded": [{"prompts": [f"{it.idea}, blue, 8k, 4k, oil painting"], "seconds": 0.0} for it in items]}
+    table = score(items, results, minilm)
+    assert set(table) == {"padded"} and "soft_modifier_f1" not in table["padded"]
+    assert table["padded"]["redundant_rate"] == 1.0 and table["padded"]["medium_consistency"] == 0.0
+    assert table["padded"]["colour_contradictions"] == 1  # "blue" for a red car (not for the dog)
+    report = write_report(tmp_path, table, items=items, results=results, skipped=0, config={"protocol": "ideas"})
+    assert report["systems"] == table and "## Trust" in (tmp_path / "report.md").read_text()
+    assert (tmp_path / "metrics.png").stat().st_size > 0

@@ -112,6 +112,21 @@ def test_remove_and_stats(tmp_path, embedder):
     assert lib.collections() == {"mine": 2} and len(lib.search("castle", k=5, collection="mine")) == 2
 
 
+def test_ideas_are_searched_against_ideas(tmp_path, embedder):
+    lib = PromptLibrary(tmp_path / "lib", embedder)
+    lib.ingest(write_tsv(tmp_path / "in.tsv", [
+        "a castle on a hill, oil painting, castle towers, castle walls, castle gate, by thomas cole",
+        "a bowl of ramen, food photography, a castle in the background, 35mm",
+        "an old castle at night, matte painting, moonlight"]), "mine")
+    assert lib.has_ideas("mine") and (tmp_path / "lib" / "mine.idea.faiss").is_file()
+    by_idea = lib.search("a ruined castle", k=3, mode="vector", collection="mine", by="idea")
+    assert {h.prompt.split(",")[0] for h in by_idea[:2]} == {"a castle on a hill", "an old castle at night"}
+    assert by_idea[-1].prompt.startswith("a bowl of ramen")  # its castle is in the modifiers, not the idea
+    with pytest.raises(BadInput, match="unknown search field"):
+        lib.search("castle", collection="mine", by="title")
+    assert lib.remove("mine") == 3 and not (tmp_path / "lib" / "mine.idea.faiss").exists()
+
+
 def test_the_schema_is_versioned_and_records_each_collections_embedder(tmp_path, embedder):
     import sqlite3
 
@@ -124,10 +139,13 @@ def test_the_schema_is_versioned_and_records_each_collections_embedder(tmp_path,
     assert db.execute("SELECT * FROM collections").fetchall() == [("mine", embedder.name, embedder.dimension)]
     # a library made before the embedder was recorded (schema version 1) migrates on open
     db.execute("DROP TABLE collections")
+    db.execute("ALTER TABLE prompts DROP COLUMN idea_vector")
     db.execute("PRAGMA user_version = 1")
     db.commit()
     again = PromptLibrary(tmp_path / "lib", embedder)
     assert again.search("castle", k=1, collection="mine")
+    assert not again.has_ideas("mine")  # rows from before idea embeddings: searched by the whole prompt
+    assert again.search("castle", k=1, mode="vector", collection="mine", by="idea")
     assert db.execute("SELECT embedder FROM collections").fetchall() == [("all-MiniLM-L6-v2",)]
 
     class Other:  # vectors of another model are not comparable: refused, never mixed

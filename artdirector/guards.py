@@ -1,0 +1,276 @@
+"""Coherence and fidelity guards: a direction never betrays the idea, contradicts itself or pads.
+
+Each guard finds a kind of fault in a direction's added phrases; ``apply_guards`` drops what they find and
+says so in the notes. The same detectors (``faults``) serve the evaluation's metrics, the RL rewards and the
+critique loop, so what is measured is what is enforced. The guards, in order:
+
+- ``format``: a fragment the parser cut from a longer phrase ("and turner", "from the side").
+- ``invented``: new subject matter — a phrase that is no vocabulary entry or artist and names something the
+  idea does not (``lexicon.subject_words``: "slurping spaghetti", "big hands", "fire" for children in the
+  snow), or that no category claims and few real prompts use ("mini-skirt", "silver hair"). Off with
+  ``details=True``, the opt-in for scene details.
+- ``medium``: the medium follows the idea — when the idea names one ("a photo of ...", "a watercolor
+  painting of ..."), added phrases of another medium family go; when it names none, the direction keeps the
+  family its best-ranked medium phrase belongs to and never mixes photo with painting, render or drawing.
+  Painter artists leave a photo direction (an artist phrase stays only if it says it is a photographer).
+- ``colour``, ``time``, ``weather``: no colour, time of day or weather that contradicts the idea ("dusk" for a
+  harbour at dawn, "blue" or "black and white" for a red car, "sunny" for a storm).
+- ``redundant``: near-duplicates collapse to the more specific phrase ("artstation" into "trending on
+  artstation", "cinematic light" into "cinematic lighting", "very detailed" into "highly detailed"), and at
+  most one phrase of each kind of technical token (resolution "4k/8k/uhd", render engine) stays.
+
+The word lists are small, written for this project, and each family is one line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from artdirector.brief import Direction
+from artdirector.lexicon import STOPWORDS, phrase_share, subject_words, words
+from artdirector.text import contains
+from artdirector.vocab import classify, vocabulary
+
+# Medium families, by the words that name them. Photo conflicts with every other family.
+MEDIA = {
+    "photo": ("photo", "photograph", "photography", "photographic", "dslr", "polaroid", "kodak", "portra",
+              "canon", "nikon", "35mm", "50mm", "85mm", "film still", "photoshoot"),
+    "painting": ("painting", "painted", "oil", "watercolor", "watercolour", "acrylic", "gouache", "canvas",
+                 "impasto", "fresco", "tempera", "brushstrokes", "brush strokes"),
+    "render": ("render", "rendered", "rendering", "3d", "octane", "unreal engine", "blender", "cgi", "vray",
+               "cinema 4d", "c4d", "redshift", "zbrush", "ray tracing"),
+    "drawing": ("drawing", "sketch", "pencil", "charcoal", "ink", "lineart", "line art", "crayon", "etching",
+                "lithograph", "lithographic", "woodcut", "engraving"),
+    "illustration": ("illustration", "cartoon", "anime", "manga", "comic", "concept art", "digital art",
+                     "vector art", "cel shaded"),
+}
+# Specific paints: a watercolor idea takes no oil painting, and so on.
+PAINTS = ("oil", "watercolor", "watercolour", "acrylic", "gouache", "tempera", "fresco")
+COLOURS = ("red", "blue", "green", "yellow", "orange", "purple", "violet", "pink", "teal", "turquoise", "cyan",
+           "magenta", "gold", "silver", "black", "white", "brown", "grey", "gray", "beige", "crimson", "scarlet",
+           "emerald", "indigo", "maroon", "navy", "amber", "lavender", "ivory", "copper", "bronze")
+ACHROMATIC = ("black and white", "monochrome", "monochromatic", "grayscale", "greyscale", "sepia")
+TIMES = {
+    "dawn": ("dawn", "sunrise", "daybreak", "morning", "early morning"),
+    "day": ("midday", "noon", "afternoon", "daytime", "daylight", "broad daylight"),
+    "dusk": ("dusk", "sunset", "evening", "twilight", "sundown", "golden hour"),
+    "night": ("night", "nighttime", "midnight", "moonlight", "moonlit", "starry night", "night sky"),
+}
+WEATHER = {
+    "storm": ("storm", "stormy", "thunderstorm", "thunder", "lightning", "rain", "rainy", "raining", "downpour",
+              "hurricane", "tempest"),
+    "snow": ("snow", "snowy", "snowing", "blizzard", "snowfall", "snowstorm"),
+    "fog": ("fog", "foggy", "mist", "misty", "haze", "hazy"),
+    "clear": ("sunny", "sunshine", "clear sky", "clear skies", "cloudless", "bright sun"),
+}
+WEATHER_CONFLICTS = {"clear": {"storm", "snow", "fog"}, "storm": {"clear"}, "snow": {"clear"}, "fog": {"clear"}}
+# Technical tokens of which one per kind is enough.
+KINDS = {
+    "resolution": re.compile(r"^(\d+ ?k|uhd|hd|hdr|fhd|1080p|4k uhd|8k uhd|ultra hd|full hd|\d+k resolution|"
+                             r"high resolution|ultra high resolution|hi-res|highres)$"),
+    "render engine": re.compile(r"^(octane|octane render|unreal engine( \d)?|vray|v-ray|redshift|cinema 4d|blender)$"),
+}
+GENERIC_SHARE = 1e-3  # an uncategorised phrase in fewer prompts than this (about 800 of 793k) is scene content
+INTENSIFIERS = ("very", "highly", "extremely", "ultra", "super", "hyper", "insanely", "incredibly", "really")
+# The head word of a genre phrase ("food photography", "fantasy art"): a style, not subject matter.
+GENRE_HEADS = frozenset({"photography", "photograph", "photo", "painting", "art", "artwork", "render",
+                         "rendering", "illustration", "drawing", "sketch", "style", "design", "poster", "print",
+                         "aesthetic", "shot", "photoshoot", "cover", "concept"})
+
+
+LOOK_WORDS = frozenset(w for terms in (COLOURS, *TIMES.values(), *WEATHER.values(), *MEDIA.values()) for t in terms
+                       for w in t.split()) | {"golden", "colors", "colours", "colored", "coloured"}
+# A phrase that begins like the tail of another ("and turner" from "by x and turner"): the parser cut it.
+FRAGMENT = re.compile(r"^(and|or|from|of|with|for|to|the|a|an|as|but|than|into)\s")
+
+
+@dataclass(frozen=True)
+class Fault:
+    guard: str  # format | medium | colour | time | weather | invented | redundant
+    phrase: str
+    why: str
+
+
+def families(text: str, table: dict[str, Iterable[str]]) -> list[str]:
+    """The families of ``table`` whose words ``text`` names (whole words), in table order."""
+    low = text.lower()
+    return [name for name, terms in table.items() if any(contains(low, t) for t in terms)]
+
+
+def idea_colours(idea: str) -> set[str]:
+    low = idea.lower().replace("golden hour", "")
+    return {c for c in COLOURS if contains(low, c) or contains(low, c + "ish")} | \
+        ({"achromatic"} if any(contains(low, a) for a in ACHROMATIC) else set())
+
+
+def phrase_colours(phrase: str) -> set[str]:
+    low = phrase.lower().replace("golden hour", "")
+    found = {c for c in COLOURS if contains(low, c) or contains(low, c + "ish")}
+    if contains(low, "golden"):
+        found.add("gold")
+    if any(contains(low, a) for a in ACHROMATIC):
+        found.add("achromatic")
+    return found
+
+
+def invented(phrase: str, idea: str) -> list[str]:
+    """The words by which ``phrase`` adds subject matter to ``idea`` (empty: it adds none). Colours, times
+    of day, weather and media are the director's choices of look, not subject matter (their own guards keep
+    them from contradicting the idea)."""
+    low = phrase.lower()
+    if low in vocabulary() or low.startswith(("by ", "art by ", "in the style of ")):
+        return []
+    found = [w for w in subject_words(low, idea) if w not in LOOK_WORDS]
+    if found and words(low)[-1] in GENRE_HEADS and len(words(low)) <= 3:
+        return []  # "food photography", "fantasy art": a genre of the whole picture
+    if not found and classify(low) == "subject" and phrase_share(low) < GENERIC_SHARE:
+        # No category claims it and few prompts use it: scene content ("mini-skirt", "silver hair",
+        # "dripping paint"), not a style word ("smooth" is in 43k prompts, "godrays" in 861).
+        said = set(words(idea))
+        found = [w for w in words(low) if w not in said and w not in STOPWORDS and w not in LOOK_WORDS]
+    return found
+
+
+def _stem(phrase: str) -> str:
+    """A phrase's comparison key: intensifiers dropped, a trailing -ing/-s taken off each word."""
+    out = []
+    for w in words(phrase):
+        if w in INTENSIFIERS:
+            continue
+        for suffix in ("ing", "s"):
+            if w.endswith(suffix) and len(w) > len(suffix) + 3:
+                w = w[: -len(suffix)]
+                break
+        out.append(w)
+    return " ".join(out)
+
+
+class Guards:
+    """The guards for one idea, checking phrases one at a time in rank order (best first), so a selection can
+    take the best phrases that pass until it has enough. ``pinned`` phrases (the user's) always pass."""
+
+    def __init__(self, idea: str, *, details: bool = False, pinned: Iterable[str] = ()):
+        self.idea, self.details = idea, details
+        self.pinned = {p.lower() for p in pinned}
+        low = idea.lower()
+        self.said_media = families(idea, MEDIA)
+        self.medium = self.said_media[0] if self.said_media else None  # the direction's family, once known
+        self.paints = [x for x in PAINTS if contains(low, x)]
+        self.colours = idea_colours(idea)
+        self.times = set(families(idea, TIMES))
+        self.weather = set(families(idea, WEATHER))
+
+    def check(self, phrase: str, accepted: list[str], *, artist: bool = False) -> tuple[Fault | None, str | None]:
+        """(the fault that keeps ``phrase`` out, or None; an accepted phrase it replaces, or None)."""
+        low = phrase.lower()
+        if low in self.pinned:
+            return None, None
+        if FRAGMENT.match(low):
+            return Fault("format", phrase, "a fragment of a longer phrase"), None
+        mine = families(phrase, MEDIA)
+        if self.medium and any(f != self.medium for f in mine):
+            other = next(f for f in mine if f != self.medium)
+            if self.said_media or "photo" in (self.medium, other):
+                whose = "idea" if self.said_media else "direction"
+                return Fault("medium", phrase, f"it is {other}, and the {whose} is {self.medium}"), None
+        if self.medium == "photo" and artist and "photo" not in mine:
+            return Fault("medium", phrase, "a painter's name in a photo direction"), None
+        other_paint = [x for x in PAINTS if contains(low, x) and x not in self.paints]
+        if self.paints and other_paint:
+            return Fault("medium", phrase, f"the idea is {self.paints[0]}, not {other_paint[0]}"), None
+        other_colour = phrase_colours(phrase) - self.colours
+        if self.colours and other_colour and not (other_colour == {"gold"} and "yellow" in self.colours):
+            return Fault("colour", phrase, f"the idea is {', '.join(sorted(self.colours))}"), None
+        if self.times and set(families(phrase, TIMES)) - self.times:
+            return Fault("time", phrase, f"the idea says {' and '.join(sorted(self.times))}"), None
+        theirs = set(families(phrase, WEATHER)) - self.weather
+        if any(f in WEATHER_CONFLICTS.get(n, ()) for f in theirs for n in self.weather):
+            return Fault("weather", phrase, f"the idea says {' and '.join(sorted(self.weather))}"), None
+        if not self.details and not artist:
+            named = invented(phrase, self.idea)
+            if named:
+                return Fault("invented", phrase, f"it adds {', '.join(named)}, which the idea does not name"), None
+        for q in accepted:
+            b = q.lower()
+            if _stem(low) == _stem(b) or contains(b, low):
+                return Fault("redundant", phrase, f"'{q}' says it"), None
+            if contains(low, b) and b not in self.pinned:
+                return None, q  # the more precise phrase takes the other's place
+        for kind, pattern in KINDS.items():
+            if pattern.match(low) and any(pattern.match(q.lower()) for q in accepted):
+                return Fault("redundant", phrase, f"one {kind} token is enough"), None
+        if mine and self.medium is None:
+            self.medium = mine[0]  # the best-ranked medium decides the direction's family
+        return None, None
+
+
+def ranked_phrases(direction: Direction) -> list[tuple[str, str]]:
+    """(category, phrase) in the order the guards judge them: media first (they set the family), then the
+    rest in prompt order; within a part, the selection's rank."""
+    order = ("medium", "style", "artist", "lighting", "color", "composition", "mood", "booster", "subject")
+    rest = [c for c in direction.parts if c not in order]
+    return [(c, p) for c in (*order, *rest) for p in direction.parts.get(c, [])]
+
+
+def faults(direction: Direction, *, details: bool = False) -> list[Fault]:
+    """Every fault of ``direction``'s added phrases (a phrase that a more precise later one replaces
+    counts as redundant too): what ``apply_guards`` drops and what the metrics count."""
+    guards = Guards(direction.idea, details=details, pinned=direction.pinned)
+    accepted: list[str] = []
+    out = []
+    for category, phrase in ranked_phrases(direction):
+        found, replaced = guards.check(phrase, accepted, artist=category == "artist")
+        if found:
+            out.append(found)
+            continue
+        if replaced:
+            accepted.remove(replaced)
+            out.append(Fault("redundant", replaced, f"'{phrase}' says it, more precisely"))
+        accepted.append(phrase)
+    return out
+
+
+def apply_guards(direction: Direction, notes: list[str], *, details: bool = False) -> list[Fault]:
+    """Drop every faulty phrase from ``direction`` and say why in ``notes``; returns the faults."""
+    found = faults(direction, details=details)
+    gone = {f.phrase for f in found}
+    for category in list(direction.parts):
+        direction.parts[category] = [p for p in direction.parts[category] if p not in gone]
+        if not direction.parts[category]:
+            del direction.parts[category]
+    for f in found:
+        notes.append(f"dropped '{f.phrase}' ({f.guard}): {f.why}")
+    return found
+
+
+# What a direction of each medium family should keep out: the families it must not look like.
+OPPOSITES = {
+    "photo": ("painting", "drawing", "illustration", "cartoon", "3d render", "cgi"),
+    "painting": ("photo", "photograph", "3d render", "cgi"),
+    "render": ("photo", "painting", "sketch"),
+    "drawing": ("photo", "3d render", "color photograph"),
+    "illustration": ("photo", "photograph", "3d render"),
+}
+
+
+def direction_medium(direction: Direction) -> str | None:
+    """The direction's medium family: the idea's, else its best-ranked medium phrase's."""
+    said = families(direction.idea, MEDIA)
+    if said:
+        return said[0]
+    return next((f for _, p in ranked_phrases(direction) for f in families(p, MEDIA)), None)
+
+
+def negative_prompt(direction: Direction, generic: Iterable[str]) -> list[str]:
+    """The generic failure list, then what opposes the direction's medium; never a phrase or a medium family
+    the direction itself holds (a user who requires "oil painting" in a photo idea gets no "painting" in the
+    negative, a painting with "octane render" no "3d render")."""
+    said = " ".join([direction.idea, *direction.phrases()]).lower()
+    present = set(families(said, MEDIA))  # a painting with render phrases negates no render
+    out = list(generic)
+    for term in OPPOSITES.get(direction_medium(direction), ()):
+        if not contains(said, term) and term not in out and not set(families(term, MEDIA)) & present:
+            out.append(term)
+    return out

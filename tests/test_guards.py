@@ -1,0 +1,115 @@
+"""The coherence and fidelity guards on the issue's own examples, and the trust metrics that count them."""
+
+import pytest
+
+from artdirector.brief import Direction
+from artdirector.evaluation.quality import MALFORMED, prompt_faults, quality, redundant
+from artdirector.guards import Guards, apply_guards, faults, invented, negative_prompt
+from artdirector.render import render
+from artdirector.selection import select_modifiers
+
+
+def guarded(idea: str, phrases: list[str], **kw) -> list[str]:
+    """What survives of ``phrases`` (ranked best first) when the selection takes them through the guards."""
+    return select_modifiers(idea, ", " + ", ".join(phrases), truncated=False, seed=0, **kw).direction.phrases()
+
+
+def test_no_new_subject_matter_unless_asked():
+    tail = ["tomato sauce", "edible flowers", "lazy eyes", "slurping spaghetti", "spaghetti out of nose",
+            "food photography", "8k"]
+    assert guarded("a plate of pasta with basil", tail) == ["food photography", "8k"]
+    assert "tomato sauce" in guarded("a plate of pasta with basil", tail, details=True)
+    assert guarded("a red car", ["big hands", "wearing a round helmet", "sharp focus", "cinematic lighting"]) == [
+        "sharp focus", "cinematic lighting"]
+    assert invented("fire", "two children playing in the snow") == ["fire"]
+    assert invented("smooth", "portrait of a woman") == [] and invented("rule of thirds", "a castle") == []
+    assert invented("snowy", "a cat") == []  # weather is a look, its own guard keeps it from contradicting
+    assert invented("mini-skirt", "a woman walks her dog") == ["mini-skirt"]  # uncategorised and rare: content
+    assert invented("ink", "a cat") == [] and invented("godrays", "a cat") == []
+
+
+def test_the_medium_follows_the_idea_and_photo_never_mixes():
+    photo = guarded("a photo of an old man reading a newspaper",
+                    ["lithographic print", "by greg rutkowski", "35mm", "digital painting", "soft light"])
+    assert photo == ["soft light", "35mm"]  # in prompt order: lighting, then composition
+    assert guarded("a watercolor painting of a harbor at dawn", ["oil painting", "3d render", "soft light",
+                                                                  "watercolor"]) == ["soft light"]
+    # no medium in the idea: the best-ranked medium sets the family, and photo does not mix with painting
+    assert guarded("an old lighthouse", ["digital painting", "dslr photograph", "octane render"]) == [
+        "digital painting", "octane render"]
+    assert guarded("an old lighthouse", ["dslr photograph", "digital painting", "bokeh"]) == ["dslr photograph",
+                                                                                              "bokeh"]
+
+
+@pytest.mark.parametrize("idea, bad, good", [
+    ("a red car", ["blue", "black and white", "teal and orange"], ["red and black", "golden hour"][1:]),
+    ("a watercolor painting of a harbor at dawn", ["dusk", "at night", "sunset glow"], ["sunrise"]),
+    ("a lighthouse in a storm", ["sunny", "clear sky"], ["fog", "lightning"]),
+])
+def test_no_colour_time_or_weather_that_contradicts_the_idea(idea, bad, good):
+    assert guarded(idea, bad + good) == good
+
+
+def test_near_duplicates_collapse_to_the_precise_phrase_and_one_resolution_token_stays():
+    kept = guarded("a cat", ["artstation", "trending on artstation", "8k", "4k", "cinematic light",
+                             "cinematic lighting", "very detailed", "highly detailed", "octane render",
+                             "unreal engine"])
+    # (and at most three quality boosters: "octane render" would be the fourth)
+    assert set(kept) == {"trending on artstation", "8k", "cinematic light", "very detailed"}
+    assert redundant(["8k", "4k"]) and redundant(["artstation", "trending on artstation"])
+    assert not redundant(["8k", "oil painting", "dramatic lighting"])
+
+
+def test_artists_are_written_once_and_fragments_go():
+    d = select_modifiers("a castle", ", art by greg rutkowski, and turner, matte painting", truncated=False,
+                         seed=0).direction
+    assert d.parts == {"medium": ["matte painting"], "artist": ["greg rutkowski"]}
+    assert render(d, "sd15").prompt == "a castle, matte painting, by greg rutkowski"
+    assert MALFORMED.search("a castle, by art by greg rutkowski") and MALFORMED.search("a walk in the park., 8k")
+
+
+def test_a_sentence_idea_joins_its_modifiers_cleanly():
+    d = Direction("A woman walks her dog in the park.", parts={"medium": ["digital painting"], "booster": ["8k"]})
+    assert render(d, "sd15").prompt == "A woman walks her dog in the park. Digital painting, 8k"
+    assert not MALFORMED.search(render(d, "sd15").prompt)
+
+
+def test_the_negative_prompt_opposes_the_directions_medium():
+    photo = Direction("a photo of a fox", parts={"lighting": ["soft light"]})
+    assert negative_prompt(photo, ["blurry"]) == ["blurry", "painting", "drawing", "illustration", "cartoon",
+                                                 "3d render", "cgi"]
+    painting = Direction("a fox", parts={"medium": ["oil painting"]})
+    assert negative_prompt(painting, ["blurry"]) == ["blurry", "photo", "photograph", "3d render", "cgi"]
+    # never what the direction itself says: a user who requires a 3d render in a painting keeps it
+    both = Direction("a fox", parts={"medium": ["oil painting", "3d render"]}, pinned={"3d render"})
+    assert "3d render" not in negative_prompt(both, [])
+
+
+def test_prose_for_t5_targets_describes_instead_of_listing():
+    d = Direction("a lighthouse in a storm", parts={
+        "medium": ["oil painting"], "style": ["ukiyo-e"], "artist": ["hokusai"], "lighting": ["dramatic lighting"],
+        "color": ["teal and orange"], "mood": ["moody"], "booster": ["8k", "highly detailed"]})
+    assert render(d, "flux").prompt == ("a lighthouse in a storm. An oil painting with a ukiyo-e feel, after "
+                                        "hokusai. Dramatic lighting, a teal and orange palette and a moody "
+                                        "atmosphere. Highly detailed.")
+
+
+def test_pinned_phrases_are_the_users_and_pass_every_guard():
+    d = Direction("a red car", parts={"color": ["blue"], "subject": ["fire"]}, pinned={"blue", "fire"})
+    notes = []
+    assert apply_guards(d, notes) == [] and d.phrases() == ["fire", "blue"] and notes == []
+    d = Direction("a red car", parts={"color": ["blue"]})
+    assert [f.guard for f in apply_guards(d, notes)] == ["colour"] and "dropped 'blue' (colour)" in notes[0]
+
+
+def test_trust_metrics_count_what_the_guards_find():
+    ideas = ["a red car", "a photo of a dog", "a plate of pasta"]
+    added = [["blue", "8k", "4k"], ["oil painting"], ["slurping spaghetti"]]
+    prompts = ["a red car, blue, 8k, 4k", "a photo of a dog, oil painting", "a plate of pasta., slurping spaghetti"]
+    q = quality(ideas, added, prompts)
+    assert q["colour_contradictions"] == 1 and q["redundant_rate"] == pytest.approx(1 / 3)
+    assert q["medium_consistency"] == 0.0 and q["invented_rate"] == pytest.approx(1 / 3)
+    assert q["malformed_joins"] == 1 and q["distinct_added"] == 1.0
+    assert prompt_faults("a red car", ["sharp focus", "8k"]) == set()
+    assert faults(Direction("a red car", parts={"color": ["blue"], "booster": ["8k", "4k"]}))[0].guard == "colour"
+    assert Guards("a cat").check("8k", ["4k"])[0].guard == "redundant"
