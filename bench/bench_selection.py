@@ -93,7 +93,7 @@ def main() -> None:
         caps = dict(selection.CATEGORY_CAPS)
         for variant in grid:
             for k, v in variant.items():
-                if k == "CAPS":  # the most artists and boosters a direction takes
+                if k == "CAPS":  # the most artists and boosters a direction takes (8: no cap)
                     selection.CATEGORY_CAPS.update(artist=v, booster=v)
                 else:
                     setattr(retrieval, k, v)

@@ -54,10 +54,14 @@ def test_near_duplicates_collapse_to_the_precise_phrase_and_one_resolution_token
     kept = guarded("a cat", ["artstation", "trending on artstation", "8k", "4k", "cinematic light",
                              "cinematic lighting", "very detailed", "highly detailed", "octane render",
                              "unreal engine"])
-    # (and at most three quality boosters: "octane render" would be the fourth)
-    assert set(kept) == {"trending on artstation", "8k", "cinematic light", "very detailed"}
+    assert set(kept) == {"trending on artstation", "8k", "cinematic light", "very detailed", "octane render"}
     assert redundant(["8k", "4k"]) and redundant(["artstation", "trending on artstation"])
     assert not redundant(["8k", "oil painting", "dramatic lighting"])
+
+
+def test_at_most_three_artists():
+    kept = guarded("a castle", [f"by {name}" for name in ("greg rutkowski", "wlop", "rossdraws", "artgerm")])
+    assert kept == ["greg rutkowski", "wlop", "rossdraws"]
 
 
 def test_artists_are_written_once_and_fragments_go():

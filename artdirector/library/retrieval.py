@@ -22,6 +22,7 @@ SPECIFICITY = 0.0
 MAX_MODIFIERS = 8
 MAX_VOTED_WORDS = 4  # longer retrieved phrases are scene descriptions, not modifiers
 REUSE_DISCOUNT = 0.35
+OVERFETCH = 3
 
 
 def retrieve(library, collection: str, idea: str, k: int = RAG_DEPTH) -> list:
@@ -30,7 +31,9 @@ def retrieve(library, collection: str, idea: str, k: int = RAG_DEPTH) -> list:
     over these reaches soft modifier F1 0.174, over the prompts closest as whole prompts 0.157."""
     if library is None:
         return []
-    return library.search(idea, k=k, mode="vector", collection=collection, by="idea")
+    # Prompts without modifiers are all idea: they would fill the places and cast no vote.
+    hits = library.search(idea, k=k * OVERFETCH, mode="vector", collection=collection, by="idea")
+    return [h for h in hits if "," in h.prompt][:k]
 
 
 def pool_weights(retrieved: Sequence) -> dict[str, float]:
