@@ -16,9 +16,11 @@ import time
 
 import click
 
+from artdirector.config import default_of
 from artdirector.decoding.dispatch import AUTO
 from artdirector.decoding.dispatch import CHOICES as DECODING_CHOICES
 from artdirector.evaluation.registry import ABLATIONS, BASE_SYSTEMS, SUITES
+from artdirector.imaging.pipeline import OFFLOAD
 from artdirector.lm import BACKENDS
 from artdirector.render import TARGETS
 from artdirector.scoring import SCORERS
@@ -257,6 +259,14 @@ def _scorer_specs(specs: tuple[str, ...]) -> dict[str, str | None]:
     return out
 
 
+def _image_default(name: str):
+    """The declared default of an image option (``imaging.pipeline.ImageJob`` or ``GenerationSettings``)."""
+    from artdirector.imaging.base import GenerationSettings
+    from artdirector.imaging.pipeline import ImageJob
+
+    return default_of(ImageJob if name in ImageJob.__dataclass_fields__ else GenerationSettings, name)
+
+
 @main.command()
 @click.argument("idea", nargs=-1)
 @click.option("--image-model", required=True, metavar="PATH|HUB_ID|URL",
@@ -264,29 +274,33 @@ def _scorer_specs(specs: tuple[str, ...]) -> dict[str, str | None]:
                    "AUTOMATIC1111-compatible server (A1111, Forge, SD.Next) started with --api.")
 @click.option("--motion-adapter", default=None, metavar="PATH|HUB_ID",
               help="An AnimateDiff motion adapter: make clips (GIF + MP4) instead of images.")
-@click.option("--images-per-prompt", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--images-per-prompt", type=click.IntRange(min=1), default=_image_default("images_per_prompt"),
+              show_default=True,
               help="Seeds per candidate prompt: seed, seed+1, ...")
-@click.option("--steps", type=click.IntRange(min=1), default=25, show_default=True)
-@click.option("--guidance", type=click.FloatRange(min=0), default=7.0, show_default=True,
+@click.option("--steps", type=click.IntRange(min=1), default=_image_default("steps"), show_default=True)
+@click.option("--guidance", type=click.FloatRange(min=0), default=_image_default("guidance"), show_default=True,
               help="Classifier-free guidance scale.")
 @click.option("--width", type=click.IntRange(min=8), default=None, help="Pixels, a multiple of 8 (default: the "
               "model's own).")
 @click.option("--height", type=click.IntRange(min=8), default=None, help="Pixels, a multiple of 8 (default: the "
               "model's own).")
-@click.option("--frames", type=click.IntRange(min=1), default=16, show_default=True, help="Frames per clip.")
-@click.option("--fps", type=click.IntRange(min=1), default=8, show_default=True, help="Frames per second of clips.")
+@click.option("--frames", type=click.IntRange(min=1), default=_image_default("frames"), show_default=True,
+              help="Frames per clip.")
+@click.option("--fps", type=click.IntRange(min=1), default=_image_default("fps"), show_default=True,
+              help="Frames per second of clips.")
 @click.option("--score", "scores", multiple=True, metavar="NAME[=MODEL]",
               help=f"Score images ({', '.join(SCORERS)}), MODEL a folder or hub id; repeatable.")
 @click.option("--rank-by", default=None, help="The scorer that picks the best image (default: the first).")
 @click.option("--side-by-side", is_flag=True, help="Also render the idea as typed, same seeds, and compare.")
 @click.option("--target", type=click.Choice(tuple(TARGETS)), default=None,
               help="Prompt style (default: from the pipeline: sd15, sdxl, flux, or video with a motion adapter).")
-@click.option("--out", "out_dir", default="artdirector-images", show_default=True, type=click.Path(file_okay=False))
+@click.option("--out", "out_dir", default=_image_default("out_dir"), show_default=True,
+              type=click.Path(file_okay=False))
 @click.option("--device", default=None, help="cuda, mps or cpu (default: the best available).")
 @click.option("--dtype", default=None, help="float32, float16 or bfloat16 (default: by device and model).")
-@click.option("--offload", type=click.Choice(("none", "model", "sequential")), default="none", show_default=True,
+@click.option("--offload", type=click.Choice(OFFLOAD), default=_image_default("offload"), show_default=True,
               help="GPU memory saving for the image pipeline (see README: memory).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=4, show_default=True,
+@click.option("--batch-size", type=click.IntRange(min=1), default=_image_default("batch_size"), show_default=True,
               help="Images per pipeline call.")
 @click.option("--no-safety-checker", is_flag=True, help="Turn off the pipeline's NSFW safety checker.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -598,7 +612,8 @@ def train() -> None:
 def _train_default(kind: str, name: str):
     from artdirector.training import settings
 
-    return settings.default_of(settings.SFTSettings if kind == "sft" else settings.RLSettings, name)
+    return default_of(settings.SFTSettings if kind == "sft" else settings.RLSettings, name)
+
 
 
 @train.command("sft")

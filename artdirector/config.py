@@ -48,3 +48,12 @@ def assets_dir() -> Path:
             return user_dir() / "assets"
     base.mkdir(parents=True, exist_ok=True)
     return base
+
+
+def default_of(settings_class, name: str):
+    """The declared default of one field of a settings dataclass (the CLI shows and uses these, so each
+    default is declared once, on the dataclass)."""
+    from dataclasses import MISSING, fields
+
+    f = next(f for f in fields(settings_class) if f.name == name)
+    return f.default_factory() if f.default is MISSING else f.default

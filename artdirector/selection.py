@@ -4,11 +4,12 @@ What the model writes goes through ``parse_modifiers`` (clean phrases only) and 
 vocabularies do not know are kept as subject details only when they are plausible ones. With retrieved
 prompts, the model's phrases join the retrieval vote (``library.retrieval.vote``). The ranked phrases are
 then taken best first through the coherence and fidelity guards (``guards.Guards``: no invented subject
-matter, the idea's medium, no contradicted colour, time or weather, no near-duplicates) until
-``MAX_MODIFIERS`` pass; a direction the guards leave short stays short (padding it is what they prevent). If
-fewer than ``MIN_MODIFIERS`` clean phrases came from the model, the direction falls back to the modifiers the
-retrieved prompts share, then to tags drawn from the shipped vocabularies (by DiffusionDB frequency), through
-the same guards, and says so.
+matter, the idea's medium, no contradicted colour, time or weather, no near-duplicates) until the budget is
+reached (``retrieval.modifier_budget``: up to ``MAX_MODIFIERS``, fewer when the nearest human idea is far).
+A direction the guards leave short stays short (padding it is what they prevent). If fewer than
+``MIN_MODIFIERS`` clean phrases came from the model, the direction falls back to the modifiers the retrieved
+prompts share, then to tags drawn from the shipped vocabularies (by DiffusionDB frequency), through the same
+guards, and says so.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 
 from artdirector.brief import Direction
 from artdirector.guards import Fault, Guards
-from artdirector.library.retrieval import MAX_MODIFIERS, shared_modifiers, vote
+from artdirector.library.retrieval import MAX_MODIFIERS, modifier_budget, shared_modifiers, vote
 from artdirector.parse import parse_modifiers
 from artdirector.vocab import category_vocab, classify
 
@@ -84,8 +85,9 @@ def select_modifiers(idea: str, text: str, *, truncated: bool, seed: int, retrie
     selection.fallback = len(kept) < MIN_MODIFIERS
     guards = Guards(idea, details=details)
     take = _taker(selection, guards)
+    budget = modifier_budget(retrieved)
     for phrase in vote(kept, retrieved, limit=None, used=used) if retrieved else kept:
-        if take(phrase) >= MAX_MODIFIERS:
+        if take(phrase) >= budget:
             break
     if selection.fallback:  # the model failed; phrases the guards refused are not a reason to pad
         fill_fallback(selection.direction, random.Random(seed), retrieved, take)

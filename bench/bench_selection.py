@@ -77,11 +77,13 @@ def main() -> None:
         "ood-validation": idea_items(read_texts(ROOT / "data/ood/validation.txt"), limit=args.limit, seed=0)[0],
     }
     # The shipped vote first, then its LM ablation (the same pipeline without the model's phrases), then a
-    # sharper similarity weighting and a mild penalty on generic phrases. A wider grid on the earlier,
+    # fixed budget of 8, a booster cap and a mild penalty on generic phrases. A wider grid on the earlier,
     # whole-prompt retrieval (SPECIFICITY 1-2, SHARPNESS 4) cost 0.01-0.09 soft F1 for every gain in top-10 share.
-    grid = [{"SHARPNESS": g, "SPECIFICITY": b, "MODEL_VOTE": v, "CAPS": caps}
-            for g, b, v, caps in ((1.0, 0.0, 1.0, 3), (1.0, 0.0, 0.0, 3), (1.0, 0.0, 1.0, 8), (4.0, 0.0, 1.0, 3),
-                                  (1.0, 0.5, 1.0, 3))]
+    # BUDGET: the modifier budget by the nearest idea's similarity ("shipped"), or always 8 ("fixed").
+    grid = [{"SHARPNESS": g, "SPECIFICITY": b, "MODEL_VOTE": v, "CAPS": caps, "BUDGET": budget}
+            for g, b, v, caps, budget in ((1.0, 0.0, 1.0, None, "shipped"), (1.0, 0.0, 0.0, None, "shipped"),
+                                          (1.0, 0.0, 1.0, None, "fixed"), (1.0, 0.0, 1.0, 3, "shipped"),
+                                          (1.0, 0.5, 1.0, None, "shipped"))]
     keep = ("soft_modifier_f1", "modifier_f1", "fidelity", "redundant_rate", "top10_share", "distinct_added",
             "invented_rate", "colour_contradictions", "medium_consistency", "malformed_joins", "over_budget_rate")
     results = {}
@@ -89,12 +91,16 @@ def main() -> None:
         ideas = [it.idea for it in items]
         rows = decoded(name, ideas)
         results[name] = []
-        base = {k: getattr(retrieval, k) for k in grid[0] if k != "CAPS"}
+        base = {k: getattr(retrieval, k) for k in ("SHARPNESS", "SPECIFICITY", "MODEL_VOTE", "BUDGET_BY_SIMILARITY")}
         caps = dict(selection.CATEGORY_CAPS)
         for variant in grid:
             for k, v in variant.items():
-                if k == "CAPS":  # the most artists and boosters a direction takes (8: no cap)
-                    selection.CATEGORY_CAPS.update(artist=v, booster=v)
+                if k == "CAPS":  # None: as shipped (3 artists); 3: also at most 3 boosters
+                    selection.CATEGORY_CAPS.clear()
+                    selection.CATEGORY_CAPS.update(caps, **({"booster": v} if v else {}))
+                elif k == "BUDGET":
+                    retrieval.BUDGET_BY_SIMILARITY = (base["BUDGET_BY_SIMILARITY"] if v == "shipped"
+                                                      else ((0.0, retrieval.MAX_MODIFIERS),))
                 else:
                     setattr(retrieval, k, v)
             start = time.perf_counter()
@@ -110,6 +116,7 @@ def main() -> None:
                                     if k != "human"}))
         for k, v in base.items():
             setattr(retrieval, k, v)
+        selection.CATEGORY_CAPS.clear()
         selection.CATEGORY_CAPS.update(caps)
         if "human" in results[name][0]:
             print(name, "human", json.dumps({k: round(v, 3) if isinstance(v, float) else v

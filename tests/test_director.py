@@ -174,7 +174,8 @@ def test_shipped_adapter_is_the_default_and_serves_on_the_fast_path():
     director = ArtDirector.from_default(rag=False)
     assert director.tuned and director.lm.name.endswith("+prompt-director-v1")
     r = director.direct("a lighthouse in a storm")
-    assert r.prompt.startswith("a lighthouse in a storm, ") and len(r.added) >= 3 and not r.fallback
+    # without retrieval the guards leave what the model wrote that is no new subject matter: short, never padded
+    assert r.prompt.startswith("a lighthouse in a storm, ") and len(r.added) >= 2 and not r.fallback
     director.lm.close()
     plain = ArtDirector.from_default(rag=False, adapter=None)
     assert not plain.tuned and "+" not in plain.lm.name

@@ -3,7 +3,7 @@ and every value checked when the settings are made, before any model loads."""
 
 from __future__ import annotations
 
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field
 
 from artdirector.errors import BadInput, check_seed
 
@@ -86,9 +86,3 @@ class RLSettings:
             raise BadInput(f"beta must be at least 0 (got {self.beta})")
         if any(w < 0 for w in self.weights.values()) or not sum(self.weights.values()) > 0:
             raise BadInput("reward weights must be >= 0 and sum to more than 0")
-
-
-def default_of(settings_class, name: str):
-    """The declared default of one field (for the CLI's options)."""
-    f = next(f for f in fields(settings_class) if f.name == name)
-    return f.default_factory() if f.default is MISSING else f.default
