@@ -75,8 +75,8 @@ def vote(model_phrases: Sequence[str], retrieved: Sequence, limit: int | None = 
 
 # How many modifiers a direction takes, by how close the nearest retrieved idea is: far neighbours (typical of
 # sentence ideas unlike DiffusionDB's) vouch for less, and every generic phrase dilutes the idea. Chosen on
-# validation (bench/results/selection.json): fidelity 0.739 -> 0.755 on prefixes and 0.674 -> 0.728 out of
-# domain, soft F1 0.167 -> 0.166.
+# validation (bench/results/trust_validation.json, eval-val-200-guards, eval-oodval-200-guards): fidelity
+# 0.738 -> 0.754 on prefixes and 0.674 -> about 0.73 out of domain against a fixed 8, soft F1 0.168 either way.
 BUDGET_BY_SIMILARITY = ((0.7, MAX_MODIFIERS), (0.55, 6), (0.0, 4))
 
 
