@@ -85,6 +85,8 @@ MIGRATIONS = (
     # (``search(..., by="idea")``). Rows ingested before this have none; their collections are searched by
     # the whole prompt.
     "ALTER TABLE prompts ADD COLUMN idea_vector BLOB;",
+    # ``has_ideas`` runs on every search by idea: without this it scanned the collection (19 ms at 12k rows).
+    "CREATE INDEX IF NOT EXISTS prompts_without_idea ON prompts(collection) WHERE idea_vector IS NULL;",
 )
 FIELDS = {"prompt": ("vector", "", "indexed"), "idea": ("idea_vector", ".idea", "indexed-idea")}
 

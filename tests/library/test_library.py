@@ -139,6 +139,7 @@ def test_the_schema_is_versioned_and_records_each_collections_embedder(tmp_path,
     assert db.execute("SELECT * FROM collections").fetchall() == [("mine", embedder.name, embedder.dimension)]
     # a library made before the embedder was recorded (schema version 1) migrates on open
     db.execute("DROP TABLE collections")
+    db.execute("DROP INDEX prompts_without_idea")
     db.execute("ALTER TABLE prompts DROP COLUMN idea_vector")
     db.execute("PRAGMA user_version = 1")
     db.commit()
