@@ -99,16 +99,12 @@ def families(text: str, table: dict[str, Iterable[str]]) -> list[str]:
     return [name for name, terms in table.items() if any(contains(low, t) for t in terms)]
 
 
-def idea_colours(idea: str) -> set[str]:
-    low = idea.lower().replace("golden hour", "")
-    return {c for c in COLOURS if contains(low, c) or contains(low, c + "ish")} | \
-        ({"achromatic"} if any(contains(low, a) for a in ACHROMATIC) else set())
-
-
-def phrase_colours(phrase: str) -> set[str]:
-    low = phrase.lower().replace("golden hour", "")
+def colours_named(text: str, *, golden: bool = True) -> set[str]:
+    """The colours ``text`` names ("golden hour" is a time; ``golden``: "golden" counts as gold, as it does
+    in an added phrase but not in an idea, where "a golden retriever" sets no palette)."""
+    low = text.lower().replace("golden hour", "")
     found = {c for c in COLOURS if contains(low, c) or contains(low, c + "ish")}
-    if contains(low, "golden"):
+    if golden and contains(low, "golden"):
         found.add("gold")
     if any(contains(low, a) for a in ACHROMATIC):
         found.add("achromatic")
@@ -131,6 +127,18 @@ def invented(phrase: str, idea: str) -> list[str]:
         said = set(words(idea))
         found = [w for w in words(low) if w not in said and w not in STOPWORDS and w not in LOOK_WORDS]
     return found
+
+
+def same_kind(a: str, b: str) -> str | None:
+    """The kind of technical token (``KINDS``) both lower-case phrases are, or None."""
+    return next((kind for kind, pattern in KINDS.items() if pattern.match(a) and pattern.match(b)), None)
+
+
+def say_the_same(a: str, b: str) -> bool:
+    """Whether two phrases are near-duplicates: one contains the other, they match without intensifiers and
+    -ing/-s, or they are technical tokens of one kind (the guards' and the metrics' one definition)."""
+    a, b = a.lower(), b.lower()
+    return _stem(a) == _stem(b) or contains(a, b) or contains(b, a) or same_kind(a, b) is not None
 
 
 def _stem(phrase: str) -> str:
@@ -158,7 +166,7 @@ class Guards:
         self.said_media = families(idea, MEDIA)
         self.medium = self.said_media[0] if self.said_media else None  # the direction's family, once known
         self.paints = [x for x in PAINTS if contains(low, x)]
-        self.colours = idea_colours(idea)
+        self.colours = colours_named(idea, golden=False)
         self.times = set(families(idea, TIMES))
         self.weather = set(families(idea, WEATHER))
 
@@ -180,7 +188,7 @@ class Guards:
         other_paint = [x for x in PAINTS if contains(low, x) and x not in self.paints]
         if self.paints and other_paint:
             return Fault("medium", phrase, f"the idea is {self.paints[0]}, not {other_paint[0]}"), None
-        other_colour = phrase_colours(phrase) - self.colours
+        other_colour = colours_named(phrase) - self.colours
         if self.colours and other_colour and not (other_colour == {"gold"} and "yellow" in self.colours):
             return Fault("colour", phrase, f"the idea is {', '.join(sorted(self.colours))}"), None
         if self.times and set(families(phrase, TIMES)) - self.times:
@@ -198,9 +206,9 @@ class Guards:
                 return Fault("redundant", phrase, f"'{q}' says it"), None
             if contains(low, b) and b not in self.pinned:
                 return None, q  # the more precise phrase takes the other's place
-        for kind, pattern in KINDS.items():
-            if pattern.match(low) and any(pattern.match(q.lower()) for q in accepted):
-                return Fault("redundant", phrase, f"one {kind} token is enough"), None
+        kind = next((k for q in accepted if (k := same_kind(low, q.lower()))), None)
+        if kind:
+            return Fault("redundant", phrase, f"one {kind} token is enough"), None
         if mine and self.medium is None:
             self.medium = mine[0]  # the best-ranked medium decides the direction's family
         return None, None
@@ -214,13 +222,12 @@ def ranked_phrases(direction: Direction) -> list[tuple[str, str]]:
     return [(c, p) for c in (*order, *rest) for p in direction.parts.get(c, [])]
 
 
-def faults(direction: Direction, *, details: bool = False) -> list[Fault]:
-    """Every fault of ``direction``'s added phrases (a phrase that a more precise later one replaces
-    counts as redundant too): what ``apply_guards`` drops and what the metrics count."""
-    guards = Guards(direction.idea, details=details, pinned=direction.pinned)
+def judge(guards: Guards, phrases: Iterable[tuple[str, str]]) -> list[Fault]:
+    """Every fault among (category, phrase) pairs judged in order, each against those accepted before it (a
+    phrase that a more precise later one replaces counts as redundant too)."""
     accepted: list[str] = []
     out = []
-    for category, phrase in ranked_phrases(direction):
+    for category, phrase in phrases:
         found, replaced = guards.check(phrase, accepted, artist=category == "artist")
         if found:
             out.append(found)
@@ -230,6 +237,11 @@ def faults(direction: Direction, *, details: bool = False) -> list[Fault]:
             out.append(Fault("redundant", replaced, f"'{phrase}' says it, more precisely"))
         accepted.append(phrase)
     return out
+
+
+def faults(direction: Direction, *, details: bool = False) -> list[Fault]:
+    """Every fault of ``direction``'s added phrases: what ``apply_guards`` drops."""
+    return judge(Guards(direction.idea, details=details, pinned=direction.pinned), ranked_phrases(direction))
 
 
 def apply_guards(direction: Direction, notes: list[str], *, details: bool = False) -> list[Fault]:

@@ -105,30 +105,25 @@ def _taker(selection: Selection, guards: Guards):
         if len(direction.parts.get(category, ())) >= CATEGORY_CAPS.get(category, MAX_MODIFIERS):
             return len(accepted)  # enough of this kind: room for the others
         fault, replaced = guards.check(phrase, accepted, artist=category == "artist")
-        if fault:
+        if fault:  # a phrase the direction already holds is one too: the guards find it redundant
             selection.faults.append(fault)
-        elif not contains_phrase(direction, phrase):
-            if replaced:
-                accepted.remove(replaced)
-                for part in direction.parts.values():
-                    if replaced in part:
-                        part.remove(replaced)
-            if direction.add(category, phrase):
-                accepted.append(phrase)
+            return len(accepted)
+        if replaced:
+            accepted.remove(replaced)
+            for part in direction.parts.values():
+                if replaced in part:
+                    part.remove(replaced)
+        if direction.add(category, phrase):
+            accepted.append(phrase)
         return len(accepted)
 
     return take
 
 
-def contains_phrase(direction: Direction, phrase: str) -> bool:
-    return any(phrase.lower() == p.lower() for p in direction.phrases())
-
-
-def fill_fallback(direction: Direction, rng: random.Random, retrieved: Sequence = (), take=None) -> None:
+def fill_fallback(direction: Direction, rng: random.Random, retrieved: Sequence, take) -> None:
     """Too little usable output: take the modifiers the retrieved prompts share (weighted by similarity),
     then fill the categories still empty from the vocabularies; ``take`` (the guarded adder of
     ``select_modifiers``) decides what gets in."""
-    take = take or (lambda phrase: direction.add(classify(phrase), phrase))
     for phrase in shared_modifiers(retrieved, FALLBACK_SHARED):
         take(phrase)
     for category, (count, top) in FALLBACK.items():

@@ -25,26 +25,18 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from artdirector.guards import KINDS, MEDIA, Guards, _stem, families
-from artdirector.text import contains
+from artdirector.guards import MEDIA, Guards, families, judge, say_the_same
 from artdirector.vocab import classify
 
 NEAR_DUPLICATE = 0.9  # MiniLM cosine of two phrases that say the same thing ("8k uhd" / "8k resolution")
 MALFORMED = re.compile(r"\.\s*,|,\s*,|\bby\s+(?:\w+\s+){0,2}by\b")
 
 
-def _lexical_duplicates(a: str, b: str) -> bool:
-    a, b = a.lower(), b.lower()
-    if _stem(a) == _stem(b) or contains(a, b) or contains(b, a):
-        return True
-    return any(p.match(a) and p.match(b) for p in KINDS.values())
-
-
 def redundant(phrases: Sequence[str], vectors: np.ndarray | None = None) -> bool:
     """Whether any two of ``phrases`` say the same thing (``vectors``: their unit embeddings, optional)."""
     for i in range(len(phrases)):
         for j in range(i):
-            if _lexical_duplicates(phrases[i], phrases[j]):
+            if say_the_same(phrases[i], phrases[j]):
                 return True
             if vectors is not None and float(vectors[i] @ vectors[j]) >= NEAR_DUPLICATE:
                 return True
@@ -54,16 +46,7 @@ def redundant(phrases: Sequence[str], vectors: np.ndarray | None = None) -> bool
 def prompt_faults(idea: str, phrases: Sequence[str]) -> set[str]:
     """The guards whose faults ``phrases`` (a prompt's added phrases, in order) commit against ``idea``:
     each phrase judged against the idea and the phrases before it, as the selection does."""
-    guards = Guards(idea)
-    accepted: list[str] = []
-    found = set()
-    for p in phrases:
-        fault, replaced = guards.check(p, accepted, artist=classify(p) == "artist")
-        if fault:
-            found.add(fault.guard)
-        else:
-            accepted.append(p)
-    return found
+    return {f.guard for f in judge(Guards(idea), ((classify(p), p) for p in phrases))}
 
 
 def quality(ideas: Sequence[str], added: Sequence[Sequence[str]], prompts: Sequence[str], embedder=None) -> dict:

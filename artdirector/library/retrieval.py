@@ -27,8 +27,8 @@ OVERFETCH = 3
 
 def retrieve(library, collection: str, idea: str, k: int = RAG_DEPTH) -> list:
     """The library's human prompts whose ideas are closest to ``idea`` (``library.Hit``, scored by that
-    similarity), best first; none without a library. Ideas against ideas: on 200 validation ideas the vote
-    over these reaches soft modifier F1 0.174, over the prompts closest as whole prompts 0.157."""
+    similarity), best first; none without a library. Ideas against ideas: on 200 validation ideas the same vote
+    reached soft modifier F1 0.167 over these, 0.157 over the prompts closest as whole prompts."""
     if library is None:
         return []
     # Prompts without modifiers are all idea: they would fill the places and cast no vote.
