@@ -563,12 +563,15 @@ def models() -> None:
 
 @models.command("prepare")
 def models_prepare() -> None:
-    """Convert the embedded GGUF for PyTorch and index the built-in prompt library (both done once)."""
+    """Convert the embedded GGUF for PyTorch, export the embedder for ONNX Runtime and index the built-in prompt
+    library (each done once)."""
+    from artdirector.embedding.onnx_backend import ensure_exported
     from artdirector.library.library import BUILTIN, PromptLibrary
     from artdirector.lm.embedded import ensure_converted
 
-    path = ensure_converted(lambda msg: click.echo(msg, err=True))
-    click.echo(f"model: {path}")
+    say = lambda msg: click.echo(msg, err=True)  # noqa: E731
+    click.echo(f"model: {ensure_converted(say)}")
+    click.echo(f"embedder: {ensure_exported(say)}")  # before the library, which it indexes
     lib = PromptLibrary.default()
     click.echo("indexing the built-in prompt library (once)", err=True)
     lib.ensure_builtin()

@@ -23,8 +23,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
 
+    from artdirector import embedding
     from artdirector import rewards as R
-    from artdirector.embed import Embedder
     from artdirector.evaluation.harness import prefix_items, read_prompts
 
     config = json.loads((args.run / "run.json").read_text())
@@ -35,7 +35,7 @@ def main() -> None:
         ideas, prompts = samples[row["system"]]
         ideas += [items[row["i"]].idea] * len(row["prompts"])
         prompts += row["prompts"]
-    embedder = Embedder()
+    embedder = embedding.load()
     funcs = {**R.text_rewards(embedder), "text_reward": R.text_reward(embedder)}
     report = json.loads((args.run / "report.json").read_text())["systems"]
     out = {}

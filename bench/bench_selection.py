@@ -64,13 +64,12 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "selection.json"))
     args = ap.parse_args()
 
-    from artdirector import selection
-    from artdirector.embed import Embedder
+    from artdirector import embedding, selection
     from artdirector.evaluation.harness import idea_items, prefix_items, read_prompts, score
     from artdirector.library import retrieval
     from artdirector.readers import read_texts
 
-    embedder = Embedder()
+    embedder = embedding.load()
     sets = {
         "prefix-validation": prefix_items(read_prompts(ROOT / "data/splits/validation.tsv"), limit=args.limit,
                                           seed=0)[0],

@@ -45,8 +45,8 @@ def rss_mb() -> float:
 def real_vectors() -> tuple[np.ndarray, np.ndarray]:
     from importlib import resources
 
+    from artdirector import embedding
     from artdirector.corpus import read_tsv
-    from artdirector.embed import Embedder
 
     # All 16k real prompts where the workspace's data is beside the repo, else the shipped train split.
     shared = ROOT.parent / "shared" / "data" / "prompts" / "diffusiondb_prompts.tsv"
@@ -56,7 +56,7 @@ def real_vectors() -> tuple[np.ndarray, np.ndarray]:
     if cache.is_file():
         vecs = np.load(cache)
     else:  # a few minutes of embedding on two cores; kept for the next run
-        vecs = Embedder().encode([r.prompt for r in read_tsv(str(path))], progress=False)
+        vecs = embedding.load().encode([r.prompt for r in read_tsv(str(path))], progress=False)
         cache.parent.mkdir(exist_ok=True)
         np.save(cache, vecs)
     rng = np.random.default_rng(0)
@@ -256,12 +256,12 @@ def measure(name: str, x: np.ndarray, q: np.ndarray, truth: np.ndarray, k: int =
 
 def bench_ingest(limit: int | None = None) -> dict:
     """Ingest throughput of the real library on the real corpus, and the share of it spent embedding."""
-    from artdirector.embed import Embedder
+    from artdirector import embedding
     from artdirector.library.library import PromptLibrary
 
     shared = ROOT.parent / "shared" / "data" / "prompts" / "diffusiondb_prompts.tsv"
     src = shared if shared.is_file() else ROOT / "artdirector" / "data" / "prompts" / "train.tsv"
-    embedder = Embedder()
+    embedder = embedding.load()
     spent = {"s": 0.0}
     encode = embedder.encode
 

@@ -63,9 +63,9 @@ def director(llama_lm):
 @pytest.fixture(scope="session")
 def minilm():
     """The real MiniLM embedder, loaded once."""
-    from artdirector.embed import Embedder
+    from artdirector import embedding
 
-    return Embedder()
+    return embedding.load()
 
 
 @pytest.fixture(scope="session")

@@ -111,7 +111,7 @@ def test_real_model_batch(director):
 
 @pytest.fixture(scope="module")
 def small_library(tmp_path_factory):
-    from artdirector.embed import Embedder
+    from artdirector import embedding
     from artdirector.library.library import PromptLibrary
 
     root = tmp_path_factory.mktemp("lib")
@@ -122,7 +122,7 @@ def small_library(tmp_path_factory):
         "a bowl of ramen, food photography, 35mm, bokeh",
         "portrait of a cyborg woman, cyberpunk, neon lights, 8k",
     ]) + "\n")
-    lib = PromptLibrary(root / "lib", Embedder())
+    lib = PromptLibrary(root / "lib", embedding.load())
     lib.ingest(src, "mine")
     return lib
 

@@ -53,9 +53,9 @@ class _Shared:
         return self._made[key]
 
     def embedder(self):
-        from artdirector.embed import Embedder
+        from artdirector import embedding
 
-        return self.once("embedder", Embedder)
+        return self.once("embedder", embedding.load)
 
     def lm(self, adapter=None):
         from artdirector.lm.llamacpp_backend import LlamaCppLM

@@ -179,9 +179,9 @@ class PromptLibrary:
     @property
     def embedder(self):
         if self._embedder is None:
-            from artdirector.embed import Embedder
+            from artdirector import embedding
 
-            self._embedder = Embedder()
+            self._embedder = embedding.load()
         return self._embedder
 
     # -- collections -------------------------------------------------------------------------------------

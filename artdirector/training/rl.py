@@ -93,8 +93,8 @@ def train_rl(settings: RLSettings, *, progress: bool = True, rewards: dict | Non
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
 
+    from artdirector import embedding
     from artdirector import rewards as R
-    from artdirector.embed import Embedder
     from artdirector.lm.embedded import ensure_converted
 
     unknown = set(settings.weights) - set(DEFAULT_WEIGHTS) - set(rewards or {})
@@ -114,7 +114,7 @@ def train_rl(settings: RLSettings, *, progress: bool = True, rewards: dict | Non
     if sft is not None:
         model = PeftModel.from_pretrained(model, str(sft)).merge_and_unload()
     cuda = torch.cuda.is_available()
-    embedder = Embedder(device="cuda" if cuda else "cpu")
+    embedder = embedding.load(device="cuda" if cuda else "cpu")
     funcs = {**R.text_rewards(embedder), **(rewards or {})}
     names = list(settings.weights)
     dataset = Dataset.from_list([{"prompt": adapter_prompt(i), "idea": i} for i in ideas])

@@ -10,9 +10,9 @@ TRAIN = [
 
 
 def test_nearest_neighbour_takes_the_closest_prefix_modifiers():
-    from artdirector.embed import Embedder
+    from artdirector import embedding
 
-    nn = NearestNeighbour(TRAIN, Embedder())
+    nn = NearestNeighbour(TRAIN, embedding.load())
     out = nn.generate(["an old fortress on a mountain at dusk", "android girl portrait"], n=2, seed=0)
     assert out[0][0] == "an old fortress on a mountain at dusk, oil painting, by thomas cole"
     assert out[1][0] == "android girl portrait, cyberpunk, neon lights, 8k"

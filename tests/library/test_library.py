@@ -27,9 +27,9 @@ PROMPTS = [
 
 @pytest.fixture(scope="module")
 def embedder():
-    from artdirector.embed import Embedder
+    from artdirector import embedding
 
-    return Embedder()
+    return embedding.load()
 
 
 def write_tsv(path: Path, prompts, extra: bytes = b"") -> Path:
