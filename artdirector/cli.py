@@ -164,11 +164,12 @@ def direct(idea, target, as_json, batch, list_vocab, **kw) -> None:
     if batch:
         sys.exit(_direct_batch(batch, target, load, options))
     checked = _idea(idea, "artdirector direct \"a lighthouse in a storm\" (or --batch FILE)")
-    director = load()
     start = time.perf_counter()
+    director = load()
+    loaded = time.perf_counter() - start
     result = director.direct(checked.text, target=target, **options)
     result.notes[:0] = [x for x in checked.notes if x not in result.notes]
-    result.seconds = time.perf_counter() - start
+    result.timings = {"load": loaded, **result.timings}
     if as_json:
         click.echo(json.dumps(result.to_json(), ensure_ascii=False))
     else:
@@ -521,8 +522,13 @@ def library_search(query, k, mode, name, as_json) -> None:
     if name == "builtin":
         lib.ensure_builtin()
     start = time.perf_counter()
+    if mode != "keyword":
+        lib.embedder  # noqa: B018 - loaded apart, so "seconds" is the search alone
+    loaded = time.perf_counter() - start
     hits = lib.search(text, k=k, mode=mode, collection=name)
-    out = {"query": text, "results": [h.to_json() for h in hits], "seconds": round(time.perf_counter() - start, 4)}
+    searched = time.perf_counter() - start - loaded
+    out = {"query": text, "results": [h.to_json() for h in hits], "seconds": round(searched, 4),
+           "timings": {"load": round(loaded, 4), "search": round(searched, 4)}}
     if as_json:
         click.echo(json.dumps(out, ensure_ascii=False))
     else:

@@ -105,6 +105,7 @@ class ArtDirector:
 
             library = PromptLibrary.default()
             library.require(collection)
+            library.embedder  # noqa: B018 - loaded now, so a direction's retrieve time is the search alone
         lm = load_embedded(backend, adapter=adapter, progress=progress)
         return cls(lm, library=library, collection=collection, tuned=adapter is not None, **kwargs)
 
@@ -134,9 +135,10 @@ class ArtDirector:
         request = Request(target, n, seed, constraints, grammar, decoding, steer, details)
         checked = [check_idea(i) for i in ideas]
         self._check(request, [c.text for c in checked])
-        start = time.perf_counter()
+        clock = Stopwatch(len(checked))
         # 2. Retrieve the human prompts closest to each idea.
         retrieved = [self.retrieve(c.text) for c in checked]
+        clock.lap("retrieve")
         # 3-4. Build each idea's prompt and decode; candidate k uses few-shot set seed+k and samples if k > 0.
         decoder = dispatch.build(self.lm, request.decoding, constraints=request.constraints, grammar=grammar,
                                  max_new_tokens=self.max_new_tokens)
@@ -148,7 +150,7 @@ class ArtDirector:
             config = GenerationConfig(max_new_tokens=self.max_new_tokens, seed=seed + k, stop=STOP, logit_bias=bias,
                                       temperature=0.0 if k == 0 else SAMPLE_TEMPERATURE)
             decoded.append(decoder.decode(k, prompts, prefixes, config))
-        per_idea = (time.perf_counter() - start) / len(checked)
+        clock.lap("decode")
         results = []
         for i, idea in enumerate(checked):
             candidates, used = [], Counter()
@@ -174,11 +176,14 @@ class ArtDirector:
                 rendered = render(chosen.direction, target)
                 candidates.append(DirectionResult(
                     idea=idea.text, target=target, direction=chosen.direction, rendered=rendered,
-                    model=self.lm.name, seconds=per_idea, fallback=chosen.fallback, rejected=chosen.rejected,
+                    model=self.lm.name, fallback=chosen.fallback, rejected=chosen.rejected,
                     notes=notes, retrieved=retrieved[i], decoding=decoder_name(request.decoding, k),
                     constraints=request.constraints.report(rendered.prompt, out.met) if request.constraints else None,
                 ))
             results.append(replace(candidates[0], candidates=candidates) if n > 1 else candidates[0])
+        clock.lap("select")  # stages 5-7: selection, constraints, rendering
+        for result in (r for top in results for r in (top, *top.candidates)):
+            result.timings, result.seconds = dict(clock.laps), sum(clock.laps.values())
         return results
 
     def _check(self, request: Request, ideas: list[str]) -> None:
@@ -198,6 +203,18 @@ class ArtDirector:
         from artdirector.decoding.steer import vocabulary_bias
 
         return vocabulary_bias(self.lm, steer)
+
+
+class Stopwatch:
+    """Seconds per stage, per idea: a batch's time is shared by its ideas."""
+
+    def __init__(self, ideas: int):
+        self.ideas, self.laps, self.last = max(ideas, 1), {}, time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.laps[stage] = (now - self.last) / self.ideas
+        self.last = now
 
 
 def guard_notes(faults, shown: int = 6) -> list[str]:

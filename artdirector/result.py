@@ -15,7 +15,8 @@ class DirectionResult:
     direction: Direction
     rendered: Rendered
     model: str
-    seconds: float = 0.0
+    seconds: float = 0.0  # the direction (stages 2-7), per idea; the parts in ``timings``
+    timings: dict = field(default_factory=dict)  # seconds per stage: retrieve, decode, select (+ load in the CLI)
     fallback: bool = False
     rejected: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -49,6 +50,7 @@ class DirectionResult:
             "notes": [*self.notes, *self.rendered.notes],
             "model": self.model,
             "seconds": round(self.seconds, 4),
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
             "retrieved": [h.to_json() for h in self.retrieved],
             "decoding": self.decoding,
         }

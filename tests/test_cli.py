@@ -45,6 +45,9 @@ def test_direct_json_contract():
     assert len(out["added"]) >= 2 and out["tokens"] <= 77
     assert out["model"] == "smollm2-135m-instruct+prompt-director-v1"  # the shipped adapter is the default
     assert all(isinstance(v, list) for v in out["parts"].values())
+    # "seconds" is the direction itself; its stages and the load (LM, library, embedder) are apart
+    assert list(out["timings"]) == ["load", "retrieve", "decode", "select"]
+    assert abs(out["seconds"] - sum(v for k, v in out["timings"].items() if k != "load")) < 1e-3
 
 
 def test_direct_honours_constraint_flags():
@@ -233,6 +236,7 @@ def test_library_search_on_the_builtin_library():
     out = json.loads(r.stdout)
     assert out["query"] == "castle at sunset" and len(out["results"]) == 5
     assert all("castle" in h["prompt"].lower() for h in out["results"])
+    assert out["seconds"] == out["timings"]["search"] and "load" in out["timings"]
     for mode in ("vector", "keyword"):
         r = run("library", "search", "castle at sunset", "-k", "3", "--mode", mode, "--json")
         assert r.returncode == 0 and len(json.loads(r.stdout)["results"]) == 3
