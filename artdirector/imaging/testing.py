@@ -19,9 +19,7 @@ TEXT_DIM = 32
 def _text_config(**extra):
     from transformers import CLIPTextConfig
 
-    from artdirector.tokens import clip_tokenizer
-
-    tok = clip_tokenizer()
+    tok = _clip_tokenizer()
     return CLIPTextConfig(vocab_size=len(tok), hidden_size=TEXT_DIM, intermediate_size=37, num_attention_heads=4,
                           num_hidden_layers=2, max_position_embeddings=77, bos_token_id=tok.bos_token_id,
                           eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, **extra)
@@ -35,14 +33,14 @@ def _vision_config(**extra):
 
 
 def _clip_tokenizer():
-    """CLIP's real BPE tokenizer, with the 77-token window a pipeline's tokenizer declares."""
-    import copy
+    """CLIP's real BPE tokenizer as transformers' ``CLIPTokenizer`` (what a pipeline folder holds), with the
+    77-token window a pipeline's tokenizer declares."""
+    from transformers import CLIPTokenizer
 
-    from artdirector.tokens import CLIP_MAX_TOKENS, clip_tokenizer
+    from artdirector.tokens import CLIP_MAX_TOKENS, clip_vocabulary
 
-    tok = copy.deepcopy(clip_tokenizer())
-    tok.model_max_length = CLIP_MAX_TOKENS
-    return tok
+    vocab, merges = clip_vocabulary()
+    return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=CLIP_MAX_TOKENS)
 
 
 def _image_processor(size: int = 32):

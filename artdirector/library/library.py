@@ -130,6 +130,7 @@ class PromptLibrary:
         self._indexes: dict[tuple[str, str], VectorIndex] = {}  # (collection, "prompt" | "idea")
         self._covered: dict[tuple[str, str], int] = {}  # highest row id each loaded index holds
         self._builtin: PromptLibrary | None = None
+        self._owner: PromptLibrary | None = None  # the user's library this built-in one sits beside
         try:
             self.db = sqlite3.connect(self.db_path, timeout=30, check_same_thread=False)
             if self._version() < len(MIGRATIONS):
@@ -159,6 +160,7 @@ class PromptLibrary:
         builtin = assets_dir() / "library"
         if builtin != lib.root:
             lib._builtin = cls(builtin, embedder)
+            lib._builtin._owner = lib  # one embedder for both: it is most of a cold search's load
         return lib
 
     def _for(self, collection: str) -> PromptLibrary:
@@ -181,7 +183,7 @@ class PromptLibrary:
         if self._embedder is None:
             from artdirector import embedding
 
-            self._embedder = embedding.load()
+            self._embedder = self._owner.embedder if self._owner is not None else embedding.load()
         return self._embedder
 
     # -- collections -------------------------------------------------------------------------------------
