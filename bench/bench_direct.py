@@ -7,7 +7,9 @@ Measures, side by side in one run, and reports medians:
   few-shot prompt (greedy, same token limit);
 - ``direct_many`` of 32 ideas vs 32 single ``direct`` calls in one process;
 - raw decoding rates with and without the adapter, 1 and 32 sequences (the ceilings of the two above);
-- peak RSS of a CLI process directing one idea.
+- peak RSS of a CLI process directing one idea, and the cold stages it reports (load, retrieve, decode,
+  select); the same for a cold ``library search``;
+- ingest throughput of the library with the default embedder (``bench_vector_store.bench_ingest``).
 
 Ideas are prefixes from the validation split (never test). Prints and saves JSON to bench/results/.
 
@@ -24,6 +26,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -40,26 +43,40 @@ def validation_ideas(n: int) -> list[str]:
     return ideas[::step][:n]
 
 
-def timed_process(args: list[str]) -> tuple[float, int]:
-    """Wall seconds and peak RSS (MB) of one fresh process."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _, _, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    proc.stdout.close()
-    proc.stderr.close()
-    return seconds, usage.ru_maxrss // 1024
+def timed_process(args: list[str]) -> tuple[float, int, dict | None]:
+    """Wall seconds, peak RSS (MB) and the JSON it printed (if any) of one fresh process."""
+    with tempfile.TemporaryFile() as out:
+        start = time.perf_counter()
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.DEVNULL)
+        _, _, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        out.seek(0)
+        text = out.read().decode()
+    printed = json.loads(text) if text.startswith("{") else None
+    return seconds, usage.ru_maxrss // 1024, printed
 
 
 def bench_cli(repeats: int) -> dict:
+    """Fresh processes: wall time, peak RSS, and the stages each one reports in its JSON ``timings``
+    (what is left of the wall time is the interpreter, imports and printing)."""
     helps = [timed_process([*CLI, "--help"])[0] for _ in range(repeats)]
     direct_help = [timed_process([*CLI, "direct", "--help"])[0] for _ in range(repeats)]
     cold = [timed_process([*CLI, "direct", "a lighthouse in a storm", "--json"]) for _ in range(repeats)]
+    search = [timed_process([*CLI, "library", "search", "castle at sunset", "--json"]) for _ in range(repeats)]
+
+    def stages(runs):
+        keys = runs[0][2]["timings"]
+        return {k: statistics.median(r[2]["timings"][k] for r in runs) for k in keys}
+
     return {
         "help_p50_s": statistics.median(helps),
         "direct_help_p50_s": statistics.median(direct_help),
-        "cold_start_to_first_result_p50_s": statistics.median(s for s, _ in cold),
-        "peak_rss_mb_direct_cli": max(r for _, r in cold),
+        "cold_start_to_first_result_p50_s": statistics.median(s for s, _, _ in cold),
+        "cold_direct_stages_p50_s": stages(cold),
+        "peak_rss_mb_direct_cli": max(r for _, r, _ in cold),
+        "cold_search_p50_s": statistics.median(s for s, _, _ in search),
+        "cold_search_stages_p50_s": stages(search),
+        "peak_rss_mb_search_cli": max(r for _, r, _ in search),
     }
 
 
@@ -147,21 +164,30 @@ def bench_decode_rates(ideas: list[str], repeats: int, tokens: int = 40) -> dict
     config = GenerationConfig(max_new_tokens=tokens, stop=(), presence_penalty=0.0, no_repeat_ngram_size=0)
     lms = {"base": LlamaCppLM.from_embedded(), "adapter": LlamaCppLM.from_embedded(adapter=default_adapter())}
     prompts = [adapter_prompt(i) for i in ideas[:32]]
-    times: dict[tuple[str, int], list[float]] = {}
+    rates: dict[tuple[str, int], list[float]] = {}
     for _ in range(repeats):
-        for name, lm in lms.items():  # interleaved, so both see the same machine load
-            for batch in (1, len(prompts)):
+        for name, lm in lms.items():  # interleaved, so all see the same machine load
+            for batch in (1, 8, len(prompts)):
                 start = time.perf_counter()
-                lm.generate(prompts[:batch], config, prefixes=[i + "," for i in ideas[:batch]])
-                times.setdefault((name, batch), []).append(time.perf_counter() - start)
+                made = lm.generate(prompts[:batch], config, prefixes=[i + "," for i in ideas[:batch]])
+                # tokens actually made: an end-of-sequence token stops an answer before the limit
+                rates.setdefault((name, batch), []).append(sum(len(g.tokens) for g in made)
+                                                            / (time.perf_counter() - start))
     out = {}
-    for (name, batch), ts in times.items():
-        out[f"{name}_batch{batch}_tokens_per_s"] = round(batch * tokens / statistics.median(ts), 1)
+    for (name, batch), rs in rates.items():
+        out[f"{name}_batch{batch}_tokens_per_s"] = round(statistics.median(rs), 1)
     for name in lms:
         out[f"{name}_batch_gain"] = round(out[f"{name}_batch{len(prompts)}_tokens_per_s"]
                                           / out[f"{name}_batch1_tokens_per_s"], 2)
     out["adapter_slowdown_single"] = round(out["base_batch1_tokens_per_s"] / out["adapter_batch1_tokens_per_s"], 2)
     return out
+
+
+def bench_ingest() -> dict:
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bench_vector_store import bench_ingest as ingest
+
+    return ingest()
 
 
 def main() -> None:
@@ -176,6 +202,7 @@ def main() -> None:
         "single": bench_single(validation_ideas(args.ideas)),
         "batch": bench_batch(validation_ideas(32), args.repeats),
         "decode_rates": bench_decode_rates(validation_ideas(32), args.repeats),
+        "ingest": bench_ingest(),
         "bench_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
     }
     text = json.dumps(report, indent=2)

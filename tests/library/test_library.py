@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from artdirector.brief import BadInput
+from artdirector.corpus import prompt_prefix
 from artdirector.library.library import LibraryError, PromptLibrary
 from artdirector.library.store import ExactIndex, FaissIndex
 from artdirector.text import duplicate_key
@@ -122,9 +123,16 @@ def test_ideas_are_searched_against_ideas(tmp_path, embedder):
     by_idea = lib.search("a ruined castle", k=3, mode="vector", collection="mine", by="idea")
     assert {h.prompt.split(",")[0] for h in by_idea[:2]} == {"a castle on a hill", "an old castle at night"}
     assert by_idea[-1].prompt.startswith("a bowl of ramen")  # its castle is in the modifiers, not the idea
+    # each stored idea vector is that idea's own embedding, also where ingest reused or shared one
+    lib.ingest(write_tsv(tmp_path / "more.tsv", ["A Lighthouse in a Storm", "a lighthouse in a storm, 8k",
+                                                 "a ruined castle, by greg rutkowski"]), "mine")
+    rows = lib.db.execute("SELECT prompt, idea_vector FROM prompts WHERE collection = 'mine'").fetchall()
+    stored = np.stack([np.frombuffer(v, dtype=np.float32) for _, v in rows])
+    fresh = embedder.encode([prompt_prefix(p) for p, _ in rows])
+    assert len(rows) == 6 and np.sum(stored * fresh, axis=1).min() > 0.9999
     with pytest.raises(BadInput, match="unknown search field"):
         lib.search("castle", collection="mine", by="title")
-    assert lib.remove("mine") == 3 and not (tmp_path / "lib" / "mine.idea.faiss").exists()
+    assert lib.remove("mine") == 6 and not (tmp_path / "lib" / "mine.idea.faiss").exists()
 
 
 def test_the_schema_is_versioned_and_records_each_collections_embedder(tmp_path, embedder):
