@@ -21,9 +21,10 @@ from artdirector.decoding.dispatch import AUTO
 from artdirector.decoding.dispatch import CHOICES as DECODING_CHOICES
 from artdirector.evaluation.registry import ABLATIONS, BASE_SYSTEMS, SUITES
 from artdirector.imaging.pipeline import OFFLOAD
-from artdirector.lm import BACKENDS
+from artdirector.lm import BACKENDS, SERVED
 from artdirector.render import TARGETS
 from artdirector.scoring import SCORERS
+from artdirector.serving.settings import ServeSettings
 
 BATCH_CHUNK = 32  # ideas per batched LM call in --batch mode
 SEED = click.IntRange(min=0)  # NumPy's generators refuse negative seeds
@@ -70,6 +71,28 @@ CONSTRAINT_FLAGS = (  # (flag, parameter, help); the categories come from decodi
 )
 
 
+MODEL_OPTIONS = (
+    click.option("--backend", type=click.Choice(tuple(BACKENDS)), default="llamacpp", show_default=True,
+                 help="llama.cpp (fast CPU path), PyTorch/transformers, or an OpenAI-compatible server "
+                      "(with --base-url, --model)."),
+    click.option("--no-rag", is_flag=True, help="Do not ground the direction in retrieved human prompts."),
+    click.option("--library", default="builtin", show_default=True, help="Prompt library to retrieve from."),
+    click.option("--adapter", default="default", show_default=True,
+                 help="Fine-tuned LoRA adapter: 'default' (shipped), 'none' (the plain model, few-shot) or a "
+                      "folder."),
+    click.option("--base-url", default=None, metavar="URL",
+                 help="With --backend openai: the server's OpenAI-compatible base, e.g. http://127.0.0.1:8080/v1."),
+    click.option("--model", "served_model", default=None, metavar="NAME", help="With --backend openai: the model."),
+    click.option("--api-key-env", default=None, metavar="VAR",
+                 help="With --backend openai: the environment variable holding the API key."),
+)
+
+
+def model_options(fn):
+    """Which director to load (``serve``; ``direction_options`` include them)."""
+    return functools.reduce(lambda f, opt: opt(f), reversed(MODEL_OPTIONS), fn)
+
+
 def direction_options(fn):
     """Grounding, model and constraint options of the director (``direct``, ``generate``)."""
     options = [
@@ -77,13 +100,7 @@ def direction_options(fn):
                      help="Number of candidate directions (the first is greedy, the others sampled)."),
         click.option("--seed", type=SEED, default=0, show_default=True, help="Seed for few-shot choice, sampling "
                      "and images."),
-        click.option("--backend", type=click.Choice(tuple(BACKENDS)), default="llamacpp", show_default=True,
-                     help="llama.cpp (fast CPU path) or PyTorch/transformers."),
-        click.option("--no-rag", is_flag=True, help="Do not ground the direction in retrieved human prompts."),
-        click.option("--library", default="builtin", show_default=True, help="Prompt library to retrieve from."),
-        click.option("--adapter", default="default", show_default=True,
-                     help="Fine-tuned LoRA adapter: 'default' (shipped), 'none' (the plain model, few-shot) or a "
-                          "folder."),
+        *MODEL_OPTIONS,
         *[click.option(flag, param, multiple=True, help=text) for flag, param, text in CONSTRAINT_FLAGS],
         click.option("--include", multiple=True, help="Require a phrase in any part (repeatable)."),
         click.option("--exclude", multiple=True, help="Forbid a phrase (repeatable); it also joins the negative "
@@ -116,16 +133,25 @@ def _direction(kw: dict) -> tuple[dict, callable]:
     dispatch.choose(constraints, grammar, decoding)
     options = {"n": kw.pop("n"), "seed": kw.pop("seed"), "constraints": constraints or None, "grammar": grammar,
                "decoding": decoding, "steer": kw.pop("steer"), "details": kw.pop("details")}
+    return options, _loader(kw)
+
+
+def _loader(kw: dict):
+    """A function that loads the director the ``MODEL_OPTIONS`` name. Pops what it reads from ``kw``."""
     backend, rag, library, adapter = kw.pop("backend"), not kw.pop("no_rag"), kw.pop("library"), kw.pop("adapter")
+    server = {"base_url": kw.pop("base_url"), "model": kw.pop("served_model"), "api_key_env": kw.pop("api_key_env")}
+    if backend not in SERVED and (server["base_url"] or server["model"]):
+        raise InputError("--base-url and --model name a served model: add --backend openai")
 
     def load():
         from artdirector.director import ArtDirector
 
         return ArtDirector.from_default(backend=backend, rag=rag, collection=library,
                                         adapter=None if adapter.lower() == "none" else adapter,
-                                        progress=lambda msg: click.echo(msg, err=True))
+                                        progress=lambda msg: click.echo(msg, err=True),
+                                        server=server if backend in SERVED else None)
 
-    return options, load
+    return load
 
 
 def _idea(words: tuple[str, ...], example: str):
@@ -560,6 +586,31 @@ def library_remove(name) -> None:
     if not lib.has(name):
         raise InputError(f"no library named {name!r}; libraries: {', '.join(lib.collections()) or 'none'}")
     click.echo(f"removed {lib.remove(name)} prompts from {name}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind; anything beyond this machine needs --token.")
+@click.option("--port", type=click.IntRange(1, 65535), default=7860, show_default=True)
+@click.option("--token", envvar="ARTDIRECTOR_TOKEN", default=None,
+              help="Bearer token every /v1 call must carry (or ARTDIRECTOR_TOKEN).")
+@click.option("--queue", type=click.IntRange(min=1), default=default_of(ServeSettings, "queue"), show_default=True,
+              help="Requests that may wait for the director; one more is answered 503 with Retry-After.")
+@model_options
+@_fail_on_bad_input
+def serve(host, port, token, queue, **kw) -> None:
+    """Serve the director over HTTP (FastAPI; API docs at /docs) with the model kept loaded."""
+    from artdirector.serving.app import create_app
+    from artdirector.serving.settings import check_bind
+
+    check_bind(host, token)
+    settings = ServeSettings(token=token or None, queue=queue)
+    load = _loader(kw)
+    import uvicorn
+
+    app = create_app(load(), settings=settings)
+    click.echo(f"serving on http://{host}:{port} (API docs at /docs)", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 @main.group()

@@ -89,14 +89,16 @@ class ArtDirector:
 
     @classmethod
     def from_default(cls, *, backend: str = "llamacpp", rag: bool = True, collection: str = "builtin",
-                     adapter: str | Path | None = "default", progress=None, **kwargs) -> ArtDirector:
+                     adapter: str | Path | None = "default", progress=None, server: dict | None = None,
+                     **kwargs) -> ArtDirector:
         """The embedded SmolLM2-135M-Instruct with the shipped adapter (``adapter``: "default", a PEFT
-        adapter folder, or None for the plain model) on a registered backend (``lm.BACKENDS``), grounded in
-        the built-in prompt library unless ``rag=False``."""
-        from artdirector.lm import load_embedded
+        adapter folder, or None for the plain model) on a registered backend (``lm.BACKENDS``), or the model a
+        served backend's ``server`` names (``lm.load_backend``; prompted few-shot), grounded in the built-in
+        prompt library unless ``rag=False``."""
+        from artdirector.lm import SERVED, load_backend
 
         if adapter == "default":
-            adapter = default_adapter()
+            adapter = None if backend in SERVED else default_adapter()
         elif adapter is not None and not (Path(adapter) / "adapter_config.json").is_file():
             raise BadInput(f"{adapter} is not a PEFT adapter folder (no adapter_config.json)")
         library = None
@@ -106,7 +108,7 @@ class ArtDirector:
             library = PromptLibrary.default()
             library.require(collection)
             library.embedder  # noqa: B018 - loaded now, so a direction's retrieve time is the search alone
-        lm = load_embedded(backend, adapter=adapter, progress=progress)
+        lm = load_backend(backend, adapter=adapter, progress=progress, server=server)
         return cls(lm, library=library, collection=collection, tuned=adapter is not None, **kwargs)
 
     def build_prompt(self, idea: str, seed: int = 0, retrieved: Sequence = ()) -> str:

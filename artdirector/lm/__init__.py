@@ -1,6 +1,7 @@
 """Language-model backends. ``BACKENDS`` is the registry the CLI's ``--backend`` choices come from: a new
 backend is one module with a ``LanguageModel`` subclass and a ``from_embedded(adapter=, progress=)``
-factory, plus one line here."""
+factory (or, for a model behind a server, ``from_url(base_url, model, api_key_env=)``, listed in
+``SERVED``), plus one line here."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from pathlib import Path
 BACKENDS = {
     "llamacpp": "artdirector.lm.llamacpp_backend:LlamaCppLM",  # the fast CPU path (default)
     "transformers": "artdirector.lm.transformers_backend:TransformersLM",  # PyTorch, the training reference
+    "openai": "artdirector.lm.openai_backend:OpenAILM",  # any OpenAI-compatible server (llama.cpp, vLLM, Ollama)
 }
+SERVED = ("openai",)  # backends whose weights live behind a server: no embedded model, no adapter
 
 
 def backend_class(name: str):
@@ -28,3 +31,19 @@ def load_embedded(backend: str, *, adapter: str | Path | None = None, progress=N
     if adapter is not None:
         lm.name = f"{lm.name}+{Path(adapter).name}"
     return lm
+
+
+def load_backend(backend: str, *, adapter: str | Path | None = None, progress=None, server: dict | None = None):
+    """The LM of ``backend``: the embedded model (with ``adapter``), or for a served backend the model that
+    ``server`` names (``base_url``, ``model``, optional ``api_key_env``)."""
+    from artdirector.errors import BadInput
+
+    if backend not in SERVED:
+        return load_embedded(backend, adapter=adapter, progress=progress)
+    if adapter is not None:
+        raise BadInput(f"an adapter is applied to the embedded model; the {backend} backend serves its own weights "
+                       "(use adapter none)")
+    if not server or not server.get("base_url") or not server.get("model"):
+        raise BadInput(f"the {backend} backend needs the server's base URL and the model's name")
+    return backend_class(backend).from_url(server["base_url"], server["model"],
+                                           api_key_env=server.get("api_key_env"))

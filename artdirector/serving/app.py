@@ -1,0 +1,222 @@
+"""The HTTP API: the director kept loaded in one process, behind FastAPI (OpenAPI docs at ``/docs``).
+
+Endpoints: ``POST /v1/direct`` (the ``direct --json`` object), ``POST /v1/direct/batch``, ``POST /v1/votes``,
+``GET /v1/votes/pairs`` (JSON Lines for preference training), ``GET /healthz``. Request fields are those of
+``ArtDirector.direct`` (defaults read from ``director.Request``, declared once there).
+
+Guards a public endpoint needs, all tested: with a token every ``/v1`` call needs ``Authorization: Bearer
+TOKEN`` (compared in constant time); bodies over ``ServeSettings.max_body`` bytes get 413 before they are
+read whole; ``n``, batch size and idea length are bounded (422 with the CLI's one-line message); the
+director runs one request at a time (its llama.cpp context is not thread-safe) and at most ``queue``
+requests wait: the next gets 503 with ``Retry-After`` instead of piling up; no endpoint takes a path. A
+client that goes away mid-request does not stop the server: its direction finishes and is dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from artdirector.brief import MAX_IDEA_CHARS
+from artdirector.config import default_of
+from artdirector.decoding.constraints import FLAG_CATEGORIES
+from artdirector.director import Request as Direction
+from artdirector.errors import EXIT_CODES, BadInput
+from artdirector.serving.settings import ServeSettings
+from artdirector.serving.votes import VoteStore, default_path
+
+MAX_N = 8
+MAX_BATCH = 64
+
+
+class Busy(Exception):
+    """The work queue is full."""
+
+
+class Gate:
+    """One request runs at a time; at most ``queue`` wait. A request that finds the queue full is refused
+    at once, so a burst costs the clients a retry, not the server its memory."""
+
+    def __init__(self, queue: int):
+        self._run = threading.Lock()
+        self._count = threading.Lock()
+        self.queue, self.waiting = queue, 0
+
+    def __enter__(self):
+        with self._count:
+            if self.waiting >= self.queue + 1:  # the one running and those waiting
+                raise Busy
+            self.waiting += 1
+        self._run.acquire()
+        return self
+
+    def __exit__(self, *exc):
+        self._run.release()
+        with self._count:
+            self.waiting -= 1
+
+
+class BodyLimit:
+    """ASGI middleware: a body over ``limit`` bytes gets 413, by its declared length before it is read, or
+    while it is read when it declares none (chunked), so no body is ever held whole past the limit. (The app
+    is then told the client left, and whatever it would answer is dropped.)"""
+
+    def __init__(self, app, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            return await self._refuse(send)
+        seen, refused = 0, False
+
+        async def counted():
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    refused = True
+                    await self._refuse(send)
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def sending(message):
+            if not refused:
+                await send(message)
+
+        await self.app(scope, counted, sending)
+
+    async def _refuse(self, send):
+        body = json.dumps({"error": f"the request body is over {self.limit} bytes"}).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+def default(name: str):
+    return default_of(Direction, name)
+
+
+class DirectOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    target: str = default("target")
+    n: int = Field(default("n"), ge=1, le=MAX_N)
+    seed: int = Field(default("seed"), ge=0)
+    include: list[str] = Field(default_factory=list, max_length=32)
+    exclude: list[str] = Field(default_factory=list, max_length=32)
+    constraints: dict[str, list[str]] = Field(
+        default_factory=dict, description=f"required phrases per category: {', '.join(FLAG_CATEGORIES)}")
+    grammar: str | None = Field(None, max_length=20_000, description="a Lark grammar (llguidance dialect)")
+    decoding: str = default("decoding")
+    steer: float = Field(default("steer"), ge=0)
+    details: bool = default("details")
+
+    def direct_kwargs(self) -> dict:
+        from artdirector.decoding.constraints import Constraints
+        from artdirector.decoding.grammar import Grammar
+
+        unknown = set(self.constraints) - set(FLAG_CATEGORIES)
+        if unknown:
+            raise BadInput(f"unknown constraint category {sorted(unknown)[0]!r}; valid: "
+                           f"{', '.join(FLAG_CATEGORIES)}")
+        constraints = Constraints.build(include=self.include, exclude=self.exclude,
+                                        **{FLAG_CATEGORIES[k]: v for k, v in self.constraints.items()})
+        grammar = Grammar(self.grammar, source="the request's grammar") if self.grammar else None
+        return {"target": self.target, "n": self.n, "seed": self.seed, "constraints": constraints or None,
+                "grammar": grammar, "decoding": self.decoding, "steer": self.steer, "details": self.details}
+
+class DirectBody(DirectOptions):
+    idea: str = Field(max_length=MAX_IDEA_CHARS)
+
+class BatchBody(DirectOptions):
+    ideas: list[str] = Field(min_length=1, max_length=MAX_BATCH)
+
+class VoteBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    idea: str = Field(max_length=MAX_IDEA_CHARS)
+    candidates: list[str] = Field(min_length=2, max_length=16)
+    chosen: int = Field(ge=0)
+    kind: str = "prompt"
+    seed: int | None = None
+    meta: dict = Field(default_factory=dict)
+
+
+
+def create_app(director, *, settings: ServeSettings | None = None, votes: VoteStore | None = None) -> FastAPI:
+    """A FastAPI app serving ``director`` (an ``ArtDirector``) under ``settings`` (default: no token);
+    ``votes`` a ``VoteStore`` (default: the user directory's)."""
+    settings = settings or ServeSettings()
+    gate = Gate(settings.queue)
+    votes = votes if votes is not None else VoteStore(default_path())
+    app = FastAPI(title="artdirector", summary="An LLM art director: ideas in, model-ready prompts out.")
+
+    def error(status: int, message: str, headers: dict | None = None):
+        return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+    app.add_middleware(BodyLimit, limit=settings.max_body)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request, exc: RequestValidationError):
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        return error(422, f"{where}: {first.get('msg')}" if where else str(first.get("msg")))
+
+    for cls, _code in EXIT_CODES:
+        @app.exception_handler(cls)
+        async def known(_request, exc, _cls=cls):
+            return error(422 if isinstance(exc, BadInput) else 500, str(exc))
+
+    @app.exception_handler(Busy)
+    async def busy(_request, _exc):
+        return error(503, "the director is busy; retry shortly", {"Retry-After": str(settings.retry_after)})
+
+    def authorised(request: Request) -> None:
+        if settings.token is None:
+            return
+        given = request.headers.get("authorization", "")
+        scheme, _, value = given.partition(" ")
+        if scheme.lower() != "bearer" or not secrets.compare_digest(value.encode(), settings.token.encode()):
+            raise HTTPException(401, "a valid 'Authorization: Bearer TOKEN' header is required",
+                                headers={"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(401)
+    async def unauthorised(_request, exc):
+        return error(401, exc.detail, exc.headers)
+
+    @app.get("/healthz")
+    def healthz() -> dict:
+        return {"status": "ok", "model": director.lm.name, "waiting": gate.waiting, "queue": settings.queue}
+
+    @app.post("/v1/direct", dependencies=[Depends(authorised)])
+    def direct(body: DirectBody) -> dict:
+        options = body.direct_kwargs()
+        with gate:
+            return director.direct(body.idea, **options).to_json()
+
+    @app.post("/v1/direct/batch", dependencies=[Depends(authorised)])
+    def direct_batch(body: BatchBody) -> dict:
+        options = body.direct_kwargs()
+        with gate:
+            return {"results": [r.to_json() for r in director.direct_many(body.ideas, **options)]}
+
+    @app.post("/v1/votes", dependencies=[Depends(authorised)])
+    def vote(body: VoteBody) -> dict:
+        return {"id": votes.add(body.idea, body.candidates, body.chosen, kind=body.kind, seed=body.seed,
+                                meta=body.meta), "votes": len(votes)}
+
+    @app.get("/v1/votes/pairs", dependencies=[Depends(authorised)], response_class=PlainTextResponse)
+    def vote_pairs() -> str:
+        return "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in votes.pairs())
+
+    return app

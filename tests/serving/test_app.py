@@ -1,0 +1,188 @@
+"""The HTTP API on a real uvicorn server on a loopback port, driven by real HTTP requests."""
+
+import json
+import socket
+import threading
+import time
+
+import pytest
+import requests
+
+from artdirector.director import ArtDirector
+from artdirector.errors import BadInput
+from artdirector.lm.dummy import DummyLM
+from artdirector.serving.app import create_app
+from artdirector.serving.settings import ServeSettings, check_bind
+from artdirector.serving.votes import VoteStore
+
+TOKEN = "s3cret-token"
+ANSWER = " oil painting, dramatic lighting, by greg rutkowski"
+
+
+class HeldLM(DummyLM):
+    """The dummy model, held inside ``generate`` until the test releases it: requests pile up for real."""
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self.entered, self.release = threading.Semaphore(0), threading.Event()
+        self.release.set()
+
+    def generate(self, *args, **kw):
+        self.entered.release()
+        assert self.release.wait(30)
+        return super().generate(*args, **kw)
+
+
+class Server:
+    def __init__(self, app):
+        import uvicorn
+
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.time() + 20
+        while not self.server.started and time.time() < deadline:
+            time.sleep(0.02)
+        self.port = self.server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def stop(self):
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture
+def serve(tmp_path):
+    started = []
+
+    def start(lm=None, **settings):
+        director = ArtDirector(lm or DummyLM({}, default=ANSWER), tuned=True)
+        app = create_app(director, settings=ServeSettings(**settings), votes=VoteStore(tmp_path / "votes.sqlite"))
+        started.append(Server(app))
+        return started[-1]
+
+    yield start
+    for s in started:
+        s.stop()
+
+
+def auth(token=TOKEN):
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_direct_needs_the_token_and_answers_the_cli_object(serve):
+    s = serve(token=TOKEN)
+    assert requests.post(f"{s.url}/v1/direct", json={"idea": "a red fox in snow"}).status_code == 401
+    wrong = requests.post(f"{s.url}/v1/direct", json={"idea": "a red fox in snow"}, headers=auth("nope"))
+    assert wrong.status_code == 401 and "Bearer" in wrong.json()["error"]
+    r = requests.post(f"{s.url}/v1/direct", json={"idea": "a red fox in snow", "seed": 3}, headers=auth())
+    assert r.status_code == 200, r.text
+    out = r.json()
+    same = ArtDirector(DummyLM({}, default=ANSWER), tuned=True).direct("a red fox in snow", seed=3).to_json()
+    assert {k: v for k, v in out.items() if k not in ("seconds", "timings")} == \
+        {k: v for k, v in same.items() if k not in ("seconds", "timings")}
+    # the model's answer, cut at its token limit (the double writes one token per character)
+    assert out["prompt"] == "a red fox in snow, oil painting, dramatic lighting"
+    assert requests.get(f"{s.url}/healthz").json()["status"] == "ok"  # health needs no token
+
+
+def test_batch_and_constraints(serve):
+    s = serve()
+    r = requests.post(f"{s.url}/v1/direct/batch", json={"ideas": ["a cat", "a dog"], "exclude": ["8k"],
+                                                        "constraints": {"style": ["ukiyo-e"]}})
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    assert [x["idea"] for x in results] == ["a cat", "a dog"]
+    assert all("ukiyo-e" in x["prompt"] and "8k" not in x["prompt"] for x in results)
+    assert all(c["satisfied"] for x in results for c in x["constraints"])
+
+
+@pytest.mark.parametrize("body, message", [
+    ({"idea": ""}, "idea"),
+    ({"idea": "a cat", "n": 0}, "n:"),
+    ({"idea": "a cat", "n": 1000}, "n:"),
+    ({"idea": "a cat", "target": "dalle"}, "target"),
+    ({"idea": "a cat", "colour": ["red"]}, "colour"),
+    ({"idea": "a cat", "constraints": {"palette": ["red"]}}, "unknown constraint category 'palette'"),
+    ({"idea": "a cat", "seed": -1}, "seed"),
+    ({"ideas": []}, "ideas"),
+])
+def test_bad_fields_are_422_with_a_one_line_message(serve, body, message):
+    s = serve()
+    path = "/v1/direct/batch" if "ideas" in body else "/v1/direct"
+    r = requests.post(s.url + path, json=body)
+    assert r.status_code == 422, r.text
+    assert message in r.json()["error"] and "\n" not in r.json()["error"]
+
+
+def test_bad_json_and_oversized_bodies(serve):
+    s = serve(max_body=2048)
+    bad = requests.post(f"{s.url}/v1/direct", data=b"{not json", headers={"Content-Type": "application/json"})
+    assert bad.status_code == 422 and "error" in bad.json()
+    big = json.dumps({"idea": "a cat " * 1000}).encode()
+    assert requests.post(f"{s.url}/v1/direct", data=big).status_code == 413
+    chunked = requests.post(f"{s.url}/v1/direct", data=iter([big[:1500], big[1500:]]))  # no Content-Length
+    assert chunked.status_code == 413 and "2048 bytes" in chunked.json()["error"]
+    assert requests.post(f"{s.url}/v1/direct", json={"idea": "a cat"}).status_code == 200  # still serving
+
+
+def test_a_full_queue_answers_503_with_retry_after(serve):
+    lm = HeldLM({}, default=ANSWER)
+    s = serve(lm=lm, queue=1)
+    lm.release.clear()
+    answers = []
+
+    def call():
+        answers.append(requests.post(f"{s.url}/v1/direct", json={"idea": "a cat"}, timeout=60).status_code)
+
+    first = threading.Thread(target=call)
+    first.start()
+    assert lm.entered.acquire(timeout=20)  # one request is running
+    second = threading.Thread(target=call)
+    second.start()
+    deadline = time.time() + 20
+    while requests.get(f"{s.url}/healthz").json()["waiting"] < 2 and time.time() < deadline:
+        time.sleep(0.02)
+    refused = requests.post(f"{s.url}/v1/direct", json={"idea": "a cat"})
+    assert refused.status_code == 503 and refused.headers["Retry-After"] == "2"
+    lm.release.set()
+    first.join(30)
+    second.join(30)
+    assert answers == [200, 200]
+
+
+def test_a_client_that_leaves_mid_request_does_not_stop_the_server(serve):
+    lm = HeldLM({}, default=ANSWER)
+    s = serve(lm=lm)
+    lm.release.clear()
+    body = json.dumps({"idea": "a cat"}).encode()
+    with socket.create_connection(("127.0.0.1", s.port)) as sock:
+        sock.sendall(b"POST /v1/direct HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        assert lm.entered.acquire(timeout=20)
+    lm.release.set()  # the direction of the client that left finishes, unread
+    r = requests.post(f"{s.url}/v1/direct", json={"idea": "a dog"}, timeout=30)
+    assert r.status_code == 200 and r.json()["idea"] == "a dog"
+
+
+def test_votes_are_stored_and_exported_as_preference_pairs(serve, tmp_path):
+    s = serve(token=TOKEN)
+    vote = {"idea": "a cat", "candidates": ["a cat, oil painting", "a cat, 8k", "a cat, sketch"], "chosen": 2,
+            "seed": 7}
+    assert requests.post(f"{s.url}/v1/votes", json=vote).status_code == 401
+    r = requests.post(f"{s.url}/v1/votes", json=vote, headers=auth())
+    assert r.status_code == 200 and r.json()["votes"] == 1
+    bad = requests.post(f"{s.url}/v1/votes", json={**vote, "chosen": 3}, headers=auth())
+    assert bad.status_code == 422 and "chosen must index" in bad.json()["error"]
+    lines = requests.get(f"{s.url}/v1/votes/pairs", headers=auth()).text.splitlines()
+    pairs = [json.loads(x) for x in lines]
+    assert [(p["chosen"], p["rejected"]) for p in pairs] == [("a cat, sketch", "a cat, oil painting"),
+                                                             ("a cat, sketch", "a cat, 8k")]
+    assert len(VoteStore(tmp_path / "votes.sqlite")) == 1  # on disk, readable by another process
+
+
+def test_binding_beyond_loopback_needs_a_token():
+    check_bind("127.0.0.1", None)
+    check_bind("0.0.0.0", "t")
+    with pytest.raises(BadInput, match="give a token"):
+        check_bind("0.0.0.0", None)

@@ -1,0 +1,54 @@
+"""``artdirector serve`` as a user starts it: the embedded model behind a token, on a loopback port."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_serve_with_a_token_answers_what_direct_prints():
+    port = free_port()
+    env = {**os.environ, "ARTDIRECTOR_TOKEN": "T0ken"}
+    proc = subprocess.Popen([sys.executable, "-m", "artdirector.cli", "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                if requests.get(f"{url}/healthz", timeout=2).ok:
+                    break
+            except requests.ConnectionError:
+                assert proc.poll() is None, proc.stderr.read()
+                time.sleep(0.2)
+        body = {"idea": "a red fox in snow"}
+        assert requests.post(f"{url}/v1/direct", json=body, timeout=60).status_code == 401
+        r = requests.post(f"{url}/v1/direct", json=body, headers={"Authorization": "Bearer T0ken"}, timeout=60)
+        assert r.status_code == 200, r.text
+        served = r.json()
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    printed = json.loads(subprocess.run([sys.executable, "-m", "artdirector.cli", "direct", "a red fox in snow",
+                                         "--json"], capture_output=True, text=True, check=True).stdout)
+    assert served["prompt"] == printed["prompt"] and served["model"] == printed["model"]
+    assert served["negative_prompt"] == printed["negative_prompt"] and served["parts"] == printed["parts"]
+
+
+def test_serve_refuses_a_public_address_without_a_token():
+    env = {k: v for k, v in os.environ.items() if k != "ARTDIRECTOR_TOKEN"}
+    r = subprocess.run([sys.executable, "-m", "artdirector.cli", "serve", "--host", "0.0.0.0"], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "give a token" in r.stderr
