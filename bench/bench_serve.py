@@ -1,10 +1,10 @@
 """The HTTP API under load, on loopback: a real uvicorn server in this process around the default director.
 
-Measures, in one run: the warm in-process direction time (``ArtDirector.direct``) and the same ideas sent
-one at a time to ``POST /v1/direct`` (p50 of each and their ratio: what HTTP, JSON and the work queue
-add); then ``--requests`` distinct ideas at ``--concurrency`` clients: p50/p95 latency, throughput, and how
-many answers were server errors (5xx other than 503), 503 (queue full) or anything else. Ideas are
-validation prefixes (never test). Prints and saves ``bench/results/serve.json``.
+Measures, in one run: the warm in-process direction time (``ArtDirector.direct`` called on the server's
+director thread) and the same ideas sent one at a time to ``POST /v1/direct`` (p50 of each and their ratio:
+what HTTP, JSON and the work queue add); then ``--requests`` distinct ideas at ``--concurrency`` clients:
+p50/p95 latency, throughput, and how many answers were server errors (5xx other than 503), 503 (queue full) or
+anything else. Ideas are validation prefixes (never test). Prints and saves ``bench/results/serve.json``.
 
     .venv/bin/python bench/bench_serve.py [--requests 500] [--concurrency 16]
 """
@@ -48,18 +48,20 @@ def main() -> None:
     items = prefix_items(read_prompts(ROOT / "data" / "splits" / "validation.tsv"), limit=None, seed=0)[0]
     ideas = [it.idea for it in items]
     warm, load = ideas[: args.warm], ideas[args.warm: args.warm + args.requests]
+    import tempfile
+
     director = ArtDirector.from_default()
-    director.direct("a lighthouse in a storm")
+    votes = VoteStore(Path(tempfile.mkdtemp()) / "votes.sqlite")
+    app = create_app(director, settings=ServeSettings(queue=args.concurrency), votes=votes)
+    # In process, on the server's own director thread: the only thread that may decode (serving.app.Worker)
+    on_worker = app.state.worker.pool
+    on_worker.submit(director.direct, "a lighthouse in a storm").result()
     in_process = []
     for idea in warm:
         start = time.perf_counter()
-        director.direct(idea, seed=1)
+        on_worker.submit(director.direct, idea, seed=1).result()
         in_process.append(time.perf_counter() - start)
 
-    import tempfile
-
-    votes = VoteStore(Path(tempfile.mkdtemp()) / "votes.sqlite")
-    app = create_app(director, settings=ServeSettings(queue=args.concurrency), votes=votes)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error"))
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:
