@@ -38,6 +38,7 @@ def exported_dir() -> Path | None:
 class OnnxEmbedder(Embedder):
     def __init__(self, session, tokenizer, name: str, dimension: int):
         self.session, self.tokenizer, self.name, self.dimension = session, tokenizer, name, dimension
+        self._inputs = {i.name for i in session.get_inputs()}  # an export may leave token_type_ids out
 
     @classmethod
     def from_folder(cls, folder: str | Path) -> OnnxEmbedder:
@@ -86,10 +87,6 @@ class OnnxEmbedder(Embedder):
             pooled = (hidden * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1)
             out[rows] = pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
         return out
-
-    @property
-    def _inputs(self) -> set[str]:
-        return {i.name for i in self.session.get_inputs()}
 
 
 def export(source: str | Path, out: Path, name: str) -> Path:

@@ -29,7 +29,7 @@ from artdirector.decoding.constraints import FLAG_CATEGORIES
 from artdirector.director import Request as Direction
 from artdirector.errors import EXIT_CODES, BadInput
 from artdirector.serving.settings import ServeSettings
-from artdirector.serving.votes import VoteStore, default_path
+from artdirector.serving.votes import KINDS, MAX_CANDIDATES, VoteStore, default_path
 
 MAX_N = 8
 MAX_BATCH = 64
@@ -142,21 +142,25 @@ class DirectOptions(BaseModel):
         return {"target": self.target, "n": self.n, "seed": self.seed, "constraints": constraints or None,
                 "grammar": grammar, "decoding": self.decoding, "steer": self.steer, "details": self.details}
 
+
 class DirectBody(DirectOptions):
     idea: str = Field(max_length=MAX_IDEA_CHARS)
+
 
 class BatchBody(DirectOptions):
     ideas: list[str] = Field(min_length=1, max_length=MAX_BATCH)
 
+
 class VoteBody(BaseModel):
+    """Bounds and kinds are checked by ``VoteStore.add`` (one definition, one message)."""
+
     model_config = ConfigDict(extra="forbid")
     idea: str = Field(max_length=MAX_IDEA_CHARS)
-    candidates: list[str] = Field(min_length=2, max_length=16)
-    chosen: int = Field(ge=0)
-    kind: str = "prompt"
+    candidates: list[str] = Field(max_length=MAX_CANDIDATES)
+    chosen: int
+    kind: str = KINDS[0]
     seed: int | None = None
     meta: dict = Field(default_factory=dict)
-
 
 
 def create_app(director, *, settings: ServeSettings | None = None, votes: VoteStore | None = None) -> FastAPI:

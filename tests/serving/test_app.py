@@ -174,6 +174,8 @@ def test_votes_are_stored_and_exported_as_preference_pairs(serve, tmp_path):
     assert r.status_code == 200 and r.json()["votes"] == 1
     bad = requests.post(f"{s.url}/v1/votes", json={**vote, "chosen": 3}, headers=auth())
     assert bad.status_code == 422 and "chosen must index" in bad.json()["error"]
+    alone = requests.post(f"{s.url}/v1/votes", json={**vote, "candidates": ["a cat"], "chosen": 0}, headers=auth())
+    assert alone.status_code == 422 and "compares 2 to 16" in alone.json()["error"]
     lines = requests.get(f"{s.url}/v1/votes/pairs", headers=auth()).text.splitlines()
     pairs = [json.loads(x) for x in lines]
     assert [(p["chosen"], p["rejected"]) for p in pairs] == [("a cat, sketch", "a cat, oil painting"),
