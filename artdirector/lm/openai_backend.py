@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 
 from artdirector.errors import BadInput, ModelNotFound
@@ -27,6 +28,7 @@ from artdirector.lm.base import Generation, GenerationConfig, LanguageModel
 RETRIES = 3
 BACKOFF_S = 0.5  # doubled each retry
 TIMEOUT_S = 120.0
+KEPT_MESSAGES = 1024  # more than one batch of ideas holds
 
 
 class ServerError(ModelNotFound):
@@ -50,7 +52,8 @@ class OpenAILM(LanguageModel):
         self._session = requests.Session()
         if api_key:
             self._session.headers["Authorization"] = f"Bearer {api_key}"
-        self._messages: dict[str, Sequence[tuple[str, str]]] = {}  # formatted prompt -> its chat messages
+        # formatted prompt -> its chat messages, for a chat-only server; the recent ones only (a server runs long)
+        self._messages: OrderedDict[str, tuple[tuple[str, str], ...]] = OrderedDict()
 
     @classmethod
     def from_url(cls, base_url: str, model: str, *, api_key_env: str | None = None, **kw) -> OpenAILM:
@@ -64,6 +67,9 @@ class OpenAILM(LanguageModel):
     def format_chat(self, messages: Sequence[tuple[str, str]]) -> str:
         text = super().format_chat(messages)
         self._messages[text] = tuple(messages)  # a chat-only server is sent the messages themselves
+        self._messages.move_to_end(text)
+        while len(self._messages) > KEPT_MESSAGES:
+            self._messages.popitem(last=False)
         return text
 
     def generate(self, prompts: Sequence[str], config: GenerationConfig | None = None, *,
