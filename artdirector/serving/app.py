@@ -1,7 +1,9 @@
 """The HTTP API: the director kept loaded in one process, behind FastAPI (OpenAPI docs at ``/docs``).
 
-Endpoints: ``POST /v1/direct`` (the ``direct --json`` object), ``POST /v1/direct/batch``, ``POST /v1/votes``,
-``GET /v1/votes/pairs`` (JSON Lines for preference training), ``GET /healthz``. Request fields are those of
+Endpoints: ``POST /v1/direct`` (the ``direct --json`` object), ``POST /v1/direct/batch``, ``POST /v1/render``
+(a direction edited by hand, rendered again), ``POST /v1/votes``, ``GET /v1/votes/pairs`` (JSON Lines for
+preference training), ``GET /healthz``, and the studio: ``GET /`` (``studio.html``) with the shipped
+vocabularies at ``GET /vocabulary/{category}``. Request fields are those of
 ``ArtDirector.direct`` (defaults read from ``director.Request``, declared once there).
 
 Guards a public endpoint needs, all tested: with a token every ``/v1`` call needs ``Authorization: Bearer
@@ -20,7 +22,7 @@ import threading
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from artdirector.brief import MAX_IDEA_CHARS
@@ -33,6 +35,22 @@ from artdirector.serving.votes import KINDS, MAX_CANDIDATES, VoteStore, default_
 
 MAX_N = 8
 MAX_BATCH = 64
+VOCABULARY_SHOWN = 300  # phrases of a category the studio suggests
+
+
+def _studio() -> str:
+    """The studio page: plain HTML and JavaScript over this API (no build step, no extra dependency, nothing
+    fetched from elsewhere), with the categories and targets filled in from their one definition."""
+    from importlib import resources
+
+    from artdirector.render import TARGETS
+
+    page = resources.files("artdirector.serving").joinpath("studio.html").read_text(encoding="utf-8")
+    return (page.replace("__CATEGORIES__", json.dumps(FLAG_CATEGORIES))
+            .replace("__TARGETS__", json.dumps(list(TARGETS))))
+
+
+STUDIO = _studio()
 
 
 class Busy(Exception):
@@ -151,6 +169,16 @@ class BatchBody(DirectOptions):
     ideas: list[str] = Field(min_length=1, max_length=MAX_BATCH)
 
 
+class RenderBody(BaseModel):
+    """A direction edited by hand (the studio turns phrases off) to render again."""
+
+    model_config = ConfigDict(extra="forbid")
+    idea: str = Field(max_length=MAX_IDEA_CHARS)
+    target: str = default("target")
+    parts: dict[str, list[str]] = Field(default_factory=dict)
+    negative: list[str] = Field(default_factory=list, max_length=256)
+
+
 class VoteBody(BaseModel):
     """Bounds and kinds are checked by ``VoteStore.add`` (one definition, one message)."""
 
@@ -218,6 +246,33 @@ def create_app(director, *, settings: ServeSettings | None = None, votes: VoteSt
     async def direct_batch(body: BatchBody) -> dict:
         options = body.direct_kwargs()
         return await worker.run(lambda: {"results": [r.to_json() for r in director.direct_many(body.ideas, **options)]})
+
+    @app.post("/v1/render", dependencies=[Depends(authorised)])
+    def render_direction(body: RenderBody) -> dict:
+        from dataclasses import asdict
+
+        from artdirector.brief import Direction, check_idea
+        from artdirector.render import render
+
+        try:
+            direction = Direction(check_idea(body.idea).text, {k: list(v) for k, v in body.parts.items()},
+                                  list(body.negative))
+        except ValueError as e:  # an unknown category
+            raise BadInput(str(e)) from None
+        return asdict(render(direction, body.target))
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def studio() -> str:
+        return STUDIO
+
+    @app.get("/vocabulary/{flag}")
+    def vocabulary(flag: str) -> dict:
+        """The shipped phrases of a constraint category, most used first (what the studio offers)."""
+        from artdirector.vocab import category_vocab
+
+        if flag not in FLAG_CATEGORIES:
+            raise BadInput(f"unknown category {flag!r}; valid: {', '.join(FLAG_CATEGORIES)}")
+        return {"flag": flag, "phrases": [e.phrase for e in category_vocab(FLAG_CATEGORIES[flag])[:VOCABULARY_SHOWN]]}
 
     @app.post("/v1/votes", dependencies=[Depends(authorised)])
     def vote(body: VoteBody) -> dict:

@@ -188,3 +188,20 @@ def test_binding_beyond_loopback_needs_a_token():
     check_bind("0.0.0.0", "t")
     with pytest.raises(BadInput, match="give a token"):
         check_bind("0.0.0.0", None)
+
+
+def test_render_an_edited_direction_and_the_studio_page(serve):
+    s = serve(token=TOKEN)
+    body = {"idea": "a cat", "target": "sd15", "parts": {"medium": ["oil painting"], "booster": ["8k", "sharp focus"]},
+            "negative": ["blurry"]}
+    assert requests.post(f"{s.url}/v1/render", json=body).status_code == 401
+    r = requests.post(f"{s.url}/v1/render", json=body, headers=auth())
+    assert r.status_code == 200, r.text
+    assert r.json()["prompt"] == "a cat, oil painting, 8k, sharp focus" and r.json()["negative_prompt"] == "blurry"
+    bad = requests.post(f"{s.url}/v1/render", json={**body, "parts": {"palette": ["red"]}}, headers=auth())
+    assert bad.status_code == 422 and "unknown categories" in bad.json()["error"]
+    page = requests.get(s.url + "/")
+    assert page.status_code == 200 and "artdirector studio" in page.text and "__CATEGORIES__" not in page.text
+    vocab = requests.get(f"{s.url}/vocabulary/style").json()["phrases"]
+    assert len(vocab) > 20 and "surrealism" in vocab
+    assert requests.get(f"{s.url}/vocabulary/palette").status_code == 422
