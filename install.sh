@@ -17,5 +17,11 @@ if [ "$(uname -m)" = "x86_64" ]; then
   export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON}"
 fi
 .venv/bin/pip install --quiet -e ".[dev]"
+# The studio's browser test drives the system's Chromium (Playwright cannot download its own browser here);
+# installed only where this runs as root with apt (a CI container), else that one test is skipped.
+if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 \
+    || echo "chromium could not be installed: the studio's browser test will be skipped" >&2
+fi
 .venv/bin/artdirector models prepare
 echo "installed: activate with 'source .venv/bin/activate', then try: artdirector direct \"a lighthouse in a storm\""

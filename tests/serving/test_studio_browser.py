@@ -47,7 +47,16 @@ def test_direct_toggle_a_phrase_and_screenshot(tmp_path):
             expect(prompt).not_to_contain_text("oil painting", timeout=10_000)
             assert prompt.inner_text().startswith("a lighthouse in a storm, ") and "ukiyo-e" in prompt.inner_text()
             page.screenshot(path=str(tmp_path / "studio.png"), full_page=True)
+            page.fill("#n", "2")  # two candidates, side by side; prefer the second
+            page.click("#go")
+            expect(page.locator(".candidate")).to_have_count(2, timeout=30_000)
+            texts = page.locator(".candidate .prompt").all_inner_texts()
+            page.locator(".candidate .vote").nth(1).click()
+            expect(page.locator("#status")).to_contain_text("vote saved (1 in all)", timeout=10_000)
             browser.close()
         assert (tmp_path / "studio.png").stat().st_size > 10_000
+        pairs = list(VoteStore(tmp_path / "v.sqlite").pairs())
+        assert len(pairs) == 1 and pairs[0]["prompt"] == "a lighthouse in a storm" and pairs[0]["seed"] == 0
+        assert (pairs[0]["chosen"], pairs[0]["rejected"]) == (texts[1], texts[0])
     finally:
         server.stop()
