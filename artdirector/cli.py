@@ -71,6 +71,11 @@ CONSTRAINT_FLAGS = (  # (flag, parameter, help); the categories come from decodi
 )
 
 
+def _stacked(options, fn):
+    """``fn`` decorated with each click option, the first listed shown first in ``--help``."""
+    return functools.reduce(lambda f, opt: opt(f), reversed(options), fn)
+
+
 MODEL_OPTIONS = (
     click.option("--backend", type=click.Choice(tuple(BACKENDS)), default="llamacpp", show_default=True,
                  help="llama.cpp (fast CPU path), PyTorch/transformers, or an OpenAI-compatible server "
@@ -90,7 +95,7 @@ MODEL_OPTIONS = (
 
 def model_options(fn):
     """Which director to load (``serve``; ``direction_options`` include them)."""
-    return functools.reduce(lambda f, opt: opt(f), reversed(MODEL_OPTIONS), fn)
+    return _stacked(MODEL_OPTIONS, fn)
 
 
 def direction_options(fn):
@@ -115,7 +120,7 @@ def direction_options(fn):
         click.option("--details", is_flag=True, help="Let the director add scene details the idea does not name "
                      "(by default it adds only how the picture looks)."),
     ]
-    return functools.reduce(lambda f, opt: opt(f), reversed(options), fn)
+    return _stacked(options, fn)
 
 
 def _direction(kw: dict) -> tuple[dict, callable]:
@@ -430,7 +435,7 @@ def eval_options(fn):
         click.option("--out", type=click.Path(file_okay=False), default="eval-out", show_default=True),
         click.option("--json", "as_json", is_flag=True, help="Print report.json to stdout."),
     ]
-    return functools.reduce(lambda f, opt: opt(f), reversed(options), fn)
+    return _stacked(options, fn)
 
 
 def _evaluate(protocol: str, data_file: str, items, skipped: int, limit, system_names, suite, n, seed, out,

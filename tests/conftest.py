@@ -92,3 +92,46 @@ def tiny_sd(tiny):
     from artdirector.imaging.diffusers_backend import DiffusersGenerator
 
     return DiffusersGenerator.from_pretrained(tiny.sd, batch_size=2)
+
+
+class Loopback:
+    """Real servers for tests: a free loopback port, and a process started on it that is waited for until it
+    answers (its output goes to a file: a pipe nobody reads fills up and stalls the server)."""
+
+    @staticmethod
+    def free_port() -> int:
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    def start(self, argv: list[str], ready: str, log_dir, *, env=None, timeout: float = 120.0):
+        """Run ``argv`` ("{port}" in it is replaced) until ``GET http://127.0.0.1:PORT{ready}`` answers;
+        returns the base URL and the process (the caller terminates it)."""
+        import subprocess
+        import time
+
+        import requests
+
+        port = self.free_port()
+        log = open(log_dir / "server.log", "w+")
+        proc = subprocess.Popen([a.replace("{port}", str(port)) for a in argv], env=env, stdout=log,
+                                stderr=subprocess.STDOUT, text=True)
+        url, deadline = f"http://127.0.0.1:{port}", time.time() + timeout
+        while True:
+            try:
+                if requests.get(url + ready, timeout=2).ok:
+                    return url, proc
+            except requests.ConnectionError:
+                pass
+            if proc.poll() is not None or time.time() > deadline:
+                proc.kill()
+                log.seek(0)
+                pytest.fail(f"{argv[:3]} did not start: {log.read()[-2000:]}")
+            time.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def loopback():
+    return Loopback()

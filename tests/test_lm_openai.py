@@ -2,13 +2,11 @@
 embedded GGUF, started on a loopback port for this module."""
 
 import json
-import socket
 import subprocess
 import sys
 import time
 
 import pytest
-import requests
 
 from artdirector.errors import BadInput, Unsupported
 from artdirector.lm.base import GenerationConfig
@@ -17,37 +15,16 @@ from artdirector.lm.openai_backend import OpenAILM, ServerError
 pytestmark = pytest.mark.slow
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(loopback, tmp_path_factory):
     from artdirector.lm.embedded import embedded_gguf
 
-    port = free_port()
-    log = open(tmp_path_factory.mktemp("llama-server") / "log.txt", "w+")  # a pipe would fill and stall it
-    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_gguf()), "--host",
-                             "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--model_alias", "smollm2"],
-                            stdout=log, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.time() + 120
-    while True:
-        try:
-            if requests.get(f"{url}/models", timeout=2).ok:
-                break
-        except requests.ConnectionError:
-            pass
-        if proc.poll() is not None or time.time() > deadline:
-            log.seek(0)
-            pytest.fail(f"the llama.cpp server did not start: {log.read()[-2000:]}")
-        time.sleep(0.3)
-    yield url
+    url, proc = loopback.start([sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_gguf()), "--host",
+                                "127.0.0.1", "--port", "{port}", "--n_ctx", "4096", "--model_alias", "smollm2"],
+                               "/v1/models", tmp_path_factory.mktemp("llama-server"))
+    yield url + "/v1"
     proc.terminate()
     proc.wait(30)
-    log.close()
 
 
 def test_generates_with_the_answer_prefix_and_stops(server):
@@ -89,9 +66,9 @@ def test_cli_direct_with_the_openai_backend(server):
     assert out["model"] == "openai:smollm2" and out["prompt"].startswith("a red fox in snow, ")
 
 
-def test_a_server_that_is_down_is_named_after_retries():
+def test_a_server_that_is_down_is_named_after_retries(loopback):
     start = time.perf_counter()
-    lm = OpenAILM(f"http://127.0.0.1:{free_port()}/v1", "m", retries=1)
+    lm = OpenAILM(f"http://127.0.0.1:{loopback.free_port()}/v1", "m", retries=1)
     with pytest.raises(ServerError, match="did not answer.*is it running"):
         lm.generate(["x"], GenerationConfig(max_new_tokens=2))
     assert time.perf_counter() - start < 30
@@ -100,5 +77,7 @@ def test_a_server_that_is_down_is_named_after_retries():
 def test_bad_settings_are_refused():
     with pytest.raises(BadInput, match="http://"):
         OpenAILM("localhost:8080", "m")
+    with pytest.raises(BadInput, match="base URL and the model's name"):
+        OpenAILM("http://127.0.0.1:1/v1", None)
     with pytest.raises(BadInput, match="not set"):
         OpenAILM.from_url("http://127.0.0.1:1/v1", "m", api_key_env="ARTDIRECTOR_TEST_UNSET_KEY")

@@ -43,7 +43,6 @@ def load_backend(backend: str, *, adapter: str | Path | None = None, progress=No
     if adapter is not None:
         raise BadInput(f"an adapter is applied to the embedded model; the {backend} backend serves its own weights "
                        "(use adapter none)")
-    if not server or not server.get("base_url") or not server.get("model"):
-        raise BadInput(f"the {backend} backend needs the server's base URL and the model's name")
-    return backend_class(backend).from_url(server["base_url"], server["model"],
+    server = server or {}
+    return backend_class(backend).from_url(server.get("base_url"), server.get("model"),
                                            api_key_env=server.get("api_key_env"))

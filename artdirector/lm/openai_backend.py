@@ -38,14 +38,14 @@ class ServerError(ModelNotFound):
 class OpenAILM(LanguageModel):
     capabilities = frozenset({"generate"})
 
-    def __init__(self, base_url: str, model: str, *, api_key: str | None = None, timeout: float = TIMEOUT_S,
-                 retries: int = RETRIES, chat_only: bool = False):
+    def __init__(self, base_url: str | None, model: str | None, *, api_key: str | None = None,
+                 timeout: float = TIMEOUT_S, retries: int = RETRIES, chat_only: bool = False):
         import requests
 
+        if not base_url or not model:
+            raise BadInput("a served model needs the server's base URL and the model's name")
         if not base_url.startswith(("http://", "https://")):
             raise BadInput(f"the server URL must start with http:// or https:// (got {base_url!r})")
-        if not model:
-            raise BadInput("name the served model (the 'model' field of its requests)")
         self.base_url, self.model, self.timeout, self.retries = base_url.rstrip("/"), model, timeout, retries
         self.name = f"openai:{model}"
         self.chat_only = chat_only  # set on the first 404 from /completions
@@ -56,7 +56,7 @@ class OpenAILM(LanguageModel):
         self._messages: OrderedDict[str, tuple[tuple[str, str], ...]] = OrderedDict()
 
     @classmethod
-    def from_url(cls, base_url: str, model: str, *, api_key_env: str | None = None, **kw) -> OpenAILM:
+    def from_url(cls, base_url: str | None, model: str | None, *, api_key_env: str | None = None, **kw) -> OpenAILM:
         key = None
         if api_key_env:
             key = os.environ.get(api_key_env)

@@ -99,7 +99,7 @@ class BodyLimit:
             return await self.app(scope, receive, send)
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            return await self._refuse(send)
+            return await self._refuse(scope, receive, send)
         seen, refused = 0, False
 
         async def counted():
@@ -111,7 +111,7 @@ class BodyLimit:
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
                     refused = True
-                    await self._refuse(send)
+                    await self._refuse(scope, receive, send)
                     return {"type": "http.disconnect"}
             return message
 
@@ -121,11 +121,13 @@ class BodyLimit:
 
         await self.app(scope, counted, sending)
 
-    async def _refuse(self, send):
-        body = json.dumps({"error": f"the request body is over {self.limit} bytes"}).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+    async def _refuse(self, scope, receive, send):
+        await error(413, f"the request body is over {self.limit} bytes")(scope, receive, send)
+
+
+def error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
+    """Every error the API answers: ``{"error": one line}``, the CLI's message."""
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
 def default(name: str):
@@ -198,9 +200,6 @@ def create_app(director, *, settings: ServeSettings | None = None, votes: VoteSt
     worker = Worker(settings.queue)
     votes = votes if votes is not None else VoteStore(default_path())
     app = FastAPI(title="artdirector", summary="An LLM art director: ideas in, model-ready prompts out.")
-
-    def error(status: int, message: str, headers: dict | None = None):
-        return JSONResponse({"error": message}, status_code=status, headers=headers)
 
     app.add_middleware(BodyLimit, limit=settings.max_body)
     app.state.worker = worker  # the thread the director runs on (benchmarks time it there)

@@ -2,37 +2,19 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 
 import pytest
 import requests
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
-def test_serve_with_a_token_answers_what_direct_prints():
-    port = free_port()
+def test_serve_with_a_token_answers_what_direct_prints(loopback, tmp_path):
     env = {**os.environ, "ARTDIRECTOR_TOKEN": "T0ken"}
-    proc = subprocess.Popen([sys.executable, "-m", "artdirector.cli", "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    url, proc = loopback.start([sys.executable, "-m", "artdirector.cli", "serve", "--port", "{port}"], "/healthz",
+                               tmp_path, env=env)
     try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                if requests.get(f"{url}/healthz", timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                assert proc.poll() is None, proc.stderr.read()
-                time.sleep(0.2)
         body = {"idea": "a red fox in snow"}
         assert requests.post(f"{url}/v1/direct", json=body, timeout=60).status_code == 401
         r = requests.post(f"{url}/v1/direct", json=body, headers={"Authorization": "Bearer T0ken"}, timeout=60)
