@@ -6,11 +6,12 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from artdirector.errors import BadInput, Unsupported
 from artdirector.lm.base import GenerationConfig
-from artdirector.lm.openai_backend import OpenAILM, ServerError
+from artdirector.lm.openai_backend import TOP_LOGPROBS, OpenAILM, OpenAITokenLM, ServerError
 
 pytestmark = pytest.mark.slow
 
@@ -52,9 +53,46 @@ def test_the_director_runs_on_the_server_with_retrieval(server):
     result = director.direct("a lighthouse in a storm")
     assert result.model == "openai:smollm2" and result.prompt.startswith("a lighthouse in a storm, ")
     assert len(result.added) >= 2 and result.retrieved
-    with pytest.raises(Unsupported, match="needs logprobs"):  # refused before any request: no NeuroLogic
-        director.direct("a cat", constraints=__import__("artdirector.decoding.constraints",
-                                                        fromlist=["Constraints"]).Constraints.build(style=["ukiyo-e"]))
+    from artdirector.decoding.constraints import Constraints
+
+    # Top-k log-probabilities serve NeuroLogic, not the decoders that weigh every token: refused before any work.
+    with pytest.raises(Unsupported, match="needs logprobs"):
+        director.direct("a cat", constraints=Constraints.build(style=["ukiyo-e"]), decoding="smc")
+    with pytest.raises(Unsupported, match="with steering needs logprobs"):
+        director.direct("a cat", steer=2.0)
+
+
+def test_the_server_gives_token_level_access(server):
+    """Found at open: the server's tokenizer and top-k log-probabilities, matching the same model run here."""
+    from artdirector.lm.llamacpp_backend import LlamaCppLM
+
+    lm = OpenAILM.from_url(server, "smollm2")
+    assert isinstance(lm, OpenAITokenLM) and "top_logprobs" in lm.capabilities
+    local = LlamaCppLM.from_embedded(adapter=None)
+    prompt = lm.format_chat([("user", "Name a colour.")]) + "Red"
+    ids = lm.tokenize(prompt)
+    assert ids == local.tokenize(prompt) and local.tokenize("<|im_end|>")[0] in lm.eos_token_ids
+    served, here = lm.next_token_logprobs([ids, ids + lm.tokenize(" is")]), local.next_token_logprobs(
+        [ids, ids + local.tokenize(" is")])
+    for a, b in zip(served, here):
+        top = list(np.argsort(-b)[:5])
+        # the same build of llama.cpp only in places: near-ties may swap, values agree to a few hundredths
+        assert set(np.argsort(-a)[:3]) == set(top[:3]) and np.allclose(a[top], b[top], atol=0.3)
+        assert len(np.unique(a)) <= TOP_LOGPROBS + 1  # exact for the top k; the rest share one estimate
+        assert np.isclose(np.exp(a).sum(), 1.0, atol=1e-3)  # the estimate keeps it a distribution
+    # The end token is banned for the server's sampling, yet its own log-probability comes back (here the
+    # model's most likely next token after "Red" is the end of the answer).
+    assert int(np.argmax(served[0])) in lm.eos_token_ids
+
+
+def test_cli_direct_with_constraints_runs_neurologic_on_the_server(server):
+    r = subprocess.run([sys.executable, "-m", "artdirector.cli", "direct", "a red fox in snow", "--backend", "openai",
+                        "--base-url", server, "--model", "smollm2", "--style", "ukiyo-e", "--exclude", "8k",
+                        "--json"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["decoding"] == "neurologic" and "ukiyo-e" in out["prompt"] and "8k" not in out["prompt"]
+    assert all(c["satisfied"] and c["met_by_decoder"] for c in out["constraints"])  # written by the decoder
 
 
 def test_cli_direct_with_the_openai_backend(server):

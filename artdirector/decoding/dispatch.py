@@ -93,8 +93,10 @@ def choose(constraints, grammar, decoding: str = AUTO) -> str:
 
 def check_capabilities(lm: LanguageModel, decoding: str, *, steer: bool = False) -> None:
     """Refuse, before any work, a decoder (or steering) that needs what ``lm`` does not declare."""
+    from artdirector.lm.base import offers
+
     need = set(decoder_class(decoding).needs) | ({"logprobs"} if steer else set())
-    missing = need - set(lm.capabilities)
+    missing = need - offers(lm.capabilities)
     if missing:
         what = f"decoding {decoding!r}" + (" with steering" if steer else "")
         raise Unsupported(f"{what} needs {', '.join(sorted(missing))} from the language model; {lm.name} offers "

@@ -202,7 +202,7 @@ class NeuroLogicDecoder(Decoder):
     complete answer while there are any (a search run again would return the same answer), then a search on
     the k-th prompt."""
 
-    needs = frozenset({"logprobs"})
+    needs = frozenset({"top_logprobs"})  # it ranks each hypothesis's top few; constraint tokens are forced in
     needs_constraints = True
 
     def __init__(self, lm, **kw):

@@ -13,6 +13,10 @@ request that needs more than the model offers is refused before any work:
 
 - ``generate``: text continuation with a ``GenerationConfig``;
 - ``logprobs``: full-vocabulary next-token log-probabilities (``TokenLM``);
+- ``top_logprobs``: the same interface, exact for the next token's most likely ``k`` only, the rest an estimate
+  (a server's ``logprobs=k``: ``openai_backend.OpenAITokenLM``). Beam search and NeuroLogic rank the top
+  few and force the rest, so they run on it; SMC, grammars and steering weigh every token and need
+  ``logprobs``, which implies it (``offers``);
 - ``token_table``: ``token_table()`` describes the vocabulary for a grammar engine (``decoding.grammar``
   builds its masks from it; the model knows nothing of the engine).
 """
@@ -24,6 +28,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+
+#: Capabilities that a stronger one implies: full log-probabilities give the top ones too.
+IMPLIED = {"logprobs": frozenset({"top_logprobs"})}
+
+
+def offers(capabilities) -> frozenset[str]:
+    """``capabilities`` with what they imply."""
+    return frozenset(capabilities).union(*(IMPLIED.get(c, ()) for c in capabilities))
 
 
 @dataclass(frozen=True)

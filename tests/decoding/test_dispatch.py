@@ -78,10 +78,28 @@ class Server(LanguageModel):
                                 {"grammar": Grammar('start: "x"\n')}, {"steer": 2.0}])
 def test_a_request_the_model_cannot_serve_is_refused_before_any_work(kw):
     lm = Server()
-    with pytest.raises(Unsupported, match="needs logprobs"):
+    with pytest.raises(Unsupported, match="needs (top_)?logprobs"):
         ArtDirector(lm, tuned=True).direct("a cat", **kw)
     assert lm.calls == 0
     assert ArtDirector(lm, tuned=True).direct("a cat").prompt == "a cat, sketch, 8k"  # plain decoding works
+
+
+def test_top_logprobs_serve_neurologic_but_not_the_decoders_that_weigh_every_token():
+    """What a server with top-k log-probabilities offers (``OpenAITokenLM``): NeuroLogic and beam run, SMC,
+    grammars and steering are refused; full log-probabilities imply top ones."""
+    from artdirector.decoding.dispatch import check_capabilities
+
+    class TopK(DummyLM):
+        capabilities = frozenset({"generate", "top_logprobs"})
+
+    lm = TopK(ANSWERS)
+    result = ArtDirector(lm, max_new_tokens=80, tuned=True).direct("a red fox",
+                                                                   constraints=Constraints.build(style=["ukiyo-e"]))
+    assert result.decoding == "neurologic" and "ukiyo-e" in result.prompt
+    for decoding, steer in (("smc", False), ("grammar", False), ("greedy", True)):
+        with pytest.raises(Unsupported, match="needs logprobs"):
+            check_capabilities(lm, decoding, steer=steer)
+    check_capabilities(DummyLM(ANSWERS), "beam")  # a local model offers everything
 
 
 @pytest.mark.parametrize("kw, message", [
