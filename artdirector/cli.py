@@ -299,65 +299,83 @@ def _image_default(name: str):
     return default_of(ImageJob if name in ImageJob.__dataclass_fields__ else GenerationSettings, name)
 
 
+IMAGE_MODEL_HELP = ("A diffusers text-to-image pipeline (a local folder or a hub id), or the http(s) URL of an "
+                    "AUTOMATIC1111-compatible server (A1111, Forge, SD.Next) started with --api.")
+IMAGE_OPTIONS = (
+    click.option("--motion-adapter", default=None, metavar="PATH|HUB_ID",
+                 help="An AnimateDiff motion adapter: make clips (GIF + MP4) instead of images."),
+    click.option("--images-per-prompt", type=click.IntRange(min=1), default=_image_default("images_per_prompt"),
+                 show_default=True, help="Seeds per candidate prompt: seed, seed+1, ..."),
+    click.option("--steps", type=click.IntRange(min=1), default=_image_default("steps"), show_default=True),
+    click.option("--guidance", type=click.FloatRange(min=0), default=_image_default("guidance"), show_default=True,
+                 help="Classifier-free guidance scale."),
+    click.option("--width", type=click.IntRange(min=8), default=None, help="Pixels, a multiple of 8 (default: the "
+                 "model's own)."),
+    click.option("--height", type=click.IntRange(min=8), default=None, help="Pixels, a multiple of 8 (default: the "
+                 "model's own)."),
+    click.option("--frames", type=click.IntRange(min=1), default=_image_default("frames"), show_default=True,
+                 help="Frames per clip."),
+    click.option("--fps", type=click.IntRange(min=1), default=_image_default("fps"), show_default=True,
+                 help="Frames per second of clips."),
+    click.option("--score", "scores", multiple=True, metavar="NAME[=MODEL]",
+                 help=f"Score images ({', '.join(SCORERS)}), MODEL a folder or hub id; repeatable."),
+    click.option("--rank-by", default=None, help="The scorer that picks the best image (default: the first)."),
+    click.option("--device", default=None, help="cuda, mps or cpu (default: the best available)."),
+    click.option("--dtype", default=None, help="float32, float16 or bfloat16 (default: by device and model)."),
+    click.option("--offload", type=click.Choice(OFFLOAD), default=_image_default("offload"), show_default=True,
+                 help="GPU memory saving for the image pipeline (see README: memory)."),
+    click.option("--batch-size", type=click.IntRange(min=1), default=_image_default("batch_size"), show_default=True,
+                 help="Images per pipeline call."),
+    click.option("--no-safety-checker", is_flag=True, help="Turn off the pipeline's NSFW safety checker."),
+)
+
+
+def image_options(fn):
+    """The image pipeline and its scorers (``generate``, ``serve``), all but the model itself."""
+    return _stacked(IMAGE_OPTIONS, fn)
+
+
+IMAGE_PARAMS = ("motion_adapter", "images_per_prompt", "steps", "guidance", "width", "height", "frames", "fps",
+                "scores", "rank_by", "device", "dtype", "offload", "batch_size", "no_safety_checker")
+
+
+def _image_job(image_model: str, kw: dict, **job):
+    """The ``ImageJob`` the ``IMAGE_OPTIONS`` describe (checked now, before any model loads). Pops what it reads."""
+    from artdirector.imaging.base import GenerationSettings
+    from artdirector.imaging.pipeline import ImageJob
+
+    settings = GenerationSettings(**{k: kw.pop(k) for k in ("steps", "guidance", "width", "height", "frames", "fps")})
+    specs, rank_by = _scorer_specs(kw.pop("scores")), kw.pop("rank_by")
+    if rank_by is not None and rank_by not in specs:
+        raise InputError(f"--rank-by {rank_by!r} is not among the --score names ({', '.join(specs) or 'none given'})")
+    return ImageJob(image_model=image_model, motion_adapter=kw.pop("motion_adapter"),
+                    images_per_prompt=kw.pop("images_per_prompt"), settings=settings, scorers=specs, rank_by=rank_by,
+                    device=kw.pop("device"), dtype=kw.pop("dtype"), offload=kw.pop("offload"),
+                    batch_size=kw.pop("batch_size"), safety_checker=not kw.pop("no_safety_checker"), **job)
+
+
 @main.command()
 @click.argument("idea", nargs=-1)
-@click.option("--image-model", required=True, metavar="PATH|HUB_ID|URL",
-              help="A diffusers text-to-image pipeline (a local folder or a hub id), or the http(s) URL of an "
-                   "AUTOMATIC1111-compatible server (A1111, Forge, SD.Next) started with --api.")
-@click.option("--motion-adapter", default=None, metavar="PATH|HUB_ID",
-              help="An AnimateDiff motion adapter: make clips (GIF + MP4) instead of images.")
-@click.option("--images-per-prompt", type=click.IntRange(min=1), default=_image_default("images_per_prompt"),
-              show_default=True,
-              help="Seeds per candidate prompt: seed, seed+1, ...")
-@click.option("--steps", type=click.IntRange(min=1), default=_image_default("steps"), show_default=True)
-@click.option("--guidance", type=click.FloatRange(min=0), default=_image_default("guidance"), show_default=True,
-              help="Classifier-free guidance scale.")
-@click.option("--width", type=click.IntRange(min=8), default=None, help="Pixels, a multiple of 8 (default: the "
-              "model's own).")
-@click.option("--height", type=click.IntRange(min=8), default=None, help="Pixels, a multiple of 8 (default: the "
-              "model's own).")
-@click.option("--frames", type=click.IntRange(min=1), default=_image_default("frames"), show_default=True,
-              help="Frames per clip.")
-@click.option("--fps", type=click.IntRange(min=1), default=_image_default("fps"), show_default=True,
-              help="Frames per second of clips.")
-@click.option("--score", "scores", multiple=True, metavar="NAME[=MODEL]",
-              help=f"Score images ({', '.join(SCORERS)}), MODEL a folder or hub id; repeatable.")
-@click.option("--rank-by", default=None, help="The scorer that picks the best image (default: the first).")
+@click.option("--image-model", required=True, metavar="PATH|HUB_ID|URL", help=IMAGE_MODEL_HELP)
+@image_options
 @click.option("--side-by-side", is_flag=True, help="Also render the idea as typed, same seeds, and compare.")
 @click.option("--target", type=click.Choice(tuple(TARGETS)), default=None,
               help="Prompt style (default: from the pipeline: sd15, sdxl, flux, or video with a motion adapter).")
 @click.option("--out", "out_dir", default=_image_default("out_dir"), show_default=True,
               type=click.Path(file_okay=False))
-@click.option("--device", default=None, help="cuda, mps or cpu (default: the best available).")
-@click.option("--dtype", default=None, help="float32, float16 or bfloat16 (default: by device and model).")
-@click.option("--offload", type=click.Choice(OFFLOAD), default=_image_default("offload"), show_default=True,
-              help="GPU memory saving for the image pipeline (see README: memory).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=_image_default("batch_size"), show_default=True,
-              help="Images per pipeline call.")
-@click.option("--no-safety-checker", is_flag=True, help="Turn off the pipeline's NSFW safety checker.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @direction_options
 @_fail_on_bad_input
-def generate(idea, image_model, motion_adapter, images_per_prompt, steps, guidance, width, height, frames, fps,
-             scores, rank_by, side_by_side, target, out_dir, device, dtype, offload, batch_size, no_safety_checker,
-             as_json, **kw) -> None:
+def generate(idea, image_model, side_by_side, target, out_dir, as_json, **kw) -> None:
     """Direct IDEA, render it with an image model, score the images and pick the best.
 
     Takes every grounding and constraint option of ``direct``. Stages hand memory over: the director's LM is
     released before the pipeline loads, the pipeline before the scorers, and each scorer after it runs."""
-    from artdirector.imaging.base import GenerationSettings
-    from artdirector.imaging.pipeline import ImageJob, run_images
+    from artdirector.imaging.pipeline import run_images
 
     checked = _idea(idea, "artdirector generate \"a red fox in snow\" --image-model DIR")
-    settings = GenerationSettings(steps=steps, guidance=guidance, width=width, height=height, frames=frames, fps=fps)
-    specs = _scorer_specs(scores)
-    if rank_by is not None and rank_by not in specs:
-        raise InputError(f"--rank-by {rank_by!r} is not among the --score names ({', '.join(specs) or 'none given'})")
+    job = _image_job(image_model, kw, side_by_side=side_by_side, out_dir=out_dir)
     options, load = _direction(kw)
-    job = ImageJob(image_model=image_model, motion_adapter=motion_adapter, images_per_prompt=images_per_prompt,
-                   settings=settings, scorers=specs, rank_by=rank_by, side_by_side=side_by_side, out_dir=out_dir,
-                   device=device, dtype=dtype, offload=offload, batch_size=batch_size,
-                   safety_checker=not no_safety_checker)
     report = run_images(checked.text, job, load, target=target, **options)
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False))
@@ -602,18 +620,44 @@ def library_remove(name) -> None:
 @click.option("--queue", type=click.IntRange(min=1), default=default_of(ServeSettings, "queue"), show_default=True,
               help="Requests that may wait for the director; one more is answered 503 with Retry-After.")
 @model_options
+@click.option("--image-model", default=None, metavar="PATH|HUB_ID|URL",
+              help=IMAGE_MODEL_HELP + " Serves POST /v1/generate and images in the studio.")
+@image_options
+@click.option("--images-dir", default=None, type=click.Path(file_okay=False),
+              help="Where served images are kept (default: the user directory's served-images).")
+@click.option("--kept-runs", type=click.IntRange(min=1), default=default_of(ServeSettings, "kept_runs"),
+              show_default=True, help="Image runs kept on disk; older ones are deleted.")
 @_fail_on_bad_input
-def serve(host, port, token, queue, **kw) -> None:
-    """Serve the director over HTTP (FastAPI; API docs at /docs) with the model kept loaded."""
+def serve(host, port, token, queue, image_model, images_dir, kept_runs, **kw) -> None:
+    """Serve the director over HTTP (FastAPI; API docs at /docs) with the model kept loaded; with --image-model
+    the image pipeline and scorers too."""
     from artdirector.serving.app import create_app
     from artdirector.serving.settings import check_bind
 
     check_bind(host, token)
-    settings = ServeSettings(token=token or None, queue=queue)
+    settings = ServeSettings(token=token or None, queue=queue, kept_runs=kept_runs)
+    if not image_model:
+        from click.core import ParameterSource
+
+        context = click.get_current_context()
+        given = [p.opts[0] for p in context.command.params
+                 if p.name in IMAGE_PARAMS and context.get_parameter_source(p.name) is not ParameterSource.DEFAULT]
+        if given:
+            raise InputError(f"{given[0]} sets up images: add --image-model")
+    job = _image_job(image_model, kw) if image_model else None
     load = _loader(kw)
+    images = None
+    if job is not None:
+        from artdirector.imaging.pipeline import ImageStages
+
+        images = ImageStages(job, resident=True)
+    director = load()
+    if images is not None:
+        click.echo(f"loading the image model {image_model}", err=True)
+        images.load()
     import uvicorn
 
-    app = create_app(load(), settings=settings)
+    app = create_app(director, settings=settings, images=images, images_dir=images_dir)
     click.echo(f"serving on http://{host}:{port} (API docs at /docs)", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
 

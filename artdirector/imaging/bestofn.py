@@ -90,7 +90,9 @@ def generate_and_rank(generator: ImageGenerator, jobs: Sequence[PromptJob], seed
                       settings: GenerationSettings, scorers: dict[str, Callable[[], ImageScorer]], out_dir: Path,
                       *, rank_by: str | None = None, unload: bool = True, sidecar: dict | None = None,
                       memory: list[str] | None = None) -> Ranking:
-    """Render every job with every seed, save the files, then score them with each scorer in turn."""
+    """Render every job with every seed, save the files, then score them with each scorer in turn. With
+    ``unload`` the pipeline is released before the first scorer loads and each scorer after it runs; without,
+    both stay loaded (a server keeps them for the next request)."""
     if rank_by is not None and rank_by not in scorers:
         raise ValueError(f"rank_by {rank_by!r} is not among the scorers {sorted(scorers)}")
     rank_by = rank_by or next(iter(scorers), None)
@@ -119,8 +121,10 @@ def generate_and_rank(generator: ImageGenerator, jobs: Sequence[PromptJob], seed
         values = scorer([s.job.prompt for s in scored], [s.sample.frames for s in scored])
         for s, v in zip(scored, values):
             s.scores[name] = float(v)
-        scorer.close()
-        memory.append(f"scorer {name} loaded, run over {len(scored)} samples, released")
+        if unload:
+            scorer.close()
+        memory.append(f"scorer {name} loaded, run over {len(scored)} samples, released" if unload else
+                      f"scorer {name} run over {len(scored)} samples (kept loaded)")
     seconds["score"] = time.perf_counter() - start
     for s in scored:  # the scores join each sidecar, so a folder of results stands on its own
         _update_sidecar(s)

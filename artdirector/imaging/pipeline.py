@@ -95,52 +95,99 @@ def open_image_model(job: ImageJob) -> tuple[Callable, str]:
     return load, "video" if job.motion_adapter else target_for(class_name)
 
 
+class ImageStages:
+    """The image side of runs — the pipeline and the scorers — released when a run is done (``resident=False``:
+    the CLI, one run, the least memory; each scorer loads after the pipeline is gone) or kept loaded between
+    runs (``resident=True``: ``artdirector serve``, where a request must not wait for a pipeline to load)."""
+
+    def __init__(self, job: ImageJob, *, resident: bool = False):
+        self.job, self.resident = job, resident
+        self._load, self.target = open_image_model(job)  # checked now, loaded on first use
+        self._generator = None
+        self._scorers: dict = {}
+
+    def load(self) -> None:
+        """Load the pipeline and every scorer now (a server does, so failures show at start-up)."""
+        self.generator()
+        for name in self.job.scorers:
+            self._scorer(name)
+
+    def generator(self):
+        if self._generator is None:
+            self._generator = self._load()
+        return self._generator
+
+    def _scorer(self, name: str):
+        from artdirector.scoring import load_scorer
+
+        if not self.resident:  # generate_and_rank releases it after its run
+            return load_scorer(name, self.job.scorers[name], device=self.job.device)
+        if name not in self._scorers:
+            self._scorers[name] = load_scorer(name, self.job.scorers[name], device=self.job.device)
+        return self._scorers[name]
+
+    def run(self, idea: str, result, seed: int, *, out_dir: str | Path | None = None, memory=(),
+            seconds: dict | None = None, images_per_prompt: int | None = None,
+            side_by_side: bool | None = None) -> dict:
+        """Render every candidate of direction ``result`` (and, side by side, ``idea`` as typed) with the same
+        seeds, score, rank, write ``run.json`` to ``out_dir`` (default: the job's) and return that report."""
+        from artdirector.imaging.bestofn import PromptJob, generate_and_rank
+
+        job, out = self.job, Path(out_dir or self.job.out_dir)
+        per_prompt = images_per_prompt or job.images_per_prompt
+        candidates = result.candidates or [result]
+        jobs = [PromptJob(c.prompt, c.rendered.negative_prompt, "directed", k) for k, c in enumerate(candidates)]
+        if job.side_by_side if side_by_side is None else side_by_side:
+            jobs.append(PromptJob(idea, "", "original"))
+        generator = self.generator()
+        ranking = generate_and_rank(generator, jobs, [seed + i for i in range(per_prompt)], job.settings,
+                                    {name: (lambda name=name: self._scorer(name)) for name in job.scorers}, out,
+                                    rank_by=job.rank_by, unload=not self.resident, memory=list(memory),
+                                    sidecar={"idea": idea, "target": result.target})
+        if not self.resident:
+            generator.close()
+            self._generator = None
+        best = ranking.best
+        report = {
+            "idea": idea, "target": result.target, "image_model": job.image_model,
+            "motion_adapter": job.motion_adapter, "kind": generator.kind, "device": generator.device,
+            "settings": job.settings.to_json(), "out": str(out), "direction": result.to_json(),
+            "images": [s.to_json() for s in ranking.images], "rank_by": ranking.rank_by,
+            "best": best.to_json() if best else None, "side_by_side": ranking.side_by_side(),
+            "memory": ranking.memory,
+            "seconds": {**(seconds or {}), **{k: round(v, 3) for k, v in ranking.seconds.items()}},
+        }
+        report["seconds"]["total"] = round(sum(report["seconds"].values()), 3)
+        out.mkdir(parents=True, exist_ok=True)
+        Path(out, "run.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        return report
+
+    def close(self) -> None:
+        for scorer in self._scorers.values():
+            scorer.close()
+        if self._generator is not None:
+            self._generator.close()
+        self._generator, self._scorers = None, {}
+
+
 def run_images(idea: str, job: ImageJob, load_director: Callable, *, target: str | None = None, n: int = 1,
                seed: int = 0, **direct_options) -> dict:
     """Direct ``idea`` (``direct_options``: constraints, grammar, decoding, steer — as ``ArtDirector.direct``),
     render every candidate with ``job.images_per_prompt`` seeds, score, rank, and write ``run.json`` to
     ``job.out_dir``. Returns that report."""
     from artdirector.brief import check_idea
-    from artdirector.imaging.bestofn import PromptJob, generate_and_rank
-    from artdirector.scoring import load_scorer
 
     # 1. Check everything that can be refused before a model loads.
     checked = check_idea(idea)
     check_seed(seed)
-    load_generator, native_target = open_image_model(job)
-    target = target or native_target
-    total = time.perf_counter()
+    stages = ImageStages(job)
     # 2. Direct, then release the director's LM for the image pipeline.
     director = load_director()
     start = time.perf_counter()
-    result = director.direct(checked.text, target=target, n=n, seed=seed, **direct_options)
+    result = director.direct(checked.text, target=target or stages.target, n=n, seed=seed, **direct_options)
     result.notes[:0] = [x for x in checked.notes if x not in result.notes]
     direct_s = time.perf_counter() - start
     director.lm.close()
-    memory = ["director LM released before the image pipeline loaded"]
-    # 3. Generate every candidate (and the idea as typed, for a side-by-side), score, rank.
-    candidates = result.candidates or [result]
-    jobs = [PromptJob(c.prompt, c.rendered.negative_prompt, "directed", k) for k, c in enumerate(candidates)]
-    if job.side_by_side:
-        jobs.append(PromptJob(checked.text, "", "original"))
-    generator = load_generator()
-    scorer_factories = {name: (lambda name=name, model=model: load_scorer(name, model, device=job.device))
-                        for name, model in job.scorers.items()}
-    ranking = generate_and_rank(generator, jobs, [seed + i for i in range(job.images_per_prompt)], job.settings,
-                                scorer_factories, Path(job.out_dir), rank_by=job.rank_by, memory=memory,
-                                sidecar={"idea": checked.text, "target": target})
-    generator.close()
-    # 4. Report.
-    best = ranking.best
-    report = {
-        "idea": checked.text, "target": target, "image_model": job.image_model, "motion_adapter": job.motion_adapter,
-        "kind": generator.kind, "device": generator.device, "settings": job.settings.to_json(),
-        "out": str(job.out_dir), "direction": result.to_json(),
-        "images": [s.to_json() for s in ranking.images], "rank_by": ranking.rank_by,
-        "best": best.to_json() if best else None, "side_by_side": ranking.side_by_side(),
-        "memory": ranking.memory,
-        "seconds": {"direct": round(direct_s, 3), **{k: round(v, 3) for k, v in ranking.seconds.items()},
-                    "total": round(time.perf_counter() - total, 3)},
-    }
-    Path(job.out_dir, "run.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    return report
+    # 3. Generate every candidate (and the idea as typed, for a side-by-side), score, rank, report.
+    return stages.run(checked.text, result, seed, memory=["director LM released before the image pipeline loaded"],
+                      seconds={"direct": round(direct_s, 3)})

@@ -6,6 +6,12 @@ preference training), ``GET /healthz``, and the studio: ``GET /`` (``studio.html
 vocabularies at ``GET /vocabulary/{category}``. Request fields are those of
 ``ArtDirector.direct`` (defaults read from ``director.Request``, declared once there).
 
+With an image model (``create_app(images=ImageStages(job, resident=True))``, ``serve --image-model``):
+``POST /v1/generate`` is the ``generate --json`` report with each image's file as a URL under
+``GET /v1/images/{run}/{file}`` (the run id and file names are the server's own; nothing the client names is
+a path), the idea as typed rendered beside the direction with the same seeds by default. The LM, the pipeline
+and the scorers stay loaded between requests; the newest ``ServeSettings.kept_runs`` runs stay on disk.
+
 Guards a public endpoint needs, all tested: with a token every ``/v1`` call needs ``Authorization: Bearer
 TOKEN`` (compared in constant time); bodies over ``ServeSettings.max_body`` bytes get 413 before they are
 read whole; ``n``, batch size and idea length are bounded (422 with the CLI's one-line message); the
@@ -17,12 +23,16 @@ client that goes away mid-request does not stop the server: its direction finish
 from __future__ import annotations
 
 import json
+import re
 import secrets
+import shutil
 import threading
+import time
+from pathlib import Path
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from artdirector.brief import MAX_IDEA_CHARS
@@ -35,6 +45,8 @@ from artdirector.serving.votes import KINDS, MAX_CANDIDATES, VoteStore, default_
 
 MAX_N = 8
 MAX_BATCH = 64
+MAX_IMAGES_PER_PROMPT = 4
+SERVED_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}")  # a run id or file name this server wrote
 VOCABULARY_SHOWN = 300  # phrases of a category the studio suggests
 
 
@@ -171,6 +183,12 @@ class BatchBody(DirectOptions):
     ideas: list[str] = Field(min_length=1, max_length=MAX_BATCH)
 
 
+class GenerateBody(DirectBody):
+    target: str | None = Field(None, description="default: the image model's own")
+    images_per_prompt: int = Field(1, ge=1, le=MAX_IMAGES_PER_PROMPT, description="seeds seed, seed+1, ...")
+    side_by_side: bool = Field(True, description="also render the idea as typed, with the same seeds")
+
+
 class RenderBody(BaseModel):
     """A direction edited by hand (the studio turns phrases off) to render again."""
 
@@ -193,10 +211,50 @@ class VoteBody(BaseModel):
     meta: dict = Field(default_factory=dict)
 
 
-def create_app(director, *, settings: ServeSettings | None = None, votes: VoteStore | None = None) -> FastAPI:
+def published(report: dict, run: str) -> dict:
+    """A ``generate`` report as the API answers it: files as URLs under ``/v1/images``, no server paths."""
+    def url(path: str) -> str:
+        return f"/v1/images/{run}/{Path(path).name}"
+
+    def image(im: dict) -> dict:
+        return {**{k: v for k, v in im.items() if k not in ("path", "files")}, "url": url(im["path"]),
+                "files": {kind: url(path) for kind, path in im["files"].items()}}
+
+    out = {k: v for k, v in report.items() if k != "out"}
+    out.update(run=run, images=[image(im) for im in report["images"]],
+               best=image(report["best"]) if report["best"] else None)
+    return out
+
+
+def _shown(image_model: str) -> str:
+    """The image model as an unauthenticated page may name it: a hub id, a folder's name, not a server path
+    or an internal URL."""
+    from artdirector.imaging.a1111_backend import is_server_url
+
+    if is_server_url(image_model):
+        return "an AUTOMATIC1111-compatible server"
+    return Path(image_model).name if Path(image_model).exists() else image_model
+
+
+def _prune(root: Path, keep: int) -> None:
+    """Delete all but the newest ``keep`` runs (run ids sort by time)."""
+    runs = sorted(p for p in root.iterdir() if p.is_dir() and SERVED_NAME.fullmatch(p.name))
+    for old in runs[:max(len(runs) - keep, 0)]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def create_app(director, *, settings: ServeSettings | None = None, votes: VoteStore | None = None,
+               images=None, images_dir: str | Path | None = None) -> FastAPI:
     """A FastAPI app serving ``director`` (an ``ArtDirector``) under ``settings`` (default: no token);
-    ``votes`` a ``VoteStore`` (default: the user directory's)."""
+    ``votes`` a ``VoteStore`` (default: the user directory's); ``images`` an ``imaging.pipeline.ImageStages``
+    kept resident, its runs written under ``images_dir`` (default: the user directory's ``served-images``)."""
     settings = settings or ServeSettings()
+    images_root = None
+    if images is not None:
+        from artdirector.config import user_dir
+
+        images_root = Path(images_dir) if images_dir else user_dir() / "served-images"
+        images_root.mkdir(parents=True, exist_ok=True)
     worker = Worker(settings.queue)
     votes = votes if votes is not None else VoteStore(default_path())
     app = FastAPI(title="artdirector", summary="An LLM art director: ideas in, model-ready prompts out.")
@@ -234,7 +292,10 @@ def create_app(director, *, settings: ServeSettings | None = None, votes: VoteSt
 
     @app.get("/healthz")
     def healthz() -> dict:
-        return {"status": "ok", "model": director.lm.name, "waiting": worker.pending, "queue": settings.queue}
+        shown = None if images is None else {"model": _shown(images.job.image_model), "target": images.target,
+                                             "scorers": list(images.job.scorers)}
+        return {"status": "ok", "model": director.lm.name, "waiting": worker.pending, "queue": settings.queue,
+                "images": shown}
 
     @app.post("/v1/direct", dependencies=[Depends(authorised)])
     async def direct(body: DirectBody) -> dict:
@@ -245,6 +306,33 @@ def create_app(director, *, settings: ServeSettings | None = None, votes: VoteSt
     async def direct_batch(body: BatchBody) -> dict:
         options = body.direct_kwargs()
         return await worker.run(lambda: {"results": [r.to_json() for r in director.direct_many(body.ideas, **options)]})
+
+    @app.post("/v1/generate", dependencies=[Depends(authorised)])
+    async def generate(body: GenerateBody) -> dict:
+        if images is None:
+            raise BadInput("this server has no image model: start it with --image-model PATH|HUB_ID|URL")
+        options = {**body.direct_kwargs(), "target": body.target or images.target}
+        run = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}"
+
+        def work() -> dict:
+            start = time.perf_counter()
+            result = director.direct(body.idea, **options)
+            seconds = {"direct": round(time.perf_counter() - start, 3)}
+            report = images.run(result.idea, result, body.seed, out_dir=images_root / run, seconds=seconds,
+                                images_per_prompt=body.images_per_prompt, side_by_side=body.side_by_side,
+                                memory=["director LM, image pipeline and scorers kept loaded between requests"])
+            _prune(images_root, settings.kept_runs)
+            return published(report, run)
+
+        return await worker.run(work)
+
+    @app.get("/v1/images/{run}/{name}", dependencies=[Depends(authorised)])
+    def image_file(run: str, name: str):
+        named = images_root is not None and SERVED_NAME.fullmatch(run) and SERVED_NAME.fullmatch(name)
+        path = images_root / run / name if named else None
+        if path is None or not path.is_file():
+            return error(404, f"no image {run}/{name} on this server (the newest {settings.kept_runs} runs are kept)")
+        return FileResponse(path)
 
     @app.post("/v1/render", dependencies=[Depends(authorised)])
     def render_direction(body: RenderBody) -> dict:

@@ -13,10 +13,13 @@ class ServeSettings:
     queue: int = 16  # requests that may wait for the director; one more gets 503
     max_body: int = 256 * 1024  # bytes
     retry_after: int = 2  # seconds, in a 503's Retry-After
+    kept_runs: int = 200  # image runs kept on disk (and served at /v1/images); older ones are deleted
 
     def __post_init__(self) -> None:
         if self.queue < 1 or self.max_body < 1024:
             raise BadInput("the queue holds at least 1 request and a body may be at least 1024 bytes")
+        if self.kept_runs < 1:
+            raise BadInput("the server keeps at least 1 image run")
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")

@@ -205,3 +205,72 @@ def test_render_an_edited_direction_and_the_studio_page(serve):
     vocab = requests.get(f"{s.url}/vocabulary/style").json()["phrases"]
     assert len(vocab) > 20 and "surrealism" in vocab
     assert requests.get(f"{s.url}/vocabulary/palette").status_code == 422
+
+
+@pytest.fixture
+def serve_images(tmp_path, tiny):
+    """A server with the dummy director and a resident tiny image pipeline with a CLIP scorer."""
+    from artdirector.imaging.base import GenerationSettings
+    from artdirector.imaging.pipeline import ImageJob, ImageStages
+
+    started = []
+
+    def start(**settings):
+        job = ImageJob(tiny.sd, settings=GenerationSettings(steps=2, width=64, height=64), scorers={"clip": tiny.clip})
+        stages = ImageStages(job, resident=True)
+        stages.load()
+        app = create_app(ArtDirector(DummyLM({}, default=ANSWER), tuned=True), settings=ServeSettings(**settings),
+                         votes=VoteStore(tmp_path / "votes.sqlite"), images=stages, images_dir=tmp_path / "served")
+        started.append((Server(app), stages))
+        return started[-1]
+
+    yield start
+    for server, stages in started:
+        server.stop()
+        stages.close()
+
+
+def test_generate_answers_image_urls_behind_the_token(serve_images, tmp_path):
+    import io
+
+    from PIL import Image
+
+    s, stages = serve_images(token=TOKEN, kept_runs=1)
+    # the folder's name, not where it lies on the server
+    assert requests.get(f"{s.url}/healthz").json()["images"] == {"model": "sd", "target": "sd15", "scorers": ["clip"]}
+    body = {"idea": "a red fox in snow", "seed": 5, "images_per_prompt": 2}
+    assert requests.post(f"{s.url}/v1/generate", json=body).status_code == 401
+    r = requests.post(f"{s.url}/v1/generate", json=body, headers=auth(), timeout=300)
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert str(tmp_path) not in r.text and "out" not in report  # no server paths
+    assert report["direction"]["prompt"].startswith("a red fox in snow, ") and report["target"] == "sd15"
+    images = report["images"]
+    assert sorted((im["source"], im["seed"]) for im in images) == [("directed", 5), ("directed", 6),
+                                                                    ("original", 5), ("original", 6)]
+    assert report["best"]["source"] == "directed" and report["side_by_side"]["directed_wins"] is not None
+    for im in images:
+        assert requests.get(s.url + im["url"]).status_code == 401
+        got = requests.get(s.url + im["url"], headers=auth())
+        assert got.status_code == 200 and got.headers["content-type"] == "image/png"
+        picture = Image.open(io.BytesIO(got.content))
+        assert picture.size == (64, 64) and picture.text["parameters"].startswith(im["prompt"])
+    generator = stages._generator
+    again = requests.post(f"{s.url}/v1/generate", json={"idea": "a cat", "side_by_side": False}, headers=auth(),
+                          timeout=300).json()
+    assert stages._generator is generator and "kept loaded" in again["memory"][0]  # nothing reloaded
+    assert [im["source"] for im in again["images"]] == ["directed"]
+    gone = requests.get(s.url + images[0]["url"], headers=auth())  # kept_runs=1: the first run was deleted
+    assert gone.status_code == 404 and "newest 1 runs" in gone.json()["error"]
+    for path in ("/v1/images/..%2F..%2Fvotes.sqlite/x", f"/v1/images/{again['run']}/..", "/v1/images/.x/y.png"):
+        assert requests.get(s.url + path, headers=auth()).status_code == 404
+    bad = requests.post(f"{s.url}/v1/generate", json={"idea": "a cat", "images_per_prompt": 9}, headers=auth())
+    assert bad.status_code == 422 and "images_per_prompt" in bad.json()["error"]
+
+
+def test_generate_without_an_image_model_says_how_to_start_one(serve):
+    s = serve()
+    assert requests.get(f"{s.url}/healthz").json()["images"] is None
+    r = requests.post(f"{s.url}/v1/generate", json={"idea": "a cat"})
+    assert r.status_code == 422 and "--image-model" in r.json()["error"]
+    assert requests.get(f"{s.url}/v1/images/a/b.png").status_code == 404

@@ -28,6 +28,9 @@ def test_direct_toggle_a_phrase_and_screenshot(tmp_path):
             browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
             page = browser.new_page(viewport={"width": 1200, "height": 800})
             page.goto(server.url + "/")
+            # the shipped vocabularies are offered as suggestions
+            expect(page.locator("#vocab-style option").first).to_be_attached(timeout=10_000)
+            assert page.locator("#images-box").is_hidden()  # no image model on this server
             page.fill("#idea", "a lighthouse in a storm")
             page.fill("#token", "T")
             page.fill("#req-style", "ukiyo-e")
@@ -60,3 +63,45 @@ def test_direct_toggle_a_phrase_and_screenshot(tmp_path):
         assert (pairs[0]["chosen"], pairs[0]["rejected"]) == (texts[1], texts[0])
     finally:
         server.stop()
+
+
+def test_images_as_typed_and_directed_with_an_image_vote(tmp_path, tiny):
+    from playwright.sync_api import expect, sync_playwright
+
+    from artdirector.imaging.base import GenerationSettings
+    from artdirector.imaging.pipeline import ImageJob, ImageStages
+
+    stages = ImageStages(ImageJob(tiny.sd, settings=GenerationSettings(steps=2, width=64, height=64),
+                                  scorers={"clip": tiny.clip}), resident=True)
+    director = ArtDirector(DummyLM({}, default=ANSWER), tuned=True, max_new_tokens=80)
+    server = Server(create_app(director, settings=ServeSettings(token="T"), votes=VoteStore(tmp_path / "v.sqlite"),
+                               images=stages, images_dir=tmp_path / "served"))
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.goto(server.url + "/")
+            expect(page.locator("#images-box")).to_be_visible(timeout=10_000)
+            page.fill("#idea", "a red fox in snow")
+            page.fill("#token", "T")
+            page.fill("#per-prompt", "2")
+            page.click("#go")
+            directed = page.locator(".candidate:not(.original) figure img")
+            expect(directed).to_have_count(2, timeout=120_000)
+            expect(page.locator(".candidate.original figure img")).to_have_count(2)
+            page.wait_for_function("[...document.querySelectorAll('figure img')].every(i => i.naturalWidth === 64)",
+                                   timeout=30_000)  # every image fetched with the token and decoded
+            assert "clip" in page.locator(".candidate:not(.original) figcaption").first.inner_text()
+            expect(page.locator("figure.best")).to_have_count(1)
+            page.screenshot(path=str(tmp_path / "studio-images.png"), full_page=True)
+            page.locator(".candidate:not(.original) .vote-image").first.click()
+            expect(page.locator("#status")).to_contain_text("vote saved (1 in all)", timeout=10_000)
+            directed_prompt = page.locator(".candidate:not(.original) .prompt").first.inner_text()
+            browser.close()
+        pairs = list(VoteStore(tmp_path / "v.sqlite").pairs())
+        # the directed image of seed 0 preferred to the idea as typed with the same seed
+        assert [(p["kind"], p["chosen"], p["rejected"], p["seed"]) for p in pairs] == [
+            ("image", directed_prompt, "a red fox in snow", 0)]
+    finally:
+        server.stop()
+        stages.close()
