@@ -46,6 +46,9 @@ class Direction:
     parts: dict[str, list[str]] = field(default_factory=dict)
     negative: list[str] = field(default_factory=list)
     pinned: set[str] = field(default_factory=set)  # phrases the user required: never dropped to fit a budget
+    # Phrases rendered right after the idea, in this order, whatever their category: diffusion models weigh
+    # early tokens most (the critique loop puts what the image missed here).
+    early: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         known = set(CATEGORIES) | set(VIDEO_CATEGORIES)

@@ -17,6 +17,8 @@ import time
 import click
 
 from artdirector.config import default_of
+from artdirector.critique import CRITICS
+from artdirector.critique.loop import REVISIONS, RefineJob
 from artdirector.decoding.dispatch import AUTO
 from artdirector.decoding.dispatch import CHOICES as DECODING_CHOICES
 from artdirector.evaluation.registry import ABLATIONS, BASE_SYSTEMS, SUITES
@@ -381,6 +383,69 @@ def generate(idea, image_model, side_by_side, target, out_dir, as_json, **kw) ->
         click.echo(json.dumps(report, ensure_ascii=False))
     else:
         _show_images(report)
+
+
+@main.command("refine")
+@click.argument("idea", nargs=-1)
+@click.option("--image-model", required=True, metavar="PATH|HUB_ID|URL", help=IMAGE_MODEL_HELP)
+@click.option("--critic", "critic_spec", required=True, metavar="NAME[=MODEL]",
+              help=f"Who judges the images: {', '.join(CRITICS)}, MODEL a folder or hub id (e.g. "
+                   "vqa=Salesforce/blip-vqa-base, clip=openai/clip-vit-large-patch14).")
+@click.option("--rounds", type=click.IntRange(min=1), default=default_of(RefineJob, "rounds"), show_default=True)
+@click.option("--candidates", type=click.IntRange(min=1), default=default_of(RefineJob, "candidates"),
+              show_default=True, help="Directions tried per round (the same seeds for all).")
+@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True), default=default_of(RefineJob, "threshold"),
+              show_default=True, help="Stop once the critic's DSG score reaches this.")
+@click.option("--revise", type=click.Choice(REVISIONS), default=default_of(RefineJob, "revise"), show_default=True,
+              help="constraints: what the images miss becomes required phrases placed early; append: the seed "
+                   "system's baseline, appended at the end.")
+@click.option("--keep-loaded", is_flag=True, help="Keep the pipeline and the critic both loaded between rounds "
+              "(faster where memory allows).")
+@click.option("--target", type=click.Choice(tuple(TARGETS)), default=None,
+              help="Prompt style (default: from the pipeline).")
+@click.option("--out", "out_dir", default=default_of(RefineJob, "out_dir"), show_default=True,
+              type=click.Path(file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (also written to OUT/refine.json).")
+@image_options
+@direction_options
+@_fail_on_bad_input
+def refine_command(idea, image_model, critic_spec, rounds, candidates, threshold, revise, keep_loaded, target,
+                   out_dir, as_json, **kw) -> None:
+    """Direct IDEA, render it, let a critic judge the images, and revise the prompt round after round.
+
+    Takes every grounding and constraint option of ``direct`` (they stay hard in every round) and every image
+    option of ``generate``. What the images miss becomes required phrases placed early; the best prompt so far
+    is kept; it stops at the threshold, after the rounds, or when a round brings no gain."""
+    from artdirector.critique import load_critic, parse_critic
+    from artdirector.critique.loop import refine
+    from artdirector.imaging.pipeline import open_image_model
+
+    checked = _idea(idea, "artdirector refine \"a red cube on a blue sphere\" --image-model DIR --critic vqa")
+    parse_critic(critic_spec)
+    job = _image_job(image_model, kw)
+    if job.scorers:
+        raise InputError("--score is for generate: refine judges the images with its --critic")
+    options, load = _direction(kw)
+    if options.pop("n") != 1:
+        raise InputError("refine tries --candidates directions per round; --n is for direct")
+    loop = RefineJob(rounds=rounds, candidates=candidates, images_per_prompt=job.images_per_prompt,
+                     threshold=threshold, revise=revise, out_dir=out_dir, keep_loaded=keep_loaded)
+    load_generator, native_target = open_image_model(job)
+    report = refine(checked.text, load(), load_generator, lambda: load_critic(critic_spec, device=job.device), loop,
+                    target=target or native_target, settings=job.settings, **options)
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False))
+    else:
+        for rd in report["rounds"]:
+            for k, c in enumerate(rd["candidates"]):
+                star = "★" if k == rd["best"] else " "
+                click.echo(f"round {rd['round']} {star} {c['score']:.3f}  {c['prompt']}\n      {c['critique']}")
+        if report["best"]:
+            click.echo(f"best: round {report['best']['round']}, {report['best']['score']:.3f}: "
+                       f"{report['best']['prompt']} ({report['best']['path']}); stopped: {report['stopped']}")
+    if report.get("error"):
+        click.echo(f"error: {report['error']} (the rounds done are in {out_dir}/refine.json)", err=True)
+        sys.exit(1)
 
 
 def _show_images(report: dict) -> None:

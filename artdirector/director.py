@@ -133,8 +133,14 @@ class ArtDirector:
         Carlo steering; "beam" for plain beam search. ``steer`` > 0 biases decoding toward the expert
         vocabulary by that many nats per token (``decoding.steer``). ``details``: let the director add scene
         details the idea does not name (by default the guards keep new subject matter out)."""
+        from artdirector.cpu import one_blas_thread
+
+        with one_blas_thread():  # no BLAS threads left spinning on the cores the decoder needs next
+            return self._direct_many(ideas, Request(target, n, seed, constraints, grammar, decoding, steer, details))
+
+    def _direct_many(self, ideas: Sequence[str], request: Request) -> list[DirectionResult]:
+        n, seed, target, grammar = request.n, request.seed, request.target, request.grammar
         # 1. Check the request: every idea, the options, what the model can do; nothing runs before this.
-        request = Request(target, n, seed, constraints, grammar, decoding, steer, details)
         checked = [check_idea(i) for i in ideas]
         self._check(request, [c.text for c in checked])
         clock = Stopwatch(len(checked))
@@ -160,7 +166,7 @@ class ArtDirector:
                 out = decoded[k][i]
                 # 5. Parse what the model wrote and select the modifiers: retrieval vote, then the guards.
                 chosen = select_modifiers(idea.text, out.text, truncated=out.finish_reason == "length",
-                                          seed=seed + k, retrieved=retrieved[i], details=details, used=used)
+                                          seed=seed + k, retrieved=retrieved[i], details=request.details, used=used)
                 used.update(p.lower() for p in chosen.direction.phrases())
                 used.update(f"by {p.lower()}" for p in chosen.direction.parts.get("artist", []))  # as retrieved
                 notes = [*idea.notes, *(request.constraints.notes if request.constraints else ()),

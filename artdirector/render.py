@@ -118,8 +118,10 @@ def _artist(phrase: str) -> str:
     return phrase if phrase.lower().startswith("by ") else f"by {phrase}"
 
 
-def _tags(idea: str, parts: dict[str, list[str]], order: tuple[str, ...]) -> str:
+def _tags(idea: str, parts: dict[str, list[str]], order: tuple[str, ...], early: list[str] = ()) -> str:
     tags = [_artist(p) if category == "artist" else p for category in order for p in parts.get(category, [])]
+    first = [t for e in early for t in tags if t.lower() in (e.lower(), _artist(e).lower())]
+    tags = list(dict.fromkeys([*first, *tags]))
     if not tags:
         return idea
     if idea.rstrip()[-1:] in ".!?":  # a sentence idea: its own full stop ends it, the tags follow cleanly
@@ -208,7 +210,8 @@ def render(direction: Direction, target: str | Target = "sd15") -> Rendered:
     if t.prose:
         prompt, tokens, dropped = _fit(lambda p: _prose(direction.idea, p), parts, t.budget, pinned)
     else:
-        prompt, tokens, dropped = _fit(lambda p: _tags(direction.idea, p, t.order), parts, t.budget, pinned)
+        prompt, tokens, dropped = _fit(lambda p: _tags(direction.idea, p, t.order, direction.early), parts, t.budget,
+                                       pinned)
     notes = []
     if tokens > t.budget:
         what, kept = ("the idea and the required phrases are", "they were") if pinned else ("the idea alone is",

@@ -20,6 +20,7 @@ def main() -> None:
     ap.add_argument("--data", default="data/splits/validation.tsv")
     ap.add_argument("--limit", type=int, default=40)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--settings", default=None, help="comma-separated settings to run (default: all)")
     args = ap.parse_args()
 
     from artdirector.corpus import read_tsv
@@ -45,12 +46,15 @@ def main() -> None:
     slow = {"grammar": {"decoding": "grammar"}, "smc": {"constraints": style, "decoding": "smc"}}
     with open(args.out, "w", encoding="utf-8") as f:
         for name, kw in [*settings.items(), *slow.items()]:
+            if args.settings and name not in args.settings.split(","):
+                continue
             batch = few if name in slow else ideas
             for res in director.direct_many(batch, **kw):
                 for c in res.candidates or [res]:
                     f.write(json.dumps({"setting": name, "idea": c.idea, "prompt": c.prompt,
                                         "negative": c.rendered.negative_prompt, "notes": c.notes,
                                         "decoding": c.decoding}, ensure_ascii=False) + "\n")
+            f.flush()  # a run stopped part-way keeps the settings done
     print(f"wrote {args.out}")
 
 

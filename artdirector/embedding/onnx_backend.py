@@ -52,6 +52,9 @@ class OnnxEmbedder(Embedder):
         tokenizer.enable_padding(pad_id=config["pad_id"], pad_token=config["pad_token"])
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3  # its warnings about unused initialisers are noise to a user
+        # Idle threads sleep instead of spinning: the decoder runs next on the same cores (see artdirector.cpu)
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         session = onnxruntime.InferenceSession(str(folder / MODEL_FILE), options,
                                                providers=["CPUExecutionProvider"])
         return cls(session, tokenizer, config["name"], config["dimension"])

@@ -124,30 +124,63 @@ def save_tiny_clip(path: Path, seed: int = 0, aesthetic_head: bool = False) -> P
     return Path(path)
 
 
+def _bert_vocab(path: Path, words: str):
+    """A BERT tokenizer over ``words`` (and BERT's special tokens, and BLIP's "[DEC]"), saved in ``path``."""
+    from transformers import BertTokenizer
+
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]", *words.split()])
+                                    + "\n")
+    return BertTokenizer(str(path / "vocab.txt"), bos_token="[DEC]")
+
+
+def _blip_config(tokenizer, bos: str):
+    from transformers import BlipConfig
+
+    return BlipConfig(
+        text_config={"vocab_size": len(tokenizer), "hidden_size": TEXT_DIM, "encoder_hidden_size": TEXT_DIM,
+                     "intermediate_size": 37, "num_hidden_layers": 2, "num_attention_heads": 4,
+                     "max_position_embeddings": 64, "bos_token_id": tokenizer.convert_tokens_to_ids(bos),
+                     "sep_token_id": tokenizer.sep_token_id, "pad_token_id": tokenizer.pad_token_id},
+        vision_config={"hidden_size": TEXT_DIM, "image_size": 32, "patch_size": 4, "intermediate_size": 37,
+                       "num_hidden_layers": 2, "num_attention_heads": 4},
+        projection_dim=TEXT_DIM, image_text_hidden_size=TEXT_DIM)
+
+
 def save_tiny_imagereward(path: Path, seed: int = 0) -> Path:
     """A tiny BLIP image-text model with a BERT tokenizer, 32-px CLIP-style processor and reward head."""
     import torch
-    from transformers import BertTokenizer, BlipConfig, BlipForImageTextRetrieval
+    from transformers import BlipForImageTextRetrieval
 
     from artdirector.scoring.base import mlp_head
     from artdirector.scoring.imagereward import HEAD_FILE
 
     path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    words = "a an the red fox cat in snow lighthouse storm oil painting of , . highly detailed".split()
-    (path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n")
-    tokenizer = BertTokenizer(str(path / "vocab.txt"))
+    tokenizer = _bert_vocab(path, "a an the red fox cat in snow lighthouse storm oil painting of , . highly detailed")
     torch.manual_seed(seed)
-    config = BlipConfig(
-        text_config={"vocab_size": len(tokenizer), "hidden_size": TEXT_DIM, "encoder_hidden_size": TEXT_DIM,
-                     "intermediate_size": 37, "num_hidden_layers": 2, "num_attention_heads": 4,
-                     "max_position_embeddings": 64, "bos_token_id": tokenizer.cls_token_id,
-                     "sep_token_id": tokenizer.sep_token_id, "pad_token_id": tokenizer.pad_token_id},
-        vision_config={"hidden_size": TEXT_DIM, "image_size": 32, "patch_size": 4, "intermediate_size": 37,
-                       "num_hidden_layers": 2, "num_attention_heads": 4},
-        projection_dim=TEXT_DIM, image_text_hidden_size=TEXT_DIM)
-    BlipForImageTextRetrieval(config).eval().save_pretrained(path)
+    BlipForImageTextRetrieval(_blip_config(tokenizer, "[CLS]")).eval().save_pretrained(path)
     tokenizer.save_pretrained(path)
     _image_processor().save_pretrained(path)
     torch.save(mlp_head(TEXT_DIM).state_dict(), path / HEAD_FILE)
+    return path
+
+
+def save_tiny_blip_vqa(path: Path, seed: int = 0) -> Path:
+    """A tiny BLIP visual-question-answering model with its processor, the layout of Salesforce/blip-vqa-base."""
+    import torch
+    from transformers import BlipForQuestionAnswering, BlipImageProcessor, BlipProcessor
+
+    path = Path(path)
+    tokenizer = _bert_vocab(path, "yes no is there a an the this red blue cube sphere on image oil painting ? in")
+    torch.manual_seed(seed)
+    model = BlipForQuestionAnswering(_blip_config(tokenizer, "[DEC]")).eval()
+    with torch.no_grad():  # transformers' init leaves parts at zero, so the answer would not depend on the image
+        for name, p in model.named_parameters():
+            if "norm" in name.lower() and name.endswith("weight"):
+                p.fill_(1.0)
+            else:
+                p.normal_(0.0, 0.1)
+    model.save_pretrained(path)
+    processor = BlipProcessor(image_processor=BlipImageProcessor(size={"height": 32, "width": 32}), tokenizer=tokenizer)
+    processor.save_pretrained(path)
     return path
