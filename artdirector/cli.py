@@ -786,7 +786,40 @@ def train() -> None:
 def _train_default(kind: str, name: str):
     from artdirector.training import settings
 
-    return default_of(settings.SFTSettings if kind == "sft" else settings.RLSettings, name)
+    return default_of({"sft": settings.SFTSettings, "rl": settings.RLSettings,
+                       "critic": settings.CriticSettings}[kind], name)
+
+
+@train.command("critic")
+@click.option("--data", "data_file", required=True, type=click.Path(dir_okay=False, exists=True),
+              help="JSON Lines of {caption, image (a path relative to the file), feedback}.")
+@click.option("--vision", required=True, metavar="PATH|HUB_ID",
+              help="A CLIP model whose vision tower encodes the images, e.g. openai/clip-vit-large-patch14.")
+@click.option("--out", default=_train_default("critic", "out"), show_default=True, type=click.Path(file_okay=False),
+              help="Folder for checkpoints and the critic; a run there is resumed.")
+@click.option("--steps", type=click.IntRange(min=1), default=_train_default("critic", "steps"), show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=_train_default("critic", "batch_size"),
+              show_default=True)
+@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True),
+              default=_train_default("critic", "learning_rate"), show_default=True)
+@click.option("--lora-r", type=click.IntRange(min=1), default=_train_default("critic", "lora_r"), show_default=True)
+@click.option("--save-steps", type=click.IntRange(min=1), default=_train_default("critic", "save_steps"),
+              show_default=True)
+@click.option("--seed", type=SEED, default=_train_default("critic", "seed"), show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Use at most this many triples.")
+@_fail_on_bad_input
+def train_critic_command(data_file, vision, out, steps, batch_size, learning_rate, lora_r, save_steps, seed,
+                         limit) -> None:
+    """Train the feedback critic of ``refine --critic feedback=OUT``: the director's LM reading a projected image
+    embedding, with LoRA, on (caption, generated image, feedback) triples; the loss on the feedback only."""
+    from artdirector.critique.feedback import train_critic
+    from artdirector.training.settings import CriticSettings
+
+    settings = CriticSettings(data=data_file, vision=vision, out=out, steps=steps, batch_size=batch_size,
+                              learning_rate=learning_rate, lora_r=lora_r, save_steps=save_steps, seed=seed,
+                              limit=limit)
+    report = train_critic(settings, progress=lambda msg: click.echo(msg, err=True))
+    click.echo(json.dumps(report, ensure_ascii=False))
 
 
 

@@ -9,6 +9,7 @@ import importlib
 CRITICS = {
     "vqa": "artdirector.critique.vqa_critic:VQACritic",  # a BLIP VQA model answers each question
     "clip": "artdirector.critique.clip_critic:ClipCritic",  # decomposed CLIP, the cheap fallback
+    "feedback": "artdirector.critique.feedback:FeedbackCritic",  # the LM + projected image, trained: train critic
     "toy": "artdirector.critique.toy:ToyCritic",  # reads the toy world's pixels (imaging.toy); no weights
 }
 

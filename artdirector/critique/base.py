@@ -42,13 +42,14 @@ class Critic(ABC):
     name: str = "critic"
 
     @abstractmethod
-    def answer(self, questions: Sequence[Question], images: Sequence) -> list[list[float]]:
-        """p(yes) of every question for each image: one row per image (PIL), one column per question."""
+    def answer(self, questions: Sequence[Question], images: Sequence, *, idea: str = "") -> list[list[float]]:
+        """p(yes) of every question for each image: one row per image (PIL), one column per question
+        (``idea``: the caption, for critics that read it)."""
 
     def critique(self, idea: str, parts: dict[str, list[str]], images: Sequence) -> Critique:
         """Judge ``images`` (all made from one prompt) against the idea and the direction's ``parts``."""
         questions = questions_for(idea, parts)
-        rows = self.answer(questions, list(images)) if questions and images else []
+        rows = self.answer(questions, list(images), idea=idea) if questions and images else []
         p_yes = [sum(r[j] for r in rows) / len(rows) for j in range(len(questions))] if rows else [0.0] * len(
             questions)
         return self._critique(questions, p_yes)

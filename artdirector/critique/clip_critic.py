@@ -31,7 +31,7 @@ class ClipCritic(Critic):
     def from_pretrained(cls, model: str = DEFAULT_MODEL, *, device: str | None = None) -> ClipCritic:
         return cls(ClipEncoder.from_pretrained(model, device=device, scorer=cls.name, default=DEFAULT_MODEL))
 
-    def answer(self, questions: Sequence[Question], images: Sequence) -> list[list[float]]:
+    def answer(self, questions: Sequence[Question], images: Sequence, *, idea: str = "") -> list[list[float]]:
         import torch
 
         texts = [NEUTRAL, *(f"a photo of {q.element}" for q in questions)]

@@ -47,7 +47,7 @@ class VQACritic(Critic):
                               f"{how_to_supply('vqa', DEFAULT_MODEL)}") from None
         return cls(vqa.to(device), processor, device=device, name=local.name if local else model)
 
-    def answer(self, questions: Sequence[Question], images: Sequence) -> list[list[float]]:
+    def answer(self, questions: Sequence[Question], images: Sequence, *, idea: str = "") -> list[list[float]]:
         import torch
 
         pairs = [(i, q.text) for i in range(len(images)) for q in questions]

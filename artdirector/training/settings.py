@@ -86,3 +86,22 @@ class RLSettings:
             raise BadInput(f"beta must be at least 0 (got {self.beta})")
         if any(w < 0 for w in self.weights.values()) or not sum(self.weights.values()) > 0:
             raise BadInput("reward weights must be >= 0 and sum to more than 0")
+
+
+# The feedback critic of the critique loop (``critique.feedback``).
+@dataclass(frozen=True)
+class CriticSettings:
+    data: str  # JSON Lines of {"caption", "image" (a path, relative to the file), "feedback"}
+    vision: str  # a CLIP folder or hub id: its vision tower encodes the images (frozen)
+    out: str = "artdirector-critic"
+    steps: int = 200
+    batch_size: int = 4
+    learning_rate: float = 2e-4
+    lora_r: int = 8
+    save_steps: int = 50
+    seed: int = 0
+    limit: int | None = None
+
+    def __post_init__(self) -> None:
+        _at_least(self, 1, "steps", "batch_size", "lora_r", "save_steps")
+        _positive(self, "learning_rate")
