@@ -688,12 +688,14 @@ def library_remove(name) -> None:
 @click.option("--image-model", default=None, metavar="PATH|HUB_ID|URL",
               help=IMAGE_MODEL_HELP + " Serves POST /v1/generate and images in the studio.")
 @image_options
+@click.option("--critic", "critic_spec", default=None, metavar="NAME[=MODEL]",
+              help="With --image-model: the critic of POST /v1/refine (see refine --critic).")
 @click.option("--images-dir", default=None, type=click.Path(file_okay=False),
               help="Where served images are kept (default: the user directory's served-images).")
 @click.option("--kept-runs", type=click.IntRange(min=1), default=default_of(ServeSettings, "kept_runs"),
               show_default=True, help="Image runs kept on disk; older ones are deleted.")
 @_fail_on_bad_input
-def serve(host, port, token, queue, image_model, images_dir, kept_runs, **kw) -> None:
+def serve(host, port, token, queue, image_model, critic_spec, images_dir, kept_runs, **kw) -> None:
     """Serve the director over HTTP (FastAPI; API docs at /docs) with the model kept loaded; with --image-model
     the image pipeline and scorers too."""
     from artdirector.serving.app import create_app
@@ -709,6 +711,12 @@ def serve(host, port, token, queue, image_model, images_dir, kept_runs, **kw) ->
                  if p.name in IMAGE_PARAMS and context.get_parameter_source(p.name) is not ParameterSource.DEFAULT]
         if given:
             raise InputError(f"{given[0]} sets up images: add --image-model")
+    if critic_spec and not image_model:
+        raise InputError("--critic judges images: add --image-model")
+    if critic_spec:
+        from artdirector.critique import parse_critic
+
+        parse_critic(critic_spec)
     job = _image_job(image_model, kw) if image_model else None
     load = _loader(kw)
     images = None
@@ -717,12 +725,17 @@ def serve(host, port, token, queue, image_model, images_dir, kept_runs, **kw) ->
 
         images = ImageStages(job, resident=True)
     director = load()
+    critic = None
     if images is not None:
         click.echo(f"loading the image model {image_model}", err=True)
         images.load()
+    if critic_spec:
+        from artdirector.critique import load_critic
+
+        critic = load_critic(critic_spec, device=job.device)
     import uvicorn
 
-    app = create_app(director, settings=settings, images=images, images_dir=images_dir)
+    app = create_app(director, settings=settings, images=images, images_dir=images_dir, critic=critic)
     click.echo(f"serving on http://{host}:{port} (API docs at /docs)", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
 

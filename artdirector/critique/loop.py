@@ -48,7 +48,7 @@ class RefineJob:
     threshold: float = 0.9  # a DSG score at or above this stops the loop
     revise: str = "constraints"
     out_dir: str = "artdirector-refine"
-    keep_loaded: bool = False
+    keep_loaded: bool = False  # the pipeline and critic stay loaded between rounds, and after (their owner's)
 
     def __post_init__(self) -> None:
         if self.rounds < 1 or self.candidates < 1 or self.images_per_prompt < 1:
@@ -145,9 +145,10 @@ def refine(idea: str, director, generator_factory: Callable, critic_factory: Cal
         added += [p for p in best["add"] if p.lower() not in {a.lower() for a in added}
                   and not _said_by(checked.text, p)]
         removed += [p for p in best["remove"] if p.lower() not in {x.lower() for x in removed}]
-    for held in (generator, critic):
-        if held is not None:
-            held.close()
+    if not job.keep_loaded:  # what an error left loaded; kept loaded, they are the caller's (a server's)
+        for held in (generator, critic):
+            if held is not None:
+                held.close()
     report = {
         "idea": checked.text, "target": target, "revise": job.revise,
         "rounds": [{**rd, "candidates": [_public(e) for e in rd["candidates"]]} for rd in rounds],

@@ -7,6 +7,8 @@ vocabularies at ``GET /vocabulary/{category}``. Request fields are those of
 ``ArtDirector.direct`` (defaults read from ``director.Request``, declared once there).
 
 With an image model (``create_app(images=ImageStages(job, resident=True))``, ``serve --image-model``):
+``POST /v1/refine`` runs the critique loop (``critique.loop``) with the server's critic (``serve --critic``),
+its report's files as URLs like ``/v1/generate``'s;
 ``POST /v1/generate`` is the ``generate --json`` report with each image's file as a URL under
 ``GET /v1/images/{run}/{file}`` (the run id and file names are the server's own; nothing the client names is
 a path), the idea as typed rendered beside the direction with the same seeds by default. The LM, the pipeline
@@ -23,6 +25,7 @@ client that goes away mid-request does not stop the server: its direction finish
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import shutil
@@ -37,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from artdirector.brief import MAX_IDEA_CHARS
 from artdirector.config import default_of
+from artdirector.critique.loop import RefineJob
 from artdirector.decoding.constraints import FLAG_CATEGORIES
 from artdirector.director import Request as Direction
 from artdirector.errors import EXIT_CODES, BadInput
@@ -46,6 +50,7 @@ from artdirector.serving.votes import KINDS, MAX_CANDIDATES, VoteStore, default_
 MAX_N = 8
 MAX_BATCH = 64
 MAX_IMAGES_PER_PROMPT = 4
+MAX_ROUNDS = 5
 SERVED_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}")  # a run id or file name this server wrote
 VOCABULARY_SHOWN = 300  # phrases of a category the studio suggests
 
@@ -189,6 +194,15 @@ class GenerateBody(DirectBody):
     side_by_side: bool = Field(True, description="also render the idea as typed, with the same seeds")
 
 
+class RefineBody(DirectBody):
+    target: str | None = Field(None, description="default: the image model's own")
+    images_per_prompt: int = Field(1, ge=1, le=MAX_IMAGES_PER_PROMPT, description="seeds seed, seed+1, ...")
+    rounds: int = Field(default_of(RefineJob, "rounds"), ge=1, le=MAX_ROUNDS)
+    candidates: int = Field(default_of(RefineJob, "candidates"), ge=1, le=MAX_N)
+    threshold: float = Field(default_of(RefineJob, "threshold"), gt=0, le=1)
+    revise: str = Field(default_of(RefineJob, "revise"), description="constraints | append")
+
+
 class RenderBody(BaseModel):
     """A direction edited by hand (the studio turns phrases off) to render again."""
 
@@ -211,19 +225,25 @@ class VoteBody(BaseModel):
     meta: dict = Field(default_factory=dict)
 
 
-def published(report: dict, run: str) -> dict:
-    """A ``generate`` report as the API answers it: files as URLs under ``/v1/images``, no server paths."""
-    def url(path: str) -> str:
-        return f"/v1/images/{run}/{Path(path).name}"
+def published(report: dict, run: str, root: Path) -> dict:
+    """A report as the API answers it: every file under the run's folder as a URL under ``/v1/images`` (a
+    ``path`` becomes a ``url``), no server paths."""
+    prefix = str(root / run) + os.sep
 
-    def image(im: dict) -> dict:
-        return {**{k: v for k, v in im.items() if k not in ("path", "files")}, "url": url(im["path"]),
-                "files": {kind: url(path) for kind, path in im["files"].items()}}
+    def url(value):
+        if isinstance(value, str) and value.startswith(prefix):
+            return f"/v1/images/{run}/" + value[len(prefix):].replace(os.sep, "/")
+        return value
 
-    out = {k: v for k, v in report.items() if k != "out"}
-    out.update(run=run, images=[image(im) for im in report["images"]],
-               best=image(report["best"]) if report["best"] else None)
-    return out
+    def walk(x):
+        if isinstance(x, dict):
+            return {("url" if k == "path" else k): (url(v) if k == "path" else walk(v)) for k, v in x.items()
+                    if k != "out"}
+        if isinstance(x, list):
+            return [walk(v) for v in x]
+        return url(x)
+
+    return {**walk(report), "run": run}
 
 
 def _shown(image_model: str) -> str:
@@ -236,6 +256,11 @@ def _shown(image_model: str) -> str:
     return Path(image_model).name if Path(image_model).exists() else image_model
 
 
+def _run_id() -> str:
+    """A run's folder name: sorts by time (pruning keeps the newest), unguessable."""
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}"
+
+
 def _prune(root: Path, keep: int) -> None:
     """Delete all but the newest ``keep`` runs (run ids sort by time)."""
     runs = sorted(p for p in root.iterdir() if p.is_dir() and SERVED_NAME.fullmatch(p.name))
@@ -244,10 +269,11 @@ def _prune(root: Path, keep: int) -> None:
 
 
 def create_app(director, *, settings: ServeSettings | None = None, votes: VoteStore | None = None,
-               images=None, images_dir: str | Path | None = None) -> FastAPI:
+               images=None, images_dir: str | Path | None = None, critic=None) -> FastAPI:
     """A FastAPI app serving ``director`` (an ``ArtDirector``) under ``settings`` (default: no token);
     ``votes`` a ``VoteStore`` (default: the user directory's); ``images`` an ``imaging.pipeline.ImageStages``
-    kept resident, its runs written under ``images_dir`` (default: the user directory's ``served-images``)."""
+    kept resident, its runs written under ``images_dir`` (default: the user directory's ``served-images``);
+    ``critic`` a loaded ``critique.base.Critic`` for ``/v1/refine``."""
     settings = settings or ServeSettings()
     images_root = None
     if images is not None:
@@ -312,7 +338,7 @@ def create_app(director, *, settings: ServeSettings | None = None, votes: VoteSt
         if images is None:
             raise BadInput("this server has no image model: start it with --image-model PATH|HUB_ID|URL")
         options = {**body.direct_kwargs(), "target": body.target or images.target}
-        run = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}"
+        run = _run_id()
 
         def work() -> dict:
             start = time.perf_counter()
@@ -322,14 +348,37 @@ def create_app(director, *, settings: ServeSettings | None = None, votes: VoteSt
                                 images_per_prompt=body.images_per_prompt, side_by_side=body.side_by_side,
                                 memory=["director LM, image pipeline and scorers kept loaded between requests"])
             _prune(images_root, settings.kept_runs)
-            return published(report, run)
+            return published(report, run, images_root)
 
         return await worker.run(work)
 
-    @app.get("/v1/images/{run}/{name}", dependencies=[Depends(authorised)])
+    @app.post("/v1/refine", dependencies=[Depends(authorised)])
+    async def refine_endpoint(body: RefineBody) -> dict:
+        from artdirector.critique.loop import RefineJob, refine
+
+        if images is None or critic is None:
+            raise BadInput("this server has no image model and critic: start it with --image-model and --critic")
+        options = body.direct_kwargs()
+        if options.pop("n") != 1:
+            raise BadInput("refine tries 'candidates' directions per round; 'n' is for /v1/direct")
+        run = _run_id()
+        job = RefineJob(rounds=body.rounds, candidates=body.candidates, images_per_prompt=body.images_per_prompt,
+                        threshold=body.threshold, revise=body.revise, out_dir=str(images_root / run),
+                        keep_loaded=True)
+
+        def work() -> dict:
+            report = refine(body.idea, director, images.generator, lambda: critic, job,
+                            **{**options, "target": body.target or images.target}, settings=images.job.settings)
+            _prune(images_root, settings.kept_runs)
+            return published(report, run, images_root)
+
+        return await worker.run(work)
+
+    @app.get("/v1/images/{run}/{name:path}", dependencies=[Depends(authorised)])
     def image_file(run: str, name: str):
-        named = images_root is not None and SERVED_NAME.fullmatch(run) and SERVED_NAME.fullmatch(name)
-        path = images_root / run / name if named else None
+        parts = name.split("/")
+        named = images_root is not None and all(SERVED_NAME.fullmatch(p) for p in [run, *parts]) and len(parts) <= 2
+        path = images_root.joinpath(run, *parts) if named else None
         if path is None or not path.is_file():
             return error(404, f"no image {run}/{name} on this server (the newest {settings.kept_runs} runs are kept)")
         return FileResponse(path)

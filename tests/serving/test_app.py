@@ -215,12 +215,13 @@ def serve_images(tmp_path, tiny):
 
     started = []
 
-    def start(**settings):
+    def start(critic=None, **settings):
         job = ImageJob(tiny.sd, settings=GenerationSettings(steps=2, width=64, height=64), scorers={"clip": tiny.clip})
         stages = ImageStages(job, resident=True)
         stages.load()
         app = create_app(ArtDirector(DummyLM({}, default=ANSWER), tuned=True), settings=ServeSettings(**settings),
-                         votes=VoteStore(tmp_path / "votes.sqlite"), images=stages, images_dir=tmp_path / "served")
+                         votes=VoteStore(tmp_path / "votes.sqlite"), images=stages, images_dir=tmp_path / "served",
+                         critic=critic)
         started.append((Server(app), stages))
         return started[-1]
 
@@ -268,9 +269,32 @@ def test_generate_answers_image_urls_behind_the_token(serve_images, tmp_path):
     assert bad.status_code == 422 and "images_per_prompt" in bad.json()["error"]
 
 
+def test_refine_runs_the_critique_loop_with_the_servers_critic(serve_images, tmp_path):
+    from artdirector.critique.toy import ToyCritic
+
+    s, stages = serve_images(critic=ToyCritic(), token=TOKEN)
+    body = {"idea": "a red cube on a blue sphere", "rounds": 2, "candidates": 2, "constraints": {"style": ["ukiyo-e"]}}
+    assert requests.post(f"{s.url}/v1/refine", json=body).status_code == 401
+    r = requests.post(f"{s.url}/v1/refine", json=body, headers=auth(), timeout=300)
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert str(tmp_path) not in r.text and report["stopped"] in ("threshold", "rounds", "no gain")
+    candidate = report["rounds"][0]["candidates"][0]
+    assert "ukiyo-e" in candidate["prompt"] and candidate["questions"][0]["question"] == "Is there a cube?"
+    got = requests.get(s.url + candidate["images"][0]["url"], headers=auth())  # a file one folder down
+    assert got.status_code == 200 and got.headers["content-type"] == "image/png"
+    assert requests.get(s.url + report["best"]["url"], headers=auth()).ok
+    assert stages._generator is not None  # the loop left the server's pipeline loaded
+    bad = requests.post(f"{s.url}/v1/refine", json={**body, "n": 2}, headers=auth())
+    assert bad.status_code == 422 and "candidates" in bad.json()["error"]
+    assert requests.post(f"{s.url}/v1/refine", json={**body, "rounds": 9}, headers=auth()).status_code == 422
+
+
 def test_generate_without_an_image_model_says_how_to_start_one(serve):
     s = serve()
     assert requests.get(f"{s.url}/healthz").json()["images"] is None
     r = requests.post(f"{s.url}/v1/generate", json={"idea": "a cat"})
     assert r.status_code == 422 and "--image-model" in r.json()["error"]
+    r = requests.post(f"{s.url}/v1/refine", json={"idea": "a cat"})
+    assert r.status_code == 422 and "--critic" in r.json()["error"]
     assert requests.get(f"{s.url}/v1/images/a/b.png").status_code == 404

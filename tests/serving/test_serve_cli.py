@@ -54,6 +54,9 @@ def test_image_options_without_an_image_model_are_refused():
     r = subprocess.run([sys.executable, "-m", "artdirector.cli", "serve", "--score", "clip"], capture_output=True,
                        text=True, timeout=60)
     assert r.returncode == 2 and "--score sets up images: add --image-model" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "artdirector.cli", "serve", "--critic", "vqa"], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 2 and "--critic judges images: add --image-model" in r.stderr
 
 
 def test_the_image_params_are_the_image_options():
