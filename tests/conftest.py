@@ -132,6 +132,33 @@ class Loopback:
             time.sleep(0.2)
 
 
+    @staticmethod
+    def serve(app):
+        """An ASGI ``app`` on a real uvicorn server in a thread of this process (``.url``; ``.stop()``)."""
+        return InThreadServer(app)
+
+
+class InThreadServer:
+    def __init__(self, app):
+        import threading
+        import time
+
+        import uvicorn
+
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.time() + 20
+        while not self.server.started and time.time() < deadline:
+            time.sleep(0.02)
+        self.port = self.server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def stop(self):
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
 @pytest.fixture(scope="session")
 def loopback():
     return Loopback()

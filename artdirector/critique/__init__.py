@@ -9,6 +9,7 @@ import importlib
 CRITICS = {
     "vqa": "artdirector.critique.vqa_critic:VQACritic",  # a BLIP VQA model answers each question
     "clip": "artdirector.critique.clip_critic:ClipCritic",  # decomposed CLIP, the cheap fallback
+    "vlm": "artdirector.critique.vlm_critic:VLMCritic",  # an OpenAI-compatible vision chat endpoint: vlm=URL
     "feedback": "artdirector.critique.feedback:FeedbackCritic",  # the LM + projected image, trained: train critic
     "toy": "artdirector.critique.toy:ToyCritic",  # reads the toy world's pixels (imaging.toy); no weights
 }
@@ -24,7 +25,9 @@ def parse_critic(spec: str) -> tuple[str, str | None]:
     name, model = name.strip().lower(), model.strip() or None
     if name not in CRITICS:
         raise BadInput(f"unknown critic {name!r}; valid: {', '.join(CRITICS)} (as NAME or NAME=MODEL)")
-    if model:
+    if name == "vlm" and not (model or "").startswith(("http://", "https://")):
+        raise BadInput("the vlm critic needs the server's URL: vlm=http://HOST:PORT/v1 (or URL#MODEL)")
+    if model and name != "vlm":
         check_model_ref(name, model)
     return name, model
 

@@ -94,7 +94,7 @@ class OpenAILM(LanguageModel):
         """llama-cpp-python's tokenizer endpoints, next to the API's base (``.../v1`` -> ``.../extras``)."""
         root = self.base_url[:-3] if self.base_url.endswith("/v1") else self.base_url
         try:
-            answer = self._post(root + "/extras/tokenize", {"input": "a", "model": self.model}, allow_missing=True)
+            answer = self.post(root + "/extras/tokenize", {"input": "a", "model": self.model}, allow_missing=True)
         except BadInput:  # a server that has the path for something else
             return None
         return root + "/extras" if isinstance(answer, dict) and isinstance(answer.get("tokens"), list) else None
@@ -118,19 +118,19 @@ class OpenAILM(LanguageModel):
         if config.stop:
             body["stop"] = list(config.stop)
         if not self.chat_only:
-            answer = self._post("/completions", {**body, "prompt": prompt + prefix}, allow_missing=True)
+            answer = self.post("/completions", {**body, "prompt": prompt + prefix}, allow_missing=True)
             if answer is not None:
                 choice = answer["choices"][0]
                 return Generation(choice.get("text", ""), finish_reason=_finish(choice))
             self.chat_only = True
         messages = [{"role": r, "content": c} for r, c in self._messages.get(prompt, (("user", prompt),))]
-        choice = self._post("/chat/completions", {**body, "messages": messages})["choices"][0]
+        choice = self.post("/chat/completions", {**body, "messages": messages})["choices"][0]
         text = (choice.get("message") or {}).get("content") or ""
         if prefix and text.lower().startswith(prefix.lower()):
             text = text[len(prefix):]  # a chat model may repeat the idea the answer should begin with
         return Generation(text if text.startswith((" ", ",")) else " " + text, finish_reason=_finish(choice))
 
-    def _post(self, path: str, body: dict, *, allow_missing: bool = False):
+    def post(self, path: str, body: dict, *, allow_missing: bool = False):
         """POST to ``path`` under the API's base (or to ``path`` itself when it is a whole URL)."""
         import requests
 
@@ -179,7 +179,7 @@ class OpenAITokenLM(OpenAILM, TokenLM):
         self._eos: tuple[int, ...] | None = None  # in END_MARKERS' order
 
     def tokenize(self, text: str) -> list[int]:
-        ids = list(self._post(self.extras + "/tokenize", {"input": text, "model": self.model})["tokens"])
+        ids = list(self.post(self.extras + "/tokenize", {"input": text, "model": self.model})["tokens"])
         self._texts[tuple(ids)] = text
         self._width = max(self._width, max(ids, default=0) + 1)
         return ids
@@ -187,7 +187,7 @@ class OpenAITokenLM(OpenAILM, TokenLM):
     def detokenize(self, tokens: Sequence[int]) -> str:
         if not tokens:
             return ""
-        return self._post(self.extras + "/detokenize", {"tokens": list(map(int, tokens)), "model": self.model})["text"]
+        return self.post(self.extras + "/detokenize", {"tokens": list(map(int, tokens)), "model": self.model})["text"]
 
     @property
     def eos_token_ids(self) -> frozenset[int]:
@@ -219,7 +219,7 @@ class OpenAITokenLM(OpenAILM, TokenLM):
     def _top(self, text: str) -> dict[int, float]:
         body = {"model": self.model, "prompt": text, "max_tokens": 1, "temperature": 0.0, "logprobs": TOP_LOGPROBS,
                 "logit_bias": {str(t): -100 for t in self.eos_token_ids}}
-        choice = self._post("/completions", body)["choices"][0]
+        choice = self.post("/completions", body)["choices"][0]
         tops = ((choice.get("logprobs") or {}).get("top_logprobs") or [None])[0]
         if not tops:
             raise Unsupported(f"the LM server at {self.base_url} returned no top log-probabilities for "

@@ -33,32 +33,14 @@ class HeldLM(DummyLM):
         return super().generate(*args, **kw)
 
 
-class Server:
-    def __init__(self, app):
-        import uvicorn
-
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.time() + 20
-        while not self.server.started and time.time() < deadline:
-            time.sleep(0.02)
-        self.port = self.server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def stop(self):
-        self.server.should_exit = True
-        self.thread.join(10)
-
-
 @pytest.fixture
-def serve(tmp_path):
+def serve(tmp_path, loopback):
     started = []
 
     def start(lm=None, **settings):
         director = ArtDirector(lm or DummyLM({}, default=ANSWER), tuned=True)
         app = create_app(director, settings=ServeSettings(**settings), votes=VoteStore(tmp_path / "votes.sqlite"))
-        started.append(Server(app))
+        started.append(loopback.serve(app))
         return started[-1]
 
     yield start
@@ -208,7 +190,7 @@ def test_render_an_edited_direction_and_the_studio_page(serve):
 
 
 @pytest.fixture
-def serve_images(tmp_path, tiny):
+def serve_images(tmp_path, tiny, loopback):
     """A server with the dummy director and a resident tiny image pipeline with a CLIP scorer."""
     from artdirector.imaging.base import GenerationSettings
     from artdirector.imaging.pipeline import ImageJob, ImageStages
@@ -222,7 +204,7 @@ def serve_images(tmp_path, tiny):
         app = create_app(ArtDirector(DummyLM({}, default=ANSWER), tuned=True), settings=ServeSettings(**settings),
                          votes=VoteStore(tmp_path / "votes.sqlite"), images=stages, images_dir=tmp_path / "served",
                          critic=critic)
-        started.append((Server(app), stages))
+        started.append((loopback.serve(app), stages))
         return started[-1]
 
     yield start

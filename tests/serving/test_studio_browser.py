@@ -10,19 +10,18 @@ from artdirector.serving.app import create_app
 from artdirector.serving.settings import ServeSettings
 from artdirector.serving.votes import VoteStore
 
-from .test_app import Server
-
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(CHROMIUM is None, reason="needs a system Chromium (Debian: apt install chromium)")]
 ANSWER = " oil painting, dramatic lighting, by hokusai, 8k"
 
 
-def test_direct_toggle_a_phrase_and_screenshot(tmp_path):
+def test_direct_toggle_a_phrase_and_screenshot(tmp_path, loopback):
     from playwright.sync_api import expect, sync_playwright
 
     director = ArtDirector(DummyLM({}, default=ANSWER), tuned=True, max_new_tokens=80)
-    server = Server(create_app(director, settings=ServeSettings(token="T"), votes=VoteStore(tmp_path / "v.sqlite")))
+    votes = VoteStore(tmp_path / "v.sqlite")
+    server = loopback.serve(create_app(director, settings=ServeSettings(token="T"), votes=votes))
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
@@ -65,7 +64,7 @@ def test_direct_toggle_a_phrase_and_screenshot(tmp_path):
         server.stop()
 
 
-def test_images_as_typed_and_directed_with_an_image_vote(tmp_path, tiny):
+def test_images_as_typed_and_directed_with_an_image_vote(tmp_path, tiny, loopback):
     from playwright.sync_api import expect, sync_playwright
 
     from artdirector.imaging.base import GenerationSettings
@@ -74,8 +73,9 @@ def test_images_as_typed_and_directed_with_an_image_vote(tmp_path, tiny):
     stages = ImageStages(ImageJob(tiny.sd, settings=GenerationSettings(steps=2, width=64, height=64),
                                   scorers={"clip": tiny.clip}), resident=True)
     director = ArtDirector(DummyLM({}, default=ANSWER), tuned=True, max_new_tokens=80)
-    server = Server(create_app(director, settings=ServeSettings(token="T"), votes=VoteStore(tmp_path / "v.sqlite"),
-                               images=stages, images_dir=tmp_path / "served"))
+    server = loopback.serve(create_app(director, settings=ServeSettings(token="T"),
+                                       votes=VoteStore(tmp_path / "v.sqlite"), images=stages,
+                                       images_dir=tmp_path / "served"))
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
