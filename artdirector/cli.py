@@ -23,6 +23,7 @@ from artdirector.decoding.dispatch import AUTO
 from artdirector.decoding.dispatch import CHOICES as DECODING_CHOICES
 from artdirector.evaluation.registry import ABLATIONS, BASE_SYSTEMS, SUITES
 from artdirector.imaging.pipeline import OFFLOAD
+from artdirector.inversion import MODES as INVERT_MODES
 from artdirector.lm import BACKENDS, SERVED
 from artdirector.render import TARGETS
 from artdirector.scoring import SCORERS
@@ -446,6 +447,40 @@ def refine_command(idea, image_model, critic_spec, rounds, candidates, threshold
     if report.get("error"):
         click.echo(f"error: {report['error']} (the rounds done are in {out_dir}/refine.json)", err=True)
         sys.exit(1)
+
+
+@main.command("invert")
+@click.argument("images", nargs=-1)
+@click.option("--folder", default=None, type=click.Path(file_okay=False), help="Every image in this folder too.")
+@click.option("--clip", "clip_model", required=True, metavar="PATH|HUB_ID",
+              help="The CLIP model that ranks the vocabularies, e.g. openai/clip-vit-large-patch14.")
+@click.option("--captioner", default=None, metavar="PATH|HUB_ID",
+              help="A BLIP captioning model for the idea, e.g. Salesforce/blip-image-captioning-large.")
+@click.option("--target", type=click.Choice(tuple(TARGETS)), default="sd15", show_default=True)
+@click.option("--mode", type=click.Choice(INVERT_MODES), default="fast", show_default=True,
+              help="fast: the best phrase per category; best: a greedy chain while the similarity rises.")
+@click.option("--top", type=click.IntRange(min=1), default=6, show_default=True,
+              help="best mode: at most this many phrases.")
+@click.option("--device", default=None, help="cuda, mps or cpu (default: the best available).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per image (JSON Lines).")
+@_fail_on_bad_input
+def invert_command(images, folder, clip_model, captioner, target, mode, top, device, as_json) -> None:
+    """Turn images into prompts: a caption, then each category's vocabulary ranked by CLIP against the image.
+
+    An image that cannot be read is reported on its own line (exit 2 at the end); the others still run."""
+    from artdirector.inversion.invert import image_files, invert
+
+    results = invert(image_files(images, folder), clip=clip_model, captioner=captioner, mode=mode, top=top,
+                     target=target, device=device)
+    for r in results:
+        if "error" in r:
+            click.echo(f"error: {r['error']}", err=True)
+        if as_json:
+            click.echo(json.dumps(r, ensure_ascii=False))
+        elif "error" not in r:
+            click.echo(f"{r['image']}\n  {r['prompt']}\n  negative: {r['negative_prompt']}")
+    if any("error" in r for r in results):
+        sys.exit(2)
 
 
 def _show_images(report: dict) -> None:

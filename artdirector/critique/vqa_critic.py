@@ -31,21 +31,13 @@ class VQACritic(Critic):
 
     @classmethod
     def from_pretrained(cls, model: str = DEFAULT_MODEL, *, device: str | None = None) -> VQACritic:
-        from transformers import AutoProcessor, BlipForQuestionAnswering
+        from transformers import BlipForQuestionAnswering
 
-        from artdirector.imaging.devices import pick_device
-        from artdirector.scoring.base import check_model_ref, how_to_supply
+        from artdirector.scoring.base import load_pretrained
 
-        local = check_model_ref("vqa", model, DEFAULT_MODEL)
-        source, device = str(local) if local else model, pick_device(device)
-        try:
-            vqa = BlipForQuestionAnswering.from_pretrained(source)
-            processor = AutoProcessor.from_pretrained(source)
-        except (OSError, ValueError) as e:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise ScorerError(f"vqa: cannot load a BLIP VQA model and processor from {model!r} ({first}); "
-                              f"{how_to_supply('vqa', DEFAULT_MODEL)}") from None
-        return cls(vqa.to(device), processor, device=device, name=local.name if local else model)
+        vqa, processor, device, name = load_pretrained("vqa", model, DEFAULT_MODEL, BlipForQuestionAnswering,
+                                                       device=device, kind="BLIP VQA model")
+        return cls(vqa, processor, device=device, name=name)
 
     def answer(self, questions: Sequence[Question], images: Sequence, *, idea: str = "") -> list[list[float]]:
         import torch

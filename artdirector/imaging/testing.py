@@ -184,3 +184,17 @@ def save_tiny_blip_vqa(path: Path, seed: int = 0) -> Path:
     processor = BlipProcessor(image_processor=BlipImageProcessor(size={"height": 32, "width": 32}), tokenizer=tokenizer)
     processor.save_pretrained(path)
     return path
+
+
+def save_tiny_blip_captioner(path: Path, seed: int = 0) -> Path:
+    """A tiny BLIP captioning model with its processor, the layout of Salesforce/blip-image-captioning-base."""
+    import torch
+    from transformers import BlipForConditionalGeneration, BlipImageProcessor, BlipProcessor
+
+    path = Path(path)
+    tokenizer = _bert_vocab(path, "a an the red blue green cube sphere square on of in photo painting")
+    torch.manual_seed(seed)
+    BlipForConditionalGeneration(_blip_config(tokenizer, "[DEC]")).eval().save_pretrained(path)
+    BlipProcessor(image_processor=BlipImageProcessor(size={"height": 32, "width": 32}),
+                  tokenizer=tokenizer).save_pretrained(path)
+    return path

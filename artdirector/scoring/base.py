@@ -36,6 +36,26 @@ def check_model_ref(scorer: str, model: str, default: str = "") -> Path | None:
     return path if path.exists() else None
 
 
+def load_pretrained(what: str, model: str, default: str, model_class, *, device: str | None = None,
+                    kind: str = "model"):
+    """``model_class`` and its processor from a folder or hub id on the best device, with a one-line
+    ``ScorerError`` saying how to supply one when either cannot load. Returns (model, processor, device, name)."""
+    from transformers import AutoProcessor
+
+    from artdirector.imaging.devices import pick_device
+
+    local = check_model_ref(what, model, default)
+    source, device = str(local) if local else model, pick_device(device)
+    try:
+        loaded = model_class.from_pretrained(source)
+        processor = AutoProcessor.from_pretrained(source)
+    except (OSError, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ScorerError(f"{what}: cannot load a {kind} and processor from {model!r} ({first}); "
+                          f"{how_to_supply(what, default)}") from None
+    return loaded.to(device), processor, device, local.name if local else model
+
+
 class ImageScorer(ABC):
     name: str = "scorer"
 

@@ -1,0 +1,119 @@
+"""``invert``: images to prompts with CLIP ranking — end to end on tiny models saved as folders, and a signal:
+a tiny CLIP trained in seconds on solid-colour shapes must make a red image's prompt name red."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from artdirector.imaging.toy import RGB
+
+COLOURS = ("red", "blue", "green", "yellow", "purple", "orange", "black", "white")
+
+
+def shape_image(colour: str, shape: str, size: int = 32):
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (size, size), (128, 128, 128))
+    pen = ImageDraw.Draw(image)
+    box = [4, 4, size - 5, size - 5]
+    (pen.rectangle if shape == "square" else pen.ellipse)(box, fill=RGB[colour])
+    return image
+
+
+@pytest.fixture(scope="module")
+def trained_clip(tmp_path_factory):
+    """A tiny CLIP taught colour names by contrastive training on synthetic images (seconds on a CPU)."""
+    import random
+
+    import torch
+    from transformers import CLIPModel, CLIPProcessor
+
+    from artdirector.imaging.testing import save_tiny_clip
+
+    path = save_tiny_clip(tmp_path_factory.mktemp("clip") / "trained")
+    model, processor = CLIPModel.from_pretrained(path), CLIPProcessor.from_pretrained(path)
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+    rng = random.Random(0)
+    model.train()
+    for _ in range(150):
+        shapes = [rng.choice(("square", "circle")) for _ in COLOURS]
+        texts = [rng.choice((c, f"a {c} {s}", f"{c}")) for c, s in zip(COLOURS, shapes)]
+        batch = processor(text=texts, images=[shape_image(c, s) for c, s in zip(COLOURS, shapes)],
+                          return_tensors="pt", padding=True)
+        loss = model(**batch, return_loss=True).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    model.eval().save_pretrained(path)
+    return str(path)
+
+
+def test_a_trained_clip_names_the_colour_of_the_image(trained_clip, tmp_path):
+    from artdirector.inversion.interrogate import interrogate
+    from artdirector.scoring.base import ClipEncoder
+
+    encoder = ClipEncoder.from_pretrained(trained_clip)
+    images = [shape_image(c, "square") for c in ("red", "blue", "green")]
+    found = interrogate(images, encoder, mode="fast", cache_dir=tmp_path)
+    assert [r["parts"].get("color") for r in found] == [["red"], ["blue"], ["green"]]
+    assert found[0]["prompt"].startswith("an image, ") and "red" in found[0]["prompt"]
+    chained = interrogate(images[:1], encoder, mode="best", top=4, cache_dir=tmp_path)[0]
+    phrases = [p for ps in chained["parts"].values() for p in ps]
+    assert "red" in phrases and len(phrases) == len(set(phrases)) <= 4  # the chain never repeats a phrase
+
+
+def test_the_vocabulary_embeddings_are_cached_per_model(trained_clip, tiny, tmp_path):
+    from artdirector.inversion.interrogate import vocabulary_vectors
+    from artdirector.scoring.base import ClipEncoder
+
+    trained, other = ClipEncoder.from_pretrained(trained_clip), ClipEncoder.from_pretrained(tiny.clip)
+    first = vocabulary_vectors(trained, cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("*.npz"))) == 1
+    trained.text_embeddings = None  # a second run must not embed the vocabulary again
+    again = vocabulary_vectors(trained, cache_dir=tmp_path)
+    assert (again.vectors == first.vectors).all()
+    vocabulary_vectors(other, cache_dir=tmp_path)  # another model: its own cache
+    assert len(list(tmp_path.glob("*.npz"))) == 2
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "artdirector.cli", "invert", *args], capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+
+
+@pytest.mark.slow
+def test_invert_a_folder_end_to_end_and_bad_images_are_reported(tiny, tmp_path):
+    from artdirector.imaging.testing import save_tiny_blip_captioner
+
+    captioner = save_tiny_blip_captioner(tmp_path / "captioner")
+    folder = tmp_path / "images"
+    folder.mkdir()
+    shape_image("red", "square").save(folder / "a.png")
+    shape_image("blue", "circle").save(folder / "b.jpg")
+    (folder / "c.png").write_bytes(b"not an image")
+    good = folder / "a.png"
+    (folder / "d.png").write_bytes(good.read_bytes()[:60])  # truncated
+    r = run("--folder", str(folder), "--clip", tiny.clip, "--captioner", str(captioner), "--json")
+    assert r.returncode == 2  # some images failed: said, and the others ran
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [row["image"].rsplit("/", 1)[1] for row in rows] == ["a.png", "b.jpg", "c.png", "d.png"]
+    for row in rows[:2]:
+        assert row["prompt"].startswith(row["caption"]) and row["negative_prompt"] and row["seconds"] > 0
+        assert set(row["parts"]) <= {"medium", "style", "artist", "lighting", "color", "composition", "mood"}
+    assert "not an image" in rows[2]["error"] and "error" in rows[3]
+    assert "not an image" in r.stderr
+    one = run(str(good), "--clip", tiny.clip, "--mode", "best", "--json")
+    assert one.returncode == 0, one.stderr
+    assert json.loads(one.stdout)["caption"] == "an image"
+
+
+def test_bad_invert_inputs_exit_2(tiny, tmp_path):
+    (tmp_path / "empty").mkdir()
+    for args, message in ((["--folder", str(tmp_path / "empty"), "--clip", tiny.clip], "no images"),
+                          (["x.png", "--clip", str(tmp_path / "missing")], "no such folder"),
+                          (["--clip", tiny.clip], "no image given")):
+        r = run(*args)
+        assert r.returncode == 2 and message in r.stderr, (args, r.stderr)
