@@ -110,6 +110,17 @@ def test_invert_a_folder_end_to_end_and_bad_images_are_reported(tiny, tmp_path):
     assert json.loads(one.stdout)["caption"] == "an image"
 
 
+def test_an_oversized_image_is_refused_before_it_is_decoded(tmp_path):
+    from PIL import Image
+
+    from artdirector.errors import BadInput
+    from artdirector.inversion.invert import open_image
+
+    Image.new("1", (7000, 6000)).save(tmp_path / "huge.png")  # 42 megapixels, a few kilobytes on disk
+    with pytest.raises(BadInput, match="7000x6000 is over the 36-megapixel limit"):
+        open_image(tmp_path / "huge.png")
+
+
 def test_bad_invert_inputs_exit_2(tiny, tmp_path):
     (tmp_path / "empty").mkdir()
     for args, message in ((["--folder", str(tmp_path / "empty"), "--clip", tiny.clip], "no images"),
