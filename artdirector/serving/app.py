@@ -257,8 +257,10 @@ def _shown(image_model: str) -> str:
 
 
 def _run_id() -> str:
-    """A run's folder name: sorts by time (pruning keeps the newest), unguessable."""
-    return f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}"
+    """A run's folder name: sorts by time to the nanosecond (pruning keeps the newest; two runs within one
+    second must not sort by their random part), and unguessable."""
+    now = time.time_ns()
+    return f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime(now // 10**9))}-{now % 10**9:09d}-{secrets.token_hex(4)}"
 
 
 def _prune(root: Path, keep: int) -> None:

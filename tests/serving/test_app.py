@@ -280,3 +280,14 @@ def test_generate_without_an_image_model_says_how_to_start_one(serve):
     r = requests.post(f"{s.url}/v1/refine", json={"idea": "a cat"})
     assert r.status_code == 422 and "--critic" in r.json()["error"]
     assert requests.get(f"{s.url}/v1/images/a/b.png").status_code == 404
+
+
+def test_pruning_keeps_the_newest_runs_even_within_one_second(tmp_path):
+    """Run ids made in the same second must sort by time, not by their random part (a race the image test hit)."""
+    from artdirector.serving.app import _prune, _run_id
+
+    made = [_run_id() for _ in range(50)]
+    for run in made:
+        (tmp_path / run).mkdir()
+    _prune(tmp_path, 3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == made[-3:]
