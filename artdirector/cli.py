@@ -113,6 +113,11 @@ def direction_options(fn):
         click.option("--include", multiple=True, help="Require a phrase in any part (repeatable)."),
         click.option("--exclude", multiple=True, help="Forbid a phrase (repeatable); it also joins the negative "
                      "prompt."),
+        click.option("--style-image", default=None, type=click.Path(dir_okay=False, exists=True),
+                     help="Require the medium, style, artist, lighting and colour this image shows (read by "
+                          "--clip); the idea stays the subject, and a category you set yourself wins."),
+        click.option("--clip", "style_clip", default=None, metavar="PATH|HUB_ID",
+                     help="With --style-image: the CLIP model that reads it, e.g. openai/clip-vit-large-patch14."),
         click.option("--grammar", "grammar_file", default=None, type=click.Path(dir_okay=False, exists=True),
                      help="Decode under this Lark grammar (llguidance dialect); 'start' is the text after the "
                           "idea."),
@@ -133,8 +138,11 @@ def _direction(kw: dict) -> tuple[dict, callable]:
     from artdirector.decoding.constraints import FLAG_CATEGORIES, Constraints
     from artdirector.decoding.grammar import Grammar
 
-    constraints = Constraints.build(include=list(kw.pop("include")), exclude=list(kw.pop("exclude")),
-                                    **{FLAG_CATEGORIES[p]: list(kw.pop(p)) for _, p, _ in CONSTRAINT_FLAGS})
+    categories = {FLAG_CATEGORIES[p]: list(kw.pop(p)) for _, p, _ in CONSTRAINT_FLAGS}
+    for category, phrases in _style_image(kw.pop("style_image"), kw.pop("style_clip")).items():
+        if not categories.get(category):  # what the user set for a category wins over the image
+            categories[category] = phrases
+    constraints = Constraints.build(include=list(kw.pop("include")), exclude=list(kw.pop("exclude")), **categories)
     grammar_file = kw.pop("grammar_file")
     grammar = Grammar.from_file(grammar_file) if grammar_file else None
     decoding = kw.pop("decoding")
@@ -142,6 +150,29 @@ def _direction(kw: dict) -> tuple[dict, callable]:
     options = {"n": kw.pop("n"), "seed": kw.pop("seed"), "constraints": constraints or None, "grammar": grammar,
                "decoding": decoding, "steer": kw.pop("steer"), "details": kw.pop("details")}
     return options, _loader(kw)
+
+
+def _style_image(path: str | None, clip: str | None) -> dict[str, list[str]]:
+    """The look of ``--style-image``, read by ``--clip`` (before the director loads; CLIP is released after)."""
+    if clip and not path:
+        raise InputError("--clip reads a --style-image: add one (or use invert to turn an image into a prompt)")
+    if not path:
+        return {}
+    if not clip:
+        raise InputError("--style-image needs --clip MODEL, the CLIP model that reads its style")
+    from pathlib import Path
+
+    from artdirector.inversion.interrogate import style_of
+    from artdirector.inversion.invert import open_image
+    from artdirector.scoring.base import ClipEncoder
+
+    image = open_image(Path(path))
+    encoder = ClipEncoder.from_pretrained(clip, scorer="clip")
+    found = style_of(image, encoder)
+    encoder.close()
+    click.echo("style image: " + (", ".join(f"{c} '{p[0]}'" for c, p in found.items()) or "nothing close enough in "
+                                  "the vocabularies"), err=True)
+    return found
 
 
 def _loader(kw: dict):

@@ -119,6 +119,17 @@ def pick_chain(image_vector: np.ndarray, ranked: Ranked, start: str, encoder, to
     return parts
 
 
+STYLE_PARTS = ("medium", "style", "artist", "lighting", "color")  # how an image looks, not what it shows
+
+
+def style_of(image, encoder, *, cache_dir: Path | None = None) -> dict[str, list[str]]:
+    """The look of ``image`` — its best medium, style, artist, lighting and colour phrases (as ``fast``
+    picks them) — for ``direct --style-image``, where the idea stays the subject."""
+    vector = encoder.image_embeddings([image]).numpy()[0]
+    found = pick_fast(vector, vocabulary_vectors(encoder, cache_dir=cache_dir))
+    return {c: phrases for c, phrases in found.items() if c in STYLE_PARTS}
+
+
 def interrogate(images: Sequence, encoder, *, captions: Sequence[str] | None = None, mode: str = "fast",
                 top: int = 6, target: str = "sd15", cache_dir: Path | None = None) -> list[dict]:
     """One result per image: caption, prompt, negative prompt, parts, the prompt's CLIP similarity."""

@@ -128,3 +128,17 @@ def test_bad_invert_inputs_exit_2(tiny, tmp_path):
                           (["--clip", tiny.clip], "no image given")):
         r = run(*args)
         assert r.returncode == 2 and message in r.stderr, (args, r.stderr)
+
+
+@pytest.mark.slow
+def test_direct_with_a_style_image_requires_its_colour_and_keeps_the_idea(trained_clip, tmp_path):
+    shape_image("red", "circle").save(tmp_path / "style.png")
+    r = subprocess.run([sys.executable, "-m", "artdirector.cli", "direct", "a lighthouse in a storm", "--style-image",
+                        str(tmp_path / "style.png"), "--clip", trained_clip, "--json"], capture_output=True,
+                       text=True, timeout=600, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["prompt"].startswith("a lighthouse in a storm, ")
+    assert any("red" in phrase.split() for phrase in out["parts"].get("color", []))
+    assert any(c["category"] == "color" and c["phrases"] == ["red"] and c["satisfied"] for c in out["constraints"])
+    assert "style image: " in r.stderr and "color 'red'" in r.stderr
