@@ -38,7 +38,8 @@ JOINERS = ("and", "with", "of")
 FRAMES = frozenset({"portrait", "photo", "photograph", "picture", "image", "painting", "drawing", "close-up",
                     "closeup", "illustration", "render", "sketch", "view", "shot"})
 NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
-           "ten": 10, "a": 1, "an": 1, "single": 1, "pair of": 2, "couple of": 2}
+           "ten": 10, "a": 1, "an": 1, "single": 1}
+PAIRS = re.compile(r"\b(a )?(pair|couple) of\b")  # "a pair of shoes" is two shoes, not a pair and shoes
 LOOK = ("medium", "style", "artist", "lighting", "color", "composition")  # visible parts of a direction
 _SPLIT = re.compile(r"\b(" + "|".join(re.escape(w) for w in (*RELATIONS, *JOINERS)) + r")\b")
 
@@ -67,7 +68,7 @@ class Entity:
 
 def entities_and_relations(idea: str) -> tuple[list[Entity], list[tuple[int, str, int]]]:
     """The idea's noun phrases, and (subject index, relation, object index) between consecutive ones."""
-    pieces = _SPLIT.split(idea.lower().strip(" .!?"))
+    pieces = _SPLIT.split(PAIRS.sub("two", idea.lower().strip(" .!?")))
     entities: list[Entity] = []
     relations: list[tuple[int, str, int]] = []
     pending: str | None = None

@@ -25,6 +25,8 @@ def test_counts_plurals_frames_and_multiword_relations():
     assert not any("photo" in text for text in q)  # the frame is not an entity
     assert [x.element for x in questions_for("an astronaut riding a horse") if x.category == "relation"] == [
         "astronaut riding horse"]
+    assert [x.text for x in questions_for("a pair of red shoes")] == ["Are there shoes?", "Are there 2 shoes?",
+                                                                      "Are the shoes red?"]
 
 
 def test_a_child_counts_only_when_its_parent_holds():
