@@ -492,17 +492,19 @@ def refine_command(idea, image_model, critic_spec, rounds, candidates, threshold
               help="fast: the best phrase per category; best: a greedy chain while the similarity rises.")
 @click.option("--top", type=click.IntRange(min=1), default=6, show_default=True,
               help="best mode: at most this many phrases.")
+@click.option("--tuner", default=None, type=click.Path(file_okay=False, exists=True),
+              help="A visual prompt tuner (train tuner): the tuned LM writes the prompt.")
 @click.option("--device", default=None, help="cuda, mps or cpu (default: the best available).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per image (JSON Lines).")
 @_fail_on_bad_input
-def invert_command(images, folder, clip_model, captioner, target, mode, top, device, as_json) -> None:
+def invert_command(images, folder, clip_model, captioner, target, mode, top, tuner, device, as_json) -> None:
     """Turn images into prompts: a caption, then each category's vocabulary ranked by CLIP against the image.
 
     An image that cannot be read is reported on its own line (exit 2 at the end); the others still run."""
     from artdirector.inversion.invert import image_files, invert
 
     results = invert(image_files(images, folder), clip=clip_model, captioner=captioner, mode=mode, top=top,
-                     target=target, device=device)
+                     target=target, device=device, tuner=tuner)
     for r in results:
         if "error" in r:
             click.echo(f"error: {r['error']}", err=True)
@@ -865,18 +867,50 @@ def train() -> None:
 def _train_default(kind: str, name: str):
     from artdirector.training import settings
 
-    return default_of({"sft": settings.SFTSettings, "rl": settings.RLSettings,
-                       "critic": settings.CriticSettings}[kind], name)
+    return default_of({"sft": settings.SFTSettings, "rl": settings.RLSettings, "critic": settings.CriticSettings,
+                       "tuner": settings.TunerSettings}[kind], name)
+
+
+def _image_lm_options(kind: str, rows: str):
+    """The options ``train tuner`` and ``train critic`` share (the image-reading LM of ``critique.feedback``)."""
+    return [
+        click.option("--data", "data_file", required=True, type=click.Path(dir_okay=False, exists=True),
+                     help=f"JSON Lines of {{{rows}}}; image paths relative to the file."),
+        click.option("--vision", required=True, metavar="PATH|HUB_ID",
+                     help="A CLIP model whose vision tower encodes the images, e.g. openai/clip-vit-large-patch14."),
+        click.option("--out", default=_train_default(kind, "out"), show_default=True,
+                     type=click.Path(file_okay=False), help=f"Folder for checkpoints and the {kind}; a run there is "
+                     "resumed."),
+        click.option("--steps", type=click.IntRange(min=1), default=_train_default(kind, "steps"), show_default=True),
+    ]
+
+
+@train.command("tuner")
+@functools.partial(_stacked, _image_lm_options("tuner", "image, prompt"))
+@click.option("--align-steps", type=click.IntRange(min=0), default=_train_default("tuner", "align_steps"),
+              show_default=True, help="Stage 1: contrastive alignment of the projection alone.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=_train_default("tuner", "batch_size"),
+              show_default=True)
+@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True),
+              default=_train_default("tuner", "learning_rate"), show_default=True)
+@click.option("--save-steps", type=click.IntRange(min=1), default=_train_default("tuner", "save_steps"),
+              show_default=True)
+@click.option("--seed", type=SEED, default=_train_default("tuner", "seed"), show_default=True)
+@_fail_on_bad_input
+def train_tuner_command(data_file, vision, out, steps, align_steps, batch_size, learning_rate, save_steps,
+                        seed) -> None:
+    """Train VDPO's visual prompt tuner for ``invert --tuner``: image vectors projected into the director's LM,
+    first aligned with the prompts' embeddings (InfoNCE), then the LM (LoRA) writes the prompts, short first."""
+    from artdirector.inversion.tuner import train_tuner
+    from artdirector.training.settings import TunerSettings
+
+    settings = TunerSettings(data=data_file, vision=vision, out=out, steps=steps, align_steps=align_steps,
+                             batch_size=batch_size, learning_rate=learning_rate, save_steps=save_steps, seed=seed)
+    click.echo(json.dumps(train_tuner(settings, progress=lambda msg: click.echo(msg, err=True)), ensure_ascii=False))
 
 
 @train.command("critic")
-@click.option("--data", "data_file", required=True, type=click.Path(dir_okay=False, exists=True),
-              help="JSON Lines of {caption, image (a path relative to the file), feedback}.")
-@click.option("--vision", required=True, metavar="PATH|HUB_ID",
-              help="A CLIP model whose vision tower encodes the images, e.g. openai/clip-vit-large-patch14.")
-@click.option("--out", default=_train_default("critic", "out"), show_default=True, type=click.Path(file_okay=False),
-              help="Folder for checkpoints and the critic; a run there is resumed.")
-@click.option("--steps", type=click.IntRange(min=1), default=_train_default("critic", "steps"), show_default=True)
+@functools.partial(_stacked, _image_lm_options("critic", "caption, image, feedback"))
 @click.option("--batch-size", type=click.IntRange(min=1), default=_train_default("critic", "batch_size"),
               show_default=True)
 @click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True),

@@ -69,3 +69,14 @@ def parse_modifiers(text: str, idea: str = "") -> Parsed:
         seen.add(phrase)
         (out.phrases if _acceptable(phrase) else out.rejected).append(phrase)
     return out
+
+
+def split_prompt(prompt: str) -> tuple[str, dict[str, list[str]]]:
+    """A written prompt as (idea, parts): the text before the first comma, then its modifiers by category."""
+    from artdirector.vocab import classify
+
+    idea, _, rest = prompt.partition(",")
+    parts: dict[str, list[str]] = {}
+    for phrase in parse_modifiers(", " + rest).phrases if rest else []:
+        parts.setdefault(classify(phrase), []).append(phrase)
+    return idea.strip(), parts

@@ -65,15 +65,11 @@ class Critic(ABC):
 
     def __call__(self, prompts: Sequence[str], images: Sequence, **kw) -> list[float]:
         """The DSG score of each (prompt, image) pair; a clip (a list of frames) scores the mean of its frames."""
-        from artdirector.parse import parse_modifiers
-        from artdirector.vocab import classify
+        from artdirector.parse import split_prompt
 
         out = []
         for prompt, image in zip(prompts, images):
-            idea, _, rest = prompt.partition(",")
-            parts: dict[str, list[str]] = {}
-            for phrase in parse_modifiers(", " + rest).phrases if rest else []:
-                parts.setdefault(classify(phrase), []).append(phrase)
+            idea, parts = split_prompt(prompt)
             frames = list(image) if isinstance(image, (list, tuple)) else [image]
             out.append(self.critique(idea, parts, frames).score)
         return out

@@ -36,20 +36,22 @@ ASK = "Caption: {caption}\nWhat is wrong with the image, or missing from it? Ans
 CONFIG = "critic.json"
 
 
-def read_triples(path: str | Path, limit: int | None = None) -> list[dict]:
-    """The training triples, each image path resolved against the file's folder and checked."""
+def read_triples(path: str | Path, limit: int | None = None,
+                 keys: tuple[str, ...] = ("caption", "image", "feedback")) -> list[dict]:
+    """The training rows (``keys`` each, one of them ``image``), each image path resolved against the file's
+    folder and checked."""
     path = Path(path)
     if not path.is_file():
-        raise BadInput(f"no such file {path}: give JSON Lines of caption, image and feedback")
+        raise BadInput(f"no such file {path}: give JSON Lines of {', '.join(keys)}")
     out = []
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
-            triple = {k: str(row[k]).strip() for k in ("caption", "image", "feedback")}
+            triple = {k: str(row[k]).strip() for k in keys}
         except (ValueError, KeyError, TypeError):
-            raise BadInput(f"{path}:{n}: each line must be a JSON object with caption, image and feedback") from None
+            raise BadInput(f"{path}:{n}: each line must be a JSON object with {', '.join(keys)}") from None
         image = (path.parent / triple["image"]).resolve()
         if not image.is_file():
             raise BadInput(f"{path}:{n}: no image {image}")
@@ -57,20 +59,20 @@ def read_triples(path: str | Path, limit: int | None = None) -> list[dict]:
         if limit and len(out) == limit:
             break
     if not out:
-        raise BadInput(f"{path} holds no triples")
+        raise BadInput(f"{path} holds no rows")
     return out
 
 
 class FeedbackModel:
     """The vision tower, the projection and the LoRA-wrapped LM, with the prompt they were trained on."""
 
-    def __init__(self, lm, tokenizer, vision, processor, projection):
+    def __init__(self, lm, tokenizer, vision, processor, projection, template: str = ASK):
         self.lm, self.tokenizer, self.vision, self.processor = lm, tokenizer, vision, processor
-        self.projection = projection
+        self.projection, self.template = projection, template
 
     @classmethod
     def build(cls, vision: str, *, lora_r: int = 8, adapter: str | Path | None = None,
-              projection: str | Path | None = None, trainable: bool = False) -> FeedbackModel:
+              projection: str | Path | None = None, trainable: bool = False, template: str = ASK) -> FeedbackModel:
         import torch
         from peft import LoraConfig, PeftModel, get_peft_model
         from transformers import (
@@ -110,30 +112,50 @@ class FeedbackModel:
             from safetensors.torch import load_file
 
             proj.load_state_dict(load_file(str(projection)))
-        return cls(lm, tokenizer, tower, processor, proj)
+        return cls(lm, tokenizer, tower, processor, proj, template)
+
+    @classmethod
+    def load_trained(cls, folder: str | Path, config_name: str, template: str, what: str) -> FeedbackModel:
+        """A trained folder (adapter, projection, ``config_name``) for inference; ``what`` names it in errors."""
+        path = Path(folder)
+        if not (path / config_name).is_file():
+            raise ScorerError(f"{what}: {folder} is not a trained {what} (no {config_name}); train one with "
+                              f"'artdirector train {what} --data FILE.jsonl --vision CLIP'")
+        config = json.loads((path / config_name).read_text())
+        model = cls.build(config["vision"], adapter=path / "adapter", projection=path / "projection.safetensors",
+                          template=template)
+        model.lm.eval()
+        return model
 
     def prompt_ids(self, caption: str) -> list[int]:
         from artdirector.prompting import chatml
 
-        return self.tokenizer(chatml([("user", ASK.format(caption=caption))]), add_special_tokens=False)["input_ids"]
+        text = self.template.format(caption=caption)
+        return self.tokenizer(chatml([("user", text)]), add_special_tokens=False)["input_ids"]
 
-    def embed(self, images: Sequence, ids):
-        """Image vectors then the token embeddings of ``ids`` (a padded batch)."""
+    def prefix(self, images: Sequence):
+        """The projected image vectors, ``(len(images), PREFIX, hidden)``."""
         import torch
 
         pixels = self.processor(images=[im.convert("RGB") for im in images], return_tensors="pt")["pixel_values"]
         with torch.no_grad():
             pooled = self.vision(pixel_values=pixels).image_embeds
-        prefix = self.projection(pooled).view(len(images), PREFIX, -1)
-        return torch.cat([prefix, self.lm.get_input_embeddings()(ids)], dim=1)
+        return self.projection(pooled).view(len(images), PREFIX, -1)
 
-    def loss(self, batch: list[dict]):
+    def embed(self, images: Sequence, ids):
+        """Image vectors then the token embeddings of ``ids`` (a padded batch)."""
+        import torch
+
+        return torch.cat([self.prefix(images), self.lm.get_input_embeddings()(ids)], dim=1)
+
+    def loss(self, batch: list[dict], context: str = "caption", answer: str = "feedback"):
+        """The LM loss on each row's ``answer`` text, after its image and the template filled with ``context``."""
         import torch
         from PIL import Image
 
         eos = self.tokenizer.convert_tokens_to_ids("<|im_end|>")
-        rows = [(self.prompt_ids(t["caption"]),
-                 self.tokenizer(t["feedback"], add_special_tokens=False)["input_ids"] + [eos]) for t in batch]
+        rows = [(self.prompt_ids(t.get(context, "")),
+                 self.tokenizer(t[answer], add_special_tokens=False)["input_ids"] + [eos]) for t in batch]
         width = max(len(p) + len(f) for p, f in rows)
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else eos
         ids = torch.full((len(rows), width), pad)
@@ -170,18 +192,20 @@ def _checkpoints(out: Path) -> list[Path]:
     return sorted(done, key=lambda p: int(p.name.split("-")[1]))
 
 
-def train_critic(settings: CriticSettings, *, progress=None) -> dict:
-    """Train the feedback critic; resumes from the newest complete checkpoint in ``settings.out``."""
+def train_prefix_lm(settings, rows: list[dict], step_loss, *, template: str, progress=None):
+    """The training loop the feedback critic and the visual prompt tuner share: ``step_loss(model, batch, step)``
+    gives each step's loss; ``settings`` has out, vision, lora_r, learning_rate, seed, steps, batch_size,
+    save_steps. Resumes from the newest complete checkpoint. Returns (model, steps done, losses, resumed)."""
     import torch
 
-    triples = read_triples(settings.data, settings.limit)
     out = Path(settings.out)
     out.mkdir(parents=True, exist_ok=True)
     resumed = _checkpoints(out)[-1] if _checkpoints(out) else None
     torch.manual_seed(settings.seed)
     model = FeedbackModel.build(settings.vision, lora_r=settings.lora_r,
                                 adapter=resumed / "adapter" if resumed else None,
-                                projection=resumed / "projection.safetensors" if resumed else None, trainable=True)
+                                projection=resumed / "projection.safetensors" if resumed else None, trainable=True,
+                                template=template)
     params = [p for p in model.lm.parameters() if p.requires_grad] + list(model.projection.parameters())
     optimizer = torch.optim.AdamW(params, lr=settings.learning_rate)
     step = 0
@@ -193,11 +217,10 @@ def train_critic(settings: CriticSettings, *, progress=None) -> dict:
             raise CheckpointError(f"checkpoint {resumed} is damaged ({type(e).__name__}: {e})") from e
         step = state["step"]
     rng = random.Random(settings.seed + step)
-    losses, start = [], time.perf_counter()
+    losses = []
     model.lm.train()
     while step < settings.steps:
-        batch = rng.sample(triples, min(settings.batch_size, len(triples)))
-        loss = model.loss(batch)
+        loss = step_loss(model, rng, step)
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
@@ -211,6 +234,19 @@ def train_critic(settings: CriticSettings, *, progress=None) -> dict:
             torch.save(optimizer.state_dict(), point / "optimizer.pt")
             (point / "state.json").write_text(json.dumps({"step": step, "loss": losses[-1]}))  # last: complete
     model.save(out)
+    return model, step, losses, resumed
+
+
+def train_critic(settings: CriticSettings, *, progress=None) -> dict:
+    """Train the feedback critic; resumes from the newest complete checkpoint in ``settings.out``."""
+    triples = read_triples(settings.data, settings.limit)
+    start = time.perf_counter()
+
+    def step_loss(model, rng, step):
+        return model.loss(rng.sample(triples, min(settings.batch_size, len(triples))))
+
+    _, step, losses, resumed = train_prefix_lm(settings, triples, step_loss, template=ASK, progress=progress)
+    out = Path(settings.out)
     config = {"vision": settings.vision, "prefix": PREFIX, "prompt": ASK, "settings": asdict(settings),
               "steps": step, "resumed_from": resumed.name if resumed else None,
               "loss_first": losses[0] if losses else None, "loss_last": losses[-1] if losses else None}
@@ -238,15 +274,7 @@ class FeedbackCritic(Critic):
 
     @classmethod
     def from_pretrained(cls, folder: str, *, device: str | None = None) -> FeedbackCritic:
-        path = Path(folder)
-        if not (path / CONFIG).is_file():
-            raise ScorerError(f"feedback: {folder} is not a trained critic (no {CONFIG}); train one with "
-                              "'artdirector train critic --data triples.jsonl --vision CLIP'")
-        config = json.loads((path / CONFIG).read_text())
-        model = FeedbackModel.build(config["vision"], adapter=path / "adapter",
-                                    projection=path / "projection.safetensors")
-        model.lm.eval()
-        return cls(model)
+        return cls(FeedbackModel.load_trained(folder, CONFIG, ASK, "critic"))
 
     def answer(self, questions: Sequence[Question], images: Sequence, *, idea: str = "") -> list[list[float]]:
         return [[_named(q, text) for q in questions] for text in self.model.write(images, idea)]

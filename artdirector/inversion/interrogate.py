@@ -131,23 +131,38 @@ def style_of(image, encoder, *, cache_dir: Path | None = None) -> dict[str, list
 
 
 def interrogate(images: Sequence, encoder, *, captions: Sequence[str] | None = None, mode: str = "fast",
-                top: int = 6, target: str = "sd15", cache_dir: Path | None = None) -> list[dict]:
-    """One result per image: caption, prompt, negative prompt, parts, the prompt's CLIP similarity."""
+                top: int = 6, target: str = "sd15", cache_dir: Path | None = None,
+                written: Sequence[str] | None = None) -> list[dict]:
+    """One result per image: caption, prompt, negative prompt, parts, the prompt's CLIP similarity. With
+    ``written`` (prompts a tuned LM wrote for the images, ``inversion.tuner``) those are parsed and rendered
+    instead of ranking the vocabularies."""
+    from artdirector.parse import split_prompt
+
+    ranked = vocabulary_vectors(encoder, cache_dir=cache_dir) if written is None else None
+    image_vectors = encoder.image_embeddings(list(images)).numpy()
+    out = []
+    for k, vector in enumerate(image_vectors):
+        caption = (captions[k] if captions else "") or "an image"
+        if written is not None:
+            idea, parts = split_prompt(written[k])
+            caption = (captions[k] if captions else "") or idea or caption
+        elif mode == "fast":
+            parts = pick_fast(vector, ranked)
+        else:
+            parts = pick_chain(vector, ranked, caption, encoder, top)
+        out.append(_rendered(caption, parts, encoder, vector, target))
+    return out
+
+
+def _rendered(caption: str, parts: dict[str, list[str]], encoder, vector, target: str) -> dict:
     from artdirector.brief import Direction
     from artdirector.guards import negative_prompt
     from artdirector.render import render
     from artdirector.selection import DEFAULT_NEGATIVE
 
-    ranked = vocabulary_vectors(encoder, cache_dir=cache_dir)
-    image_vectors = encoder.image_embeddings(list(images)).numpy()
-    out = []
-    for k, vector in enumerate(image_vectors):
-        caption = (captions[k] if captions else "") or "an image"
-        parts = pick_fast(vector, ranked) if mode == "fast" else pick_chain(vector, ranked, caption, encoder, top)
-        direction = Direction(caption, parts)
-        direction.negative = negative_prompt(direction, DEFAULT_NEGATIVE)
-        shown = render(direction, target)
-        similarity = float(encoder.text_embeddings([shown.prompt]).numpy()[0] @ vector)
-        out.append({"caption": caption, "prompt": shown.prompt, "negative_prompt": shown.negative_prompt,
-                    "parts": {c: list(p) for c, p in direction.parts.items() if p}, "similarity": round(similarity, 4)})
-    return out
+    direction = Direction(caption, {c: p for c, p in parts.items() if p})
+    direction.negative = negative_prompt(direction, DEFAULT_NEGATIVE)
+    shown = render(direction, target)
+    similarity = float(encoder.text_embeddings([shown.prompt]).numpy()[0] @ vector)
+    return {"caption": caption, "prompt": shown.prompt, "negative_prompt": shown.negative_prompt,
+            "parts": {c: list(p) for c, p in direction.parts.items() if p}, "similarity": round(similarity, 4)}

@@ -1,8 +1,9 @@
 """``artdirector invert``: images (files or a folder) → prompts, one model resident at a time.
 
 Stages: 1. read and check every image (an unreadable, truncated or oversized file is reported on its own line
-and the others still run); 2. caption them all with the captioner, then release it; 3. load CLIP and
-interrogate (``inversion.interrogate``); each result says how long its image took.
+and the others still run); 2. caption them all with the captioner, then release it; 3. with a tuner, let the
+tuned LM write each prompt, then release it; 4. load CLIP and interrogate (``inversion.interrogate``); each
+result says how long its image took.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def open_image(path: Path):
 
 
 def invert(paths: Sequence[Path], *, clip: str, captioner: str | None = None, mode: str = "fast", top: int = 6,
-           target: str = "sd15", device: str | None = None) -> list[dict]:
+           target: str = "sd15", device: str | None = None, tuner: str | None = None) -> list[dict]:
     """One result per path, in order: the interrogation, or ``{"image", "error"}``."""
     from artdirector.inversion import MODES
     from artdirector.inversion.captioner import Captioner
@@ -84,9 +85,18 @@ def invert(paths: Sequence[Path], *, clip: str, captioner: str | None = None, mo
         model = Captioner.from_pretrained(captioner, device=device)
         captions = model([images[k] for k in good])
         model.close()
-    # 3. Rank the vocabularies with CLIP.
+    # 3. With a tuner, the tuned LM writes each prompt (then released).
+    written = None
+    if tuner:
+        from artdirector.inversion.tuner import Tuner
+
+        tuned = Tuner.from_folder(tuner)
+        written = tuned([images[k] for k in good])
+        tuned.close()
+    # 4. Rank the vocabularies with CLIP (or render what the tuner wrote), and measure each prompt against its image.
     encoder = ClipEncoder.from_pretrained(clip, device=device, scorer="clip")
-    found = interrogate([images[k] for k in good], encoder, captions=captions, mode=mode, top=top, target=target)
+    found = interrogate([images[k] for k in good], encoder, captions=captions, mode=mode, top=top, target=target,
+                        written=written)
     encoder.close()
     each = (time.perf_counter() - start) / len(good)
     for k, result in zip(good, found):

@@ -105,3 +105,28 @@ class CriticSettings:
     def __post_init__(self) -> None:
         _at_least(self, 1, "steps", "batch_size", "lora_r", "save_steps")
         _positive(self, "learning_rate")
+
+
+# The visual prompt tuner of ``invert --tuner`` (``inversion.tuner``).
+@dataclass(frozen=True)
+class TunerSettings:
+    data: str  # JSON Lines of {"image" (a path, relative to the file), "prompt"}
+    vision: str  # a CLIP folder or hub id: its vision tower encodes the images (frozen)
+    out: str = "artdirector-tuner"
+    steps: int = 300
+    align_steps: int = 100  # stage 1: the projection alone, contrastive alignment (InfoNCE)
+    batch_size: int = 8
+    learning_rate: float = 1e-3
+    lora_r: int = 8
+    align_weight: float = 0.1  # stage 2: LM loss + this times the alignment loss
+    temperature: float = 0.07
+    save_steps: int = 50
+    seed: int = 0
+    limit: int | None = None
+
+    def __post_init__(self) -> None:
+        _at_least(self, 1, "steps", "batch_size", "lora_r", "save_steps")
+        _at_least(self, 0, "align_steps")
+        _positive(self, "learning_rate", "temperature")
+        if self.align_steps > self.steps:
+            raise BadInput(f"align_steps ({self.align_steps}) cannot exceed steps ({self.steps})")

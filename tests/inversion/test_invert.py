@@ -142,3 +142,34 @@ def test_direct_with_a_style_image_requires_its_colour_and_keeps_the_idea(traine
     assert any("red" in phrase.split() for phrase in out["parts"].get("color", []))
     assert any(c["category"] == "color" and c["phrases"] == ["red"] and c["satisfied"] for c in out["constraints"])
     assert "style image: " in r.stderr and "color 'red'" in r.stderr
+
+
+@pytest.mark.slow
+def test_the_tuner_makes_the_lm_write_the_colour_of_the_image(trained_clip, tmp_path):
+    """Trained on (colour square, prompt) pairs, the tuned LM names each image's colour far above chance (1/8)."""
+    data = tmp_path / "pairs"
+    data.mkdir()
+    rows = []
+    for colour in COLOURS:
+        for shape in ("square", "circle"):
+            shape_image(colour, shape).save(data / f"{colour}-{shape}.png")
+            rows.append({"image": f"{colour}-{shape}.png", "prompt": f"a {colour} {shape}, flat colour"})
+    (data / "pairs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "tuner"
+    r = subprocess.run([sys.executable, "-m", "artdirector.cli", "train", "tuner", "--data", str(data / "pairs.jsonl"),
+                        "--vision", trained_clip, "--out", str(out), "--steps", "60", "--align-steps", "15",
+                        "--batch-size", "8", "--learning-rate", "2e-3", "--save-steps", "30"], capture_output=True,
+                       text=True, timeout=900, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert report["steps"] == 60 and (out / "checkpoint-30" / "state.json").is_file()
+    assert "visual prompt tuner" in (out / "README.md").read_text()
+
+    from artdirector.inversion.tuner import Tuner
+
+    written = Tuner.from_folder(out)([shape_image(c, "square") for c in COLOURS])
+    named = sum(c in text.lower().split(",")[0].split() for c, text in zip(COLOURS, written))
+    assert named >= 5, written
+    inverted = run(str(data / "red-square.png"), "--clip", trained_clip, "--tuner", str(out), "--json")
+    assert inverted.returncode == 0, inverted.stderr
+    assert json.loads(inverted.stdout)["prompt"]  # the tuned LM's prompt, parsed and rendered
