@@ -142,14 +142,17 @@ class FeedbackModel:
             pooled = self.vision(pixel_values=pixels).image_embeds
         return self.projection(pooled).view(len(images), PREFIX, -1)
 
-    def embed(self, images: Sequence, ids):
-        """Image vectors then the token embeddings of ``ids`` (a padded batch)."""
+    def embed(self, images: Sequence, ids, prefix=None):
+        """Image vectors (``prefix``, when already projected) then the token embeddings of ``ids`` (a padded
+        batch)."""
         import torch
 
-        return torch.cat([self.prefix(images), self.lm.get_input_embeddings()(ids)], dim=1)
+        prefix = self.prefix(images) if prefix is None else prefix
+        return torch.cat([prefix, self.lm.get_input_embeddings()(ids)], dim=1)
 
-    def loss(self, batch: list[dict], context: str = "caption", answer: str = "feedback"):
-        """The LM loss on each row's ``answer`` text, after its image and the template filled with ``context``."""
+    def loss(self, batch: list[dict], context: str = "caption", answer: str = "feedback", prefix=None):
+        """The LM loss on each row's ``answer`` text, after its image and the template filled with ``context``;
+        ``prefix``: the batch's projected image vectors, when the caller has them."""
         import torch
         from PIL import Image
 
@@ -165,7 +168,8 @@ class FeedbackModel:
             ids[i, :len(p) + len(f)] = torch.tensor(p + f)
             labels[i, PREFIX + len(p):PREFIX + len(p) + len(f)] = torch.tensor(f)
             mask[i, :PREFIX + len(p) + len(f)] = 1
-        embeds = self.embed([Image.open(t["image"]) for t in batch], ids)
+        images = [] if prefix is not None else [Image.open(t["image"]) for t in batch]
+        embeds = self.embed(images, ids, prefix)
         return self.lm(inputs_embeds=embeds, attention_mask=mask, labels=labels).loss
 
     def write(self, images: Sequence, caption: str, max_new_tokens: int = 40) -> list[str]:
@@ -237,6 +241,13 @@ def train_prefix_lm(settings, rows: list[dict], step_loss, *, template: str, pro
     return model, step, losses, resumed
 
 
+def training_record(settings, step: int, losses: list[float], resumed: Path | None, template: str) -> dict:
+    """What a trained folder's config says of its run (read back by ``FeedbackModel.load_trained``)."""
+    return {"vision": settings.vision, "prefix": PREFIX, "prompt": template, "settings": asdict(settings),
+            "steps": step, "resumed_from": resumed.name if resumed else None,
+            "loss_first": losses[0] if losses else None, "loss_last": losses[-1] if losses else None}
+
+
 def train_critic(settings: CriticSettings, *, progress=None) -> dict:
     """Train the feedback critic; resumes from the newest complete checkpoint in ``settings.out``."""
     triples = read_triples(settings.data, settings.limit)
@@ -247,9 +258,7 @@ def train_critic(settings: CriticSettings, *, progress=None) -> dict:
 
     _, step, losses, resumed = train_prefix_lm(settings, triples, step_loss, template=ASK, progress=progress)
     out = Path(settings.out)
-    config = {"vision": settings.vision, "prefix": PREFIX, "prompt": ASK, "settings": asdict(settings),
-              "steps": step, "resumed_from": resumed.name if resumed else None,
-              "loss_first": losses[0] if losses else None, "loss_last": losses[-1] if losses else None}
+    config = training_record(settings, step, losses, resumed, ASK)
     (out / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
     (out / "README.md").write_text(_card(config, len(triples), time.perf_counter() - start))
     return config

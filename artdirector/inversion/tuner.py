@@ -20,10 +20,9 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 
-from artdirector.critique.feedback import FeedbackModel, read_triples, train_prefix_lm
+from artdirector.critique.feedback import FeedbackModel, read_triples, train_prefix_lm, training_record
 from artdirector.training.settings import TunerSettings
 
 WRITE = "Write a text-to-image prompt for this image."
@@ -31,12 +30,13 @@ CONFIG = "tuner.json"
 START_SHARE = 0.3  # the curriculum's first pool: the shortest 30% of the prompts
 
 
-def alignment_loss(model: FeedbackModel, images: Sequence, prompts: Sequence[str], temperature: float):
-    """Symmetric InfoNCE between each image's mean projected vector and its prompt's mean token embedding."""
+def alignment_loss(model: FeedbackModel, prefix, prompts: Sequence[str], temperature: float):
+    """Symmetric InfoNCE between each image's mean projected vector (``prefix``: ``model.prefix(images)``) and
+    its prompt's mean token embedding."""
     import torch
     import torch.nn.functional as F
 
-    vectors = F.normalize(model.prefix(images).mean(dim=1), dim=-1)
+    vectors = F.normalize(prefix.mean(dim=1), dim=-1)
     table = model.lm.get_input_embeddings()
     with torch.no_grad():
         texts = torch.stack([table(torch.tensor(model.tokenizer(p, add_special_tokens=False)["input_ids"])).mean(0)
@@ -57,17 +57,16 @@ def train_tuner(settings: TunerSettings, *, progress=None) -> dict:
         share = min(1.0, START_SHARE + (1 - START_SHARE) * step / max(settings.steps - 1, 1))
         pool = by_length[:max(settings.batch_size, int(len(by_length) * share))]
         batch = rng.sample(pool, min(settings.batch_size, len(pool)))
-        align = alignment_loss(model, [Image.open(r["image"]) for r in batch], [r["prompt"] for r in batch],
-                               settings.temperature)
+        # Each image is read and projected once a step: both losses take the same vectors.
+        prefix = model.prefix([Image.open(r["image"]) for r in batch])
+        align = alignment_loss(model, prefix, [r["prompt"] for r in batch], settings.temperature)
         if step < settings.align_steps:
             return align
-        return model.loss(batch, context="", answer="prompt") + settings.align_weight * align
+        return model.loss(batch, context="", answer="prompt", prefix=prefix) + settings.align_weight * align
 
     _, step, losses, resumed = train_prefix_lm(settings, pairs, step_loss, template=WRITE, progress=progress)
     out = Path(settings.out)
-    config = {"vision": settings.vision, "prompt": WRITE, "settings": asdict(settings), "steps": step,
-              "resumed_from": resumed.name if resumed else None,
-              "loss_first": losses[0] if losses else None, "loss_last": losses[-1] if losses else None}
+    config = training_record(settings, step, losses, resumed, WRITE)
     (out / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
     (out / "README.md").write_text(
         f"# artdirector visual prompt tuner\n\nThe embedded SmolLM2-135M-Instruct with LoRA (r={settings.lora_r}) "
