@@ -188,15 +188,18 @@ class BatchBody(DirectOptions):
     ideas: list[str] = Field(min_length=1, max_length=MAX_BATCH)
 
 
-class GenerateBody(DirectBody):
+class ImageBody(DirectBody):
+    """A direction that is rendered: the fields ``/v1/generate`` and ``/v1/refine`` share."""
+
     target: str | None = Field(None, description="default: the image model's own")
     images_per_prompt: int = Field(1, ge=1, le=MAX_IMAGES_PER_PROMPT, description="seeds seed, seed+1, ...")
+
+
+class GenerateBody(ImageBody):
     side_by_side: bool = Field(True, description="also render the idea as typed, with the same seeds")
 
 
-class RefineBody(DirectBody):
-    target: str | None = Field(None, description="default: the image model's own")
-    images_per_prompt: int = Field(1, ge=1, le=MAX_IMAGES_PER_PROMPT, description="seeds seed, seed+1, ...")
+class RefineBody(ImageBody):
     rounds: int = Field(default_of(RefineJob, "rounds"), ge=1, le=MAX_ROUNDS)
     candidates: int = Field(default_of(RefineJob, "candidates"), ge=1, le=MAX_N)
     threshold: float = Field(default_of(RefineJob, "threshold"), gt=0, le=1)
