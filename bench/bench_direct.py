@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from report import publish  # bench/report.py: the script's own folder is on the path
+
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "artdirector.cli"]
 
@@ -209,10 +211,7 @@ def main() -> None:
         "ingest": bench_ingest(),
         "bench_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
     }
-    text = json.dumps(report, indent=2)
-    print(text)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text + "\n")
+    publish(report, args.out)
 
 
 if __name__ == "__main__":

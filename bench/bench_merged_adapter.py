@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from report import publish  # bench/report.py: the script's own folder is on the path
 
 ROOT = Path(__file__).resolve().parents[1]
 KEEP = ("soft_modifier_f1", "modifier_f1", "fidelity", "redundant_rate", "top10_share", "distinct_added",
@@ -113,9 +114,7 @@ def main() -> None:
                                                                    runs["merged"]["prompts"])),
               **{k: {"direction_p50_s": v["direction_p50_s"], **{m: table[k][m] for m in KEEP}}
                  for k, v in runs.items()}}
-    text = json.dumps(report, indent=1)
-    print(text)
-    Path(args.out).write_text(text + "\n")
+    publish(report, args.out, indent=1)
 
 
 if __name__ == "__main__":

@@ -12,10 +12,11 @@ round per idea and revision, their medians, and the rounds used.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 from pathlib import Path
+
+from report import publish  # bench/report.py: the script's own folder is on the path
 
 IDEAS = [("a red cube on a blue sphere", "teal"), ("a green pyramid next to a yellow ball", "purple"),
          ("two blue boxes", "orange"), ("a white sphere on a black cube", "gold"),
@@ -57,10 +58,7 @@ def main() -> None:
                            "best_median": statistics.median(r["best"] for r in mine),
                            "improved": sum(r["best"] > r["round1"] for r in mine), "ideas": len(mine)}
     result = {"window": args.window, "rounds": args.rounds, "summary": summary, "rows": rows}
-    text = json.dumps(result, indent=2)
-    print(text)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text + "\n")
+    publish(result, args.out)
 
 
 if __name__ == "__main__":

@@ -12,13 +12,14 @@ anything else. Ideas are validation prefixes (never test). Prints and saves ``be
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from report import publish  # bench/report.py: the script's own folder is on the path
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -100,9 +101,7 @@ def main() -> None:
                  "latency_p95_s": percentile(ok, 95) if ok else None,
                  "throughput_per_s": len(ok) / wall, "wall_s": wall},
     }
-    text = json.dumps(report, indent=2)
-    print(text)
-    Path(args.out).write_text(text + "\n")
+    publish(report, args.out)
 
 
 if __name__ == "__main__":
