@@ -21,6 +21,7 @@ from artdirector.critique import CRITICS
 from artdirector.critique.loop import REVISIONS, RefineJob
 from artdirector.decoding.dispatch import AUTO
 from artdirector.decoding.dispatch import CHOICES as DECODING_CHOICES
+from artdirector.evaluation.inversion import SYSTEMS as INVERT_SYSTEMS
 from artdirector.evaluation.registry import ABLATIONS, BASE_SYSTEMS, SUITES
 from artdirector.imaging.pipeline import OFFLOAD
 from artdirector.inversion import MODES as INVERT_MODES
@@ -335,33 +336,38 @@ def _image_default(name: str):
 
 IMAGE_MODEL_HELP = ("A diffusers text-to-image pipeline (a local folder or a hub id), or the http(s) URL of an "
                     "AUTOMATIC1111-compatible server (A1111, Forge, SD.Next) started with --api.")
-IMAGE_OPTIONS = (
-    click.option("--motion-adapter", default=None, metavar="PATH|HUB_ID",
-                 help="An AnimateDiff motion adapter: make clips (GIF + MP4) instead of images."),
-    click.option("--images-per-prompt", type=click.IntRange(min=1), default=_image_default("images_per_prompt"),
-                 show_default=True, help="Seeds per candidate prompt: seed, seed+1, ..."),
-    click.option("--steps", type=click.IntRange(min=1), default=_image_default("steps"), show_default=True),
-    click.option("--guidance", type=click.FloatRange(min=0), default=_image_default("guidance"), show_default=True,
-                 help="Classifier-free guidance scale."),
-    click.option("--width", type=click.IntRange(min=8), default=None, help="Pixels, a multiple of 8 (default: the "
-                 "model's own)."),
-    click.option("--height", type=click.IntRange(min=8), default=None, help="Pixels, a multiple of 8 (default: the "
-                 "model's own)."),
-    click.option("--frames", type=click.IntRange(min=1), default=_image_default("frames"), show_default=True,
-                 help="Frames per clip."),
-    click.option("--fps", type=click.IntRange(min=1), default=_image_default("fps"), show_default=True,
-                 help="Frames per second of clips."),
-    click.option("--score", "scores", multiple=True, metavar="NAME[=MODEL]",
-                 help=f"Score images ({', '.join(SCORERS)}), MODEL a folder or hub id; repeatable."),
-    click.option("--rank-by", default=None, help="The scorer that picks the best image (default: the first)."),
-    click.option("--device", default=None, help="cuda, mps or cpu (default: the best available)."),
-    click.option("--dtype", default=None, help="float32, float16 or bfloat16 (default: by device and model)."),
-    click.option("--offload", type=click.Choice(OFFLOAD), default=_image_default("offload"), show_default=True,
-                 help="GPU memory saving for the image pipeline (see README: memory)."),
-    click.option("--batch-size", type=click.IntRange(min=1), default=_image_default("batch_size"), show_default=True,
-                 help="Images per pipeline call."),
-    click.option("--no-safety-checker", is_flag=True, help="Turn off the pipeline's NSFW safety checker."),
-)
+IMAGE_OPTION = {  # by parameter name, so that a command can take a subset (eval invert)
+    "motion_adapter": click.option(
+        "--motion-adapter", default=None, metavar="PATH|HUB_ID",
+        help="An AnimateDiff motion adapter: make clips (GIF + MP4) instead of images."),
+    "images_per_prompt": click.option(
+        "--images-per-prompt", type=click.IntRange(min=1), default=_image_default("images_per_prompt"),
+        show_default=True, help="Seeds per candidate prompt: seed, seed+1, ..."),
+    "steps": click.option("--steps", type=click.IntRange(min=1), default=_image_default("steps"), show_default=True),
+    "guidance": click.option("--guidance", type=click.FloatRange(min=0), default=_image_default("guidance"),
+                             show_default=True, help="Classifier-free guidance scale."),
+    "width": click.option("--width", type=click.IntRange(min=8), default=None,
+                          help="Pixels, a multiple of 8 (default: the model's own)."),
+    "height": click.option("--height", type=click.IntRange(min=8), default=None,
+                           help="Pixels, a multiple of 8 (default: the model's own)."),
+    "frames": click.option("--frames", type=click.IntRange(min=1), default=_image_default("frames"),
+                           show_default=True, help="Frames per clip."),
+    "fps": click.option("--fps", type=click.IntRange(min=1), default=_image_default("fps"), show_default=True,
+                        help="Frames per second of clips."),
+    "scores": click.option("--score", "scores", multiple=True, metavar="NAME[=MODEL]",
+                           help=f"Score images ({', '.join(SCORERS)}), MODEL a folder or hub id; repeatable."),
+    "rank_by": click.option("--rank-by", default=None,
+                            help="The scorer that picks the best image (default: the first)."),
+    "device": click.option("--device", default=None, help="cuda, mps or cpu (default: the best available)."),
+    "dtype": click.option("--dtype", default=None, help="float32, float16 or bfloat16 (default: by device and model)."),
+    "offload": click.option("--offload", type=click.Choice(OFFLOAD), default=_image_default("offload"),
+                            show_default=True, help="GPU memory saving for the image pipeline (see README: memory)."),
+    "batch_size": click.option("--batch-size", type=click.IntRange(min=1), default=_image_default("batch_size"),
+                               show_default=True, help="Images per pipeline call."),
+    "no_safety_checker": click.option("--no-safety-checker", is_flag=True,
+                                      help="Turn off the pipeline's NSFW safety checker."),
+}
+IMAGE_OPTIONS = tuple(IMAGE_OPTION.values())
 
 
 def image_options(fn):
@@ -369,8 +375,7 @@ def image_options(fn):
     return _stacked(IMAGE_OPTIONS, fn)
 
 
-IMAGE_PARAMS = ("motion_adapter", "images_per_prompt", "steps", "guidance", "width", "height", "frames", "fps",
-                "scores", "rank_by", "device", "dtype", "offload", "batch_size", "no_safety_checker")
+IMAGE_PARAMS = tuple(IMAGE_OPTION)
 
 
 def _image_job(image_model: str, kw: dict, **job):
@@ -378,14 +383,16 @@ def _image_job(image_model: str, kw: dict, **job):
     from artdirector.imaging.base import GenerationSettings
     from artdirector.imaging.pipeline import ImageJob
 
-    settings = GenerationSettings(**{k: kw.pop(k) for k in ("steps", "guidance", "width", "height", "frames", "fps")})
-    specs, rank_by = _scorer_specs(kw.pop("scores")), kw.pop("rank_by")
+    settings = GenerationSettings(**{k: kw.pop(k) for k in ("steps", "guidance", "width", "height", "frames", "fps")
+                                     if k in kw})  # a command with a subset of the options: the rest as declared
+    specs, rank_by = _scorer_specs(kw.pop("scores", ())), kw.pop("rank_by", None)
     if rank_by is not None and rank_by not in specs:
         raise InputError(f"--rank-by {rank_by!r} is not among the --score names ({', '.join(specs) or 'none given'})")
-    return ImageJob(image_model=image_model, motion_adapter=kw.pop("motion_adapter"),
-                    images_per_prompt=kw.pop("images_per_prompt"), settings=settings, scorers=specs, rank_by=rank_by,
-                    device=kw.pop("device"), dtype=kw.pop("dtype"), offload=kw.pop("offload"),
-                    batch_size=kw.pop("batch_size"), safety_checker=not kw.pop("no_safety_checker"), **job)
+    given = {k: kw.pop(k) for k in ("motion_adapter", "images_per_prompt", "device", "dtype", "offload", "batch_size")
+             if k in kw}
+    if "no_safety_checker" in kw:
+        given["safety_checker"] = not kw.pop("no_safety_checker")
+    return ImageJob(image_model=image_model, settings=settings, scorers=specs, rank_by=rank_by, **given, **job)
 
 
 @main.command()
@@ -649,6 +656,63 @@ def eval_ideas(data_file, column, limit, system_names, suite, n, seed, out, as_j
     if not items:
         raise InputError(f"no ideas in {data_file}")
     _evaluate("ideas", data_file, items, skipped, limit, system_names, suite, n, seed, out, as_json)
+
+
+EVAL_IMAGE_OPTIONS = tuple(IMAGE_OPTION[k] for k in ("steps", "guidance", "width", "height", "device", "dtype",
+                                                     "offload", "batch_size", "no_safety_checker"))
+
+
+@eval_group.command("invert")
+@click.option("--data", "data_file", required=True, type=click.Path(dir_okay=False, exists=True),
+              help="JSON Lines of {\"image\", \"prompt\"}: each image and the prompt (or caption) that describes it.")
+@click.option("--clip", "clip_model", required=True, metavar="PATH|HUB_ID",
+              help="The CLIP model that ranks and scores.")
+@click.option("--captioner", default=None, metavar="PATH|HUB_ID", help="A captioning model (invert --captioner).")
+@click.option("--tuner", default=None, type=click.Path(file_okay=False, exists=True),
+              help="A visual prompt tuner (train tuner): adds the tuner system.")
+@click.option("--image-model", default=None, metavar="PATH|HUB_ID|URL",
+              help="Regenerate every prompt with this model and compare the images: " + IMAGE_MODEL_HELP)
+@functools.partial(_stacked, EVAL_IMAGE_OPTIONS)
+@click.option("--systems", "system_names", default=None,
+              help="Comma-separated (default: every one the models given allow): " + ", ".join(INVERT_SYSTEMS))
+@click.option("--limit", type=click.IntRange(min=1), default=200, show_default=True)
+@click.option("--top", type=click.IntRange(min=1), default=6, show_default=True, help="invert-best: at most this many "
+              "phrases.")
+@click.option("--target", type=click.Choice(tuple(TARGETS)), default="sd15", show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True, help="The one seed every regenerated image uses.")
+@click.option("--out", type=click.Path(file_okay=False), default="eval-invert", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print report.json to stdout.")
+@_fail_on_bad_input
+def eval_invert(data_file, clip_model, captioner, tuner, image_model, system_names, limit, top, target, seed, out,
+                as_json, **image_kw) -> None:
+    """Image → prompt: CLIP similarity, regenerate-and-compare (with --image-model) and BLEU/CIDEr against the
+    reference, for invert's systems with the caption-only and interrogator-only baselines beside them."""
+    from pathlib import Path
+
+    from artdirector.critique.feedback import read_triples
+    from artdirector.evaluation.inversion import check_systems, evaluate_inversion
+
+    pairs = read_triples(data_file, limit, keys=("image", "prompt"))
+    names = [x.strip() for x in system_names.split(",") if x.strip()] if system_names is not None else None
+    names = check_systems(names, captioner=captioner, tuner=tuner)
+    generator, settings, device = None, None, image_kw["device"]
+    if image_model:
+        from artdirector.imaging.pipeline import ImageStages
+
+        job = _image_job(image_model, image_kw, out_dir=out)
+        generator, settings = ImageStages(job).generator, job.settings
+    config = {"data": str(data_file), "limit": limit, "clip": clip_model, "captioner": captioner, "tuner": tuner,
+              "image_model": image_model, "settings": settings.to_json() if settings else None, "systems": names,
+              "top": top, "target": target, "seed": seed}
+    report = evaluate_inversion(pairs, clip=clip_model, out=Path(out), captioner=captioner, tuner=tuner,
+                                generator=generator, settings=settings, systems=names, top=top, target=target,
+                                seed=seed, device=device, config=config)
+    for problem in report["skipped"]:
+        click.echo(f"skipped: {problem}", err=True)
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False))
+    else:
+        click.echo((Path(out) / "report.md").read_text().split("## Examples")[0])
 
 
 @main.group()

@@ -24,7 +24,7 @@ def _fmt(value) -> str:
     return "–" if value is None else str(value) if isinstance(value, int) else f"{value:.3f}"
 
 
-def _table(names, table, metrics) -> list[str]:
+def markdown_table(names, table, metrics) -> list[str]:
     metrics = [m for m in metrics if any(table[n].get(m) is not None for n in names)]
     lines = ["| system | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
     return lines + [f"| {n} | " + " | ".join(_fmt(table[n].get(m)) for m in metrics) + " |" for n in names]
@@ -37,7 +37,8 @@ def write_report(out: Path, table: dict[str, dict], *, items: Sequence, results:
     names = list(table)
     protocol = config.get("protocol", "prefix")
     lines = [f"# {protocol.capitalize()} evaluation: {len(items)} ideas ({skipped} rows skipped)", "",
-             *_table(names, table, TABLE_METRICS), "", "## Trust", "", *_table(names, table, TRUST_METRICS)]
+             *markdown_table(names, table, TABLE_METRICS), "", "## Trust", "",
+             *markdown_table(names, table, TRUST_METRICS)]
     lines += ["", "Metric definitions: `artdirector/evaluation/metrics.py`, `artdirector/evaluation/quality.py`. "
               "Config:", "", "```json", json.dumps(config, indent=2), "```", "", "## Examples", ""]
     for i, item in enumerate(items[:examples]):
@@ -49,27 +50,37 @@ def write_report(out: Path, table: dict[str, dict], *, items: Sequence, results:
     return report
 
 
-def _plots(out: Path, table: dict[str, dict]) -> None:
+def bar_charts(path: Path, table: dict[str, dict], metrics: Sequence[str], reference: str = "human") -> None:
+    """One bar chart per metric that any system has, the ``reference`` row in grey."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     names = list(table)
-    metrics = [m for m in PLOT_METRICS if any(table[n].get(m) is not None for n in names)]
+    metrics = [m for m in metrics if any(table[n].get(m) is not None for n in names)]
     rows = (len(metrics) + 3) // 4
     fig, axes = plt.subplots(rows, 4, figsize=(18, 4 * rows), squeeze=False)
     for ax in axes.flat[len(metrics):]:
         ax.axis("off")
     for ax, metric in zip(axes.flat, metrics):
         values = [table[n].get(metric) or 0.0 for n in names]
-        ax.bar(range(len(names)), values, color=["#888" if n == "human" else "#3b6ea5" for n in names])
+        ax.bar(range(len(names)), values, color=["#888" if n == reference else "#3b6ea5" for n in names])
         ax.set_xticks(range(len(names)), names, rotation=35, ha="right", fontsize=8)
         ax.set_title(metric)
     fig.tight_layout()
-    fig.savefig(out / "metrics.png", dpi=110)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
 
+
+def _plots(out: Path, table: dict[str, dict]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    bar_charts(out / "metrics.png", table, PLOT_METRICS)
+    names = list(table)
     fig, ax = plt.subplots(figsize=(7, 5))
     for name in names:
         quality = "soft_modifier_f1" if table[name].get("soft_modifier_f1") is not None else "fidelity"

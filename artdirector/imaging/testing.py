@@ -198,3 +198,19 @@ def save_tiny_blip_captioner(path: Path, seed: int = 0) -> Path:
     BlipProcessor(image_processor=BlipImageProcessor(size={"height": 32, "width": 32}),
                   tokenizer=tokenizer).save_pretrained(path)
     return path
+
+
+COLOURS = ("red", "blue", "green", "yellow", "purple", "orange", "black", "white")
+
+
+def shape_image(colour: str, shape: str, size: int = 32):
+    """A solid ``colour`` square or circle on grey: what the tests teach a tiny CLIP to name."""
+    from PIL import Image, ImageDraw
+
+    from artdirector.imaging.toy import RGB
+
+    image = Image.new("RGB", (size, size), (128, 128, 128))
+    pen = ImageDraw.Draw(image)
+    box = [4, 4, size - 5, size - 5]
+    (pen.rectangle if shape == "square" else pen.ellipse)(box, fill=RGB[colour])
+    return image

@@ -135,7 +135,7 @@ def interrogate(images: Sequence, encoder, *, captions: Sequence[str] | None = N
                 written: Sequence[str] | None = None) -> list[dict]:
     """One result per image: caption, prompt, negative prompt, parts, the prompt's CLIP similarity. With
     ``written`` (prompts a tuned LM wrote for the images, ``inversion.tuner``) those are parsed and rendered
-    instead of ranking the vocabularies."""
+    instead of ranking the vocabularies; the LM's own idea leads (the caption only where it wrote none)."""
     from artdirector.parse import split_prompt
 
     ranked = vocabulary_vectors(encoder, cache_dir=cache_dir) if written is None else None
@@ -145,7 +145,7 @@ def interrogate(images: Sequence, encoder, *, captions: Sequence[str] | None = N
         caption = (captions[k] if captions else "") or "an image"
         if written is not None:
             idea, parts = split_prompt(written[k])
-            caption = (captions[k] if captions else "") or idea or caption
+            caption = idea or caption  # the tuned LM read the image: its idea leads, a caption only fills a gap
         elif mode == "fast":
             parts = pick_fast(vector, ranked)
         else:

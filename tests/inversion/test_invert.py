@@ -8,47 +8,7 @@ import sys
 
 import pytest
 
-from artdirector.imaging.toy import RGB
-
-COLOURS = ("red", "blue", "green", "yellow", "purple", "orange", "black", "white")
-
-
-def shape_image(colour: str, shape: str, size: int = 32):
-    from PIL import Image, ImageDraw
-
-    image = Image.new("RGB", (size, size), (128, 128, 128))
-    pen = ImageDraw.Draw(image)
-    box = [4, 4, size - 5, size - 5]
-    (pen.rectangle if shape == "square" else pen.ellipse)(box, fill=RGB[colour])
-    return image
-
-
-@pytest.fixture(scope="module")
-def trained_clip(tmp_path_factory):
-    """A tiny CLIP taught colour names by contrastive training on synthetic images (seconds on a CPU)."""
-    import random
-
-    import torch
-    from transformers import CLIPModel, CLIPProcessor
-
-    from artdirector.imaging.testing import save_tiny_clip
-
-    path = save_tiny_clip(tmp_path_factory.mktemp("clip") / "trained")
-    model, processor = CLIPModel.from_pretrained(path), CLIPProcessor.from_pretrained(path)
-    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
-    rng = random.Random(0)
-    model.train()
-    for _ in range(150):
-        shapes = [rng.choice(("square", "circle")) for _ in COLOURS]
-        texts = [rng.choice((c, f"a {c} {s}", f"{c}")) for c, s in zip(COLOURS, shapes)]
-        batch = processor(text=texts, images=[shape_image(c, s) for c, s in zip(COLOURS, shapes)],
-                          return_tensors="pt", padding=True)
-        loss = model(**batch, return_loss=True).loss
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-    model.eval().save_pretrained(path)
-    return str(path)
+from artdirector.imaging.testing import COLOURS, shape_image
 
 
 def test_a_trained_clip_names_the_colour_of_the_image(trained_clip, tmp_path):
@@ -173,3 +133,24 @@ def test_the_tuner_makes_the_lm_write_the_colour_of_the_image(trained_clip, tmp_
     inverted = run(str(data / "red-square.png"), "--clip", trained_clip, "--tuner", str(out), "--json")
     assert inverted.returncode == 0, inverted.stderr
     assert json.loads(inverted.stdout)["prompt"]  # the tuned LM's prompt, parsed and rendered
+
+    # eval invert with every model: each system, each metric; the tuner, trained on these prompts, must
+    # match them better than the vocabulary ranking and the (random) captioner do
+    from artdirector.imaging.testing import save_tiny_blip_captioner, save_tiny_sd
+
+    captioner, sd = save_tiny_blip_captioner(tmp_path / "captioner"), save_tiny_sd(tmp_path / "sd")
+    evaluated = subprocess.run(
+        [sys.executable, "-m", "artdirector.cli", "eval", "invert", "--data", str(data / "pairs.jsonl"), "--limit", "8",
+         "--clip", trained_clip, "--captioner", str(captioner), "--tuner", str(out), "--image-model", str(sd),
+         "--steps", "2", "--out", str(tmp_path / "eval"), "--json"],
+        capture_output=True, text=True, timeout=900, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert evaluated.returncode == 0, evaluated.stderr
+    report = json.loads(evaluated.stdout)
+    table = report["systems"]
+    assert list(table) == ["reference", "caption-only", "interrogator-only", "invert-fast", "invert-best", "tuner"]
+    assert report["n"] == 8 and set(report["not_computed"]) == {"lpips", "fid_inception"}
+    for name, row in table.items():
+        assert all(value is not None for metric, value in row.items()
+                   if not (name == "reference" and metric in ("bleu_1", "bleu_4", "cider"))), (name, row)
+    assert table["tuner"]["bleu_1"] > max(table["interrogator-only"]["bleu_1"], table["caption-only"]["bleu_1"])
+    assert table["tuner"]["cider"] > max(table["interrogator-only"]["cider"], table["caption-only"]["cider"])
