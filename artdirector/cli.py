@@ -492,8 +492,9 @@ def refine_command(idea, image_model, critic_spec, rounds, candidates, threshold
 @click.option("--folder", default=None, type=click.Path(file_okay=False), help="Every image in this folder too.")
 @click.option("--clip", "clip_model", required=True, metavar="PATH|HUB_ID",
               help="The CLIP model that ranks the vocabularies, e.g. openai/clip-vit-large-patch14.")
-@click.option("--captioner", default=None, metavar="PATH|HUB_ID",
-              help="A BLIP captioning model for the idea, e.g. Salesforce/blip-image-captioning-large.")
+@click.option("--captioner", default=None, metavar="PATH|HUB_ID|vlm=URL",
+              help="A BLIP captioning model for the idea, e.g. Salesforce/blip-image-captioning-large, or "
+                   "vlm=http://HOST:PORT/v1[#MODEL]: an OpenAI-compatible vision chat server.")
 @click.option("--target", type=click.Choice(tuple(TARGETS)), default="sd15", show_default=True)
 @click.option("--mode", type=click.Choice(INVERT_MODES), default="fast", show_default=True,
               help="fast: the best phrase per category; best: a greedy chain while the similarity rises.")
@@ -667,7 +668,8 @@ EVAL_IMAGE_OPTIONS = tuple(IMAGE_OPTION[k] for k in ("steps", "guidance", "width
               help="JSON Lines of {\"image\", \"prompt\"}: each image and the prompt (or caption) that describes it.")
 @click.option("--clip", "clip_model", required=True, metavar="PATH|HUB_ID",
               help="The CLIP model that ranks and scores.")
-@click.option("--captioner", default=None, metavar="PATH|HUB_ID", help="A captioning model (invert --captioner).")
+@click.option("--captioner", default=None, metavar="PATH|HUB_ID|vlm=URL",
+              help="A captioning model, as invert --captioner.")
 @click.option("--tuner", default=None, type=click.Path(file_okay=False, exists=True),
               help="A visual prompt tuner (train tuner): adds the tuner system.")
 @click.option("--image-model", default=None, metavar="PATH|HUB_ID|URL",

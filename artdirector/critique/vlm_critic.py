@@ -49,12 +49,8 @@ class VLMCritic(Critic):
         text = ASK.format(caption=f" made for the prompt {idea!r}" if idea else "", questions=numbered)
         rows, self._said = [], []
         for image in images:
-            body = {"model": self.client.model, "temperature": 0.0, "max_tokens": 16 * len(questions) + 160,
-                    "messages": [{"role": "user", "content": [
-                        {"type": "text", "text": text},
-                        {"type": "image_url", "image_url": {"url": _data_url(image)}}]}]}
-            reply = (self.client.post("/chat/completions", body)["choices"][0].get("message") or {}).get("content")
-            answers, feedback, remove = parse_reply(reply or "", len(questions))
+            reply = ask_about_image(self.client, text, image, max_tokens=16 * len(questions) + 160)
+            answers, feedback, remove = parse_reply(reply, len(questions))
             rows.append(answers)
             self._said.append((feedback, remove))
         return rows
@@ -94,7 +90,13 @@ def parse_reply(reply: str, n: int) -> tuple[list[float], str, list[str]]:
     return [answers.get(i, UNKNOWN) for i in range(n)], feedback, remove
 
 
-def _data_url(image) -> str:
+def ask_about_image(client, text: str, image, *, max_tokens: int) -> str:
+    """One chat turn, greedy: ``text`` and ``image`` (a PNG data URL) in, the reply's text out ("" for none).
+    ``client`` is an ``lm.openai_backend.OpenAILM`` (the critic's and the ``vlm=`` captioner's transport)."""
     buffer = io.BytesIO()
     image.convert("RGB").save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    body = {"model": client.model, "temperature": 0.0, "max_tokens": max_tokens,
+            "messages": [{"role": "user", "content": [{"type": "text", "text": text},
+                                                      {"type": "image_url", "image_url": {"url": url}}]}]}
+    return (client.post("/chat/completions", body)["choices"][0].get("message") or {}).get("content") or ""

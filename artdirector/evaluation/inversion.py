@@ -110,13 +110,15 @@ def evaluate_inversion(pairs: Sequence[dict], *, clip: str, out: Path, captioner
     ``report.md``, ``metrics.png`` and the regenerated images to ``out``. ``generator`` loads an
     ``ImageGenerator`` (regenerate-and-compare), e.g. ``ImageStages(job).generator``."""
     from artdirector.imaging.base import GenerationSettings
-    from artdirector.inversion.captioner import Captioner
+    from artdirector.inversion.captioner import check_captioner, load_captioner
     from artdirector.inversion.interrogate import interrogate
     from artdirector.inversion.invert import open_image
     from artdirector.scoring.base import ClipEncoder, check_model_ref
 
     names = check_systems(systems, captioner=captioner, tuner=tuner)
     check_model_ref("clip", clip)
+    if captioner:
+        check_captioner(captioner)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     seconds: dict[str, float] = {}
@@ -140,7 +142,7 @@ def evaluate_inversion(pairs: Sequence[dict], *, clip: str, out: Path, captioner
     captions = None
     if captioner:
         start = time.perf_counter()
-        model = Captioner.from_pretrained(captioner, device=device)
+        model = load_captioner(captioner, device=device)
         captions = model(images)
         model.close()
         timed("caption", start)

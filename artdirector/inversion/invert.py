@@ -57,7 +57,7 @@ def invert(paths: Sequence[Path], *, clip: str, captioner: str | None = None, mo
            target: str = "sd15", device: str | None = None, tuner: str | None = None) -> list[dict]:
     """One result per path, in order: the interrogation, or ``{"image", "error"}``."""
     from artdirector.inversion import MODES
-    from artdirector.inversion.captioner import Captioner
+    from artdirector.inversion.captioner import check_captioner, load_captioner
     from artdirector.inversion.interrogate import interrogate
     from artdirector.render import get_target
     from artdirector.scoring.base import ClipEncoder, check_model_ref
@@ -67,7 +67,7 @@ def invert(paths: Sequence[Path], *, clip: str, captioner: str | None = None, mo
     get_target(target)
     check_model_ref("clip", clip)
     if captioner:
-        check_model_ref("captioner", captioner)
+        check_captioner(captioner)
     # 1. Read every image; the bad ones are reported, the others go on.
     results: list[dict] = [{"image": str(p)} for p in paths]
     images, start = {}, time.perf_counter()
@@ -82,7 +82,7 @@ def invert(paths: Sequence[Path], *, clip: str, captioner: str | None = None, mo
     # 2. Caption them all, then release the captioner.
     captions = [""] * len(good)
     if captioner:
-        model = Captioner.from_pretrained(captioner, device=device)
+        model = load_captioner(captioner, device=device)
         captions = model([images[k] for k in good])
         model.close()
     # 3. With a tuner, the tuned LM writes each prompt (then released).

@@ -154,3 +154,50 @@ def test_the_tuner_makes_the_lm_write_the_colour_of_the_image(trained_clip, tmp_
                    if not (name == "reference" and metric in ("bleu_1", "bleu_4", "cider"))), (name, row)
     assert table["tuner"]["bleu_1"] > max(table["interrogator-only"]["bleu_1"], table["caption-only"]["bleu_1"])
     assert table["tuner"]["cider"] > max(table["interrogator-only"]["cider"], table["caption-only"]["cider"])
+
+
+def test_a_vlm_endpoint_captions_the_images(tiny, tmp_path, loopback):
+    """``--captioner vlm=URL#MODEL`` against a real OpenAI-compatible vision chat server on loopback, answered
+    by a real (tiny) BLIP captioner: the caption invert uses is the one the server wrote for that image."""
+    import base64
+    import io
+
+    from fastapi import FastAPI
+    from PIL import Image
+
+    from artdirector.imaging.testing import save_tiny_blip_captioner
+    from artdirector.inversion.captioner import Captioner
+    from artdirector.inversion.invert import invert
+
+    blip = Captioner.from_pretrained(str(save_tiny_blip_captioner(tmp_path / "captioner")))
+    app, seen = FastAPI(), []
+
+    @app.post("/v1/chat/completions")
+    def chat(body: dict) -> dict:
+        parts = body["messages"][-1]["content"]
+        url = next(p["image_url"]["url"] for p in parts if p["type"] == "image_url")
+        image = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+        seen.append((body["model"], image.size))
+        return {"choices": [{"index": 0, "message": {"role": "assistant", "content": blip([image])[0] + "\nmore"},
+                             "finish_reason": "stop"}]}
+
+    server = loopback.serve(app)
+    try:
+        images = [shape_image("red", "square"), shape_image("blue", "circle", size=48)]
+        for k, im in enumerate(images):
+            im.save(tmp_path / f"{k}.png")
+        found = invert([tmp_path / "0.png", tmp_path / "1.png"], clip=tiny.clip,
+                       captioner=f"vlm={server.url}/v1#tiny-vlm")
+    finally:
+        server.stop()
+    assert seen == [("tiny-vlm", (32, 32)), ("tiny-vlm", (48, 48))]
+    assert [r["caption"] for r in found] == blip(images)  # the first line of each reply
+    assert all(r["prompt"].startswith(r["caption"]) for r in found)
+
+
+def test_a_vlm_captioner_needs_a_url():
+    from artdirector.errors import BadInput
+    from artdirector.inversion.captioner import check_captioner
+
+    with pytest.raises(BadInput, match="needs the server's URL"):
+        check_captioner("vlm=localhost:8080")
