@@ -16,6 +16,7 @@ import time
 
 import click
 
+from artdirector.batch.run import BatchJob
 from artdirector.config import default_of
 from artdirector.critique import CRITICS
 from artdirector.critique.loop import REVISIONS, RefineJob
@@ -240,6 +241,47 @@ def direct(idea, target, as_json, batch, list_vocab, **kw) -> None:
         click.echo(json.dumps(result.to_json(), ensure_ascii=False))
     else:
         _show(result)
+
+
+@main.command("batch")
+@click.argument("source", metavar="IN", type=click.Path(dir_okay=False, exists=True))
+@click.argument("out", metavar="OUT", type=click.Path(dir_okay=False))
+@click.option("--ray", "ray_address", default=None, is_flag=False, flag_value="local", metavar="[ADDRESS]",
+              help="Run on Ray Data: alone, a Ray instance started on this machine; 'auto' or an address joins a "
+                   "cluster (ray start --head).")
+@click.option("--actors", type=click.IntRange(min=1), default=1, show_default=True,
+              help="With --ray: director actors (each loads the model once).")
+@click.option("--cpus-per-actor", type=click.IntRange(min=1), default=None,
+              help="With --ray: CPUs each actor reserves and decodes with (default: the cluster's CPUs / actors).")
+@click.option("--column", default=default_of(BatchJob, "column"), show_default=True,
+              help="The ideas' column in a table (falls back to 'prompt'); plain text is one idea per line.")
+@click.option("--chunk", type=click.IntRange(min=1), default=default_of(BatchJob, "chunk"), show_default=True,
+              help="Ideas per batched LM call (and per Ray task).")
+@click.option("--target", type=click.Choice(tuple(TARGETS)), default="sd15", show_default=True)
+@direction_options
+@_fail_on_bad_input
+def batch_command(source, out, ray_address, actors, cpus_per_actor, column, chunk, target, **kw) -> None:
+    """Direct every idea of IN (text, CSV, TSV, JSONL or Parquet) into OUT (any of those, by extension), the
+    other columns carried through. Resumable: a re-run skips the rows already done. A bad row becomes an error
+    row (exit 2 at the end); the others still run."""
+    from artdirector.batch.run import run_batch
+
+    if ray_address is None and (actors != 1 or cpus_per_actor):
+        raise InputError("--actors and --cpus-per-actor apply with --ray")
+    director = {k: kw[k] for k in ("backend", "no_rag", "library", "adapter", "base_url", "served_model")}
+    options, load = _direction(kw)
+    job = BatchJob(source=source, out=out, target=target, column=column, chunk=chunk, options=options,
+                   director=director)
+    runner = None
+    if ray_address is not None:
+        from artdirector.batch.ray_runner import make_runner
+
+        runner = make_runner(ray_address, actors, cpus_per_actor)
+    report = run_batch(job, load, runner=runner,
+                       progress=lambda done, total: click.echo(f"directed {done}/{total}", err=True))
+    click.echo(json.dumps(report))
+    if report["errors"]:
+        sys.exit(2)
 
 
 def _list_vocab(category: str) -> None:

@@ -15,7 +15,18 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import sys
+
+ENV_THREADS = "ARTDIRECTOR_THREADS"  # the decoder's thread count; a batch actor sets it to its share of the CPUs
+
+
+def threads() -> int:
+    """Threads a decoder may use: ``$ARTDIRECTOR_THREADS``, else the cores this process may run on (a container's
+    or ``taskset``'s limit, which ``os.cpu_count`` ignores)."""
+    if os.environ.get(ENV_THREADS):
+        return max(1, int(os.environ[ENV_THREADS]))
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 @functools.lru_cache(maxsize=1)

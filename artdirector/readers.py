@@ -28,6 +28,13 @@ def _utf8(raw: bytes) -> tuple[str | None, str | None]:
 
 
 def read_rows(path: str | Path, column: str = "prompt") -> Iterator[tuple[int, str | None, str | None]]:
+    for line, _record, text, error in read_records(path, column):
+        yield line, text, error
+
+
+def read_records(path: str | Path, column: str = "prompt") -> Iterator[tuple[int, dict, str | None, str | None]]:
+    """As ``read_rows``, with each row's whole record (every column; ``{}`` for plain text) for callers that
+    carry the other columns through (``artdirector batch``)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".parquet":
@@ -36,8 +43,9 @@ def read_rows(path: str | Path, column: str = "prompt") -> Iterator[tuple[int, s
         table = pq.read_table(path)
         if column not in table.column_names:
             raise BadInput(f"{path} has no '{column}' column (columns: {', '.join(table.column_names)})")
-        for i, value in enumerate(table.column(column).to_pylist(), 1):
-            yield (i, value, None) if isinstance(value, str) else (i, None, "not text")
+        for i, record in enumerate(table.to_pylist(), 1):
+            value = record[column]
+            yield (i, record, value, None) if isinstance(value, str) else (i, record, None, "not text")
         return
     raw = path.read_bytes()
     if suffix not in TABLES:
@@ -46,7 +54,7 @@ def read_rows(path: str | Path, column: str = "prompt") -> Iterator[tuple[int, s
             lines.pop()
         for i, line in enumerate(lines, 1):
             text, error = _utf8(line.rstrip(b"\r"))
-            yield i, text, error
+            yield i, {}, text, error
         return
     text = raw.decode("utf-8", errors="surrogateescape")
     if suffix == ".jsonl":
@@ -54,18 +62,19 @@ def read_rows(path: str | Path, column: str = "prompt") -> Iterator[tuple[int, s
             if not line.strip():
                 continue
             try:
-                value = json.loads(line).get(column)
+                record = json.loads(line)
+                value = record.get(column)
             except (json.JSONDecodeError, AttributeError):
-                yield i, None, "not a JSON object"
+                yield i, {}, None, "not a JSON object"
                 continue
-            yield (i, value, None) if isinstance(value, str) else (i, None, f"no '{column}' text")
+            yield (i, record, value, None) if isinstance(value, str) else (i, record, None, f"no '{column}' text")
         return
     reader = csv.DictReader(io.StringIO(text), delimiter="\t" if suffix == ".tsv" else ",")
     if reader.fieldnames is None or column not in reader.fieldnames:
         raise BadInput(f"{path} has no '{column}' column (columns: {', '.join(reader.fieldnames or [])})")
     for row in reader:
         value = row.get(column)
-        yield reader.line_num, value, None if value is not None else "missing field"
+        yield reader.line_num, row, value, None if value is not None else "missing field"
 
 
 def read_texts(path: str | Path, column: str = "prompt") -> list[str]:

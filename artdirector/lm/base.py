@@ -108,6 +108,12 @@ class LanguageModel(ABC):
     def close(self) -> None:  # noqa: B027 - an optional hook, not abstract
         """Release the model's memory (``generate`` hands memory to the image pipeline this way)."""
 
+    def forget(self) -> None:  # noqa: B027 - an optional hook, not abstract
+        """Drop what is cached between calls (a KV prefix cache), so the next call computes exactly as after
+        a fresh load: a cached prefix is computed in other batch shapes, and floating-point sums in another order
+        can flip a near-tied greedy choice. ``batch`` calls it per chunk, so a chunk's directions do not depend
+        on which chunks ran before it in that process (resume, Ray actors)."""
+
     @property
     def eos_token_ids(self) -> frozenset[int]:
         return frozenset()

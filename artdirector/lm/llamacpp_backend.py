@@ -14,13 +14,13 @@ only the missing suffix is decoded. One ``llama_decode`` call then advances ever
 from __future__ import annotations
 
 import ctypes
-import os
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from artdirector import cpu
 from artdirector.lm.base import TokenLM, TokenTable, common_prefix
 
 
@@ -45,7 +45,7 @@ class LlamaCppLM(TokenLM):
         mparams.use_extra_bufts = False
         self._model = _internals.LlamaModel(path_model=str(model_path), params=mparams, verbose=False)
         cparams = llama_cpp.llama_context_default_params()
-        threads = n_threads or os.cpu_count() or 1
+        threads = n_threads or cpu.threads()
         cparams.n_ctx = n_ctx
         cparams.n_batch = n_batch
         cparams.n_ubatch = n_batch
@@ -121,6 +121,10 @@ class LlamaCppLM(TokenLM):
         return self._model.detokenize(list(tokens), special=False).decode("utf-8", errors="ignore")
 
     # -- slot bookkeeping -----------------------------------------------------------------------------
+
+    def forget(self) -> None:
+        self._clear()
+        self._memo.clear()
 
     def _clear(self) -> None:
         self.ll.llama_memory_clear(self._ctx.memory, True)

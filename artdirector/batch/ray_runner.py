@@ -1,0 +1,65 @@
+"""The batch on Ray Data: the plan's chunks → ``map_batches`` over a pool of director actors → back, streamed.
+
+Each chunk of ideas is one Ray item, so every actor call directs exactly the chunk the local runner would (the
+same ideas batched together: identical greedy directions) and the driver journals each chunk as it arrives, in
+whatever order the actors finish. An actor loads the director once (``ActorPoolStrategy``) and tells the decoder
+to use its share of the CPUs (``cpu.ENV_THREADS``), so N actors on one machine do not each take every core.
+``address``: ``None``/``"local"`` starts a private Ray instance on this machine; ``"auto"`` or
+``ray://HOST:10001`` / ``HOST:6379`` joins a running cluster (``ray start --head`` on the head node).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Sequence
+
+
+class DirectorActor:
+    """One director per actor; ``__call__`` takes a batch of chunks (JSON text) and returns them directed."""
+
+    def __init__(self, job, load: Callable, threads: int):
+        from artdirector.cpu import ENV_THREADS
+
+        os.environ[ENV_THREADS] = str(threads)
+        self.job, self.director = job, load()
+
+    def __call__(self, batch: dict) -> dict:
+        from artdirector.batch.run import direct_chunk
+
+        done = [json.dumps(direct_chunk(self.director, json.loads(rows), self.job), ensure_ascii=False)
+                for rows in batch["rows"]]
+        return {"chunk": batch["chunk"], "rows": done}
+
+
+def connect(address: str | None) -> int:
+    """Start or join Ray; the CPUs it has."""
+    import ray
+
+    if not ray.is_initialized():
+        local = address in (None, "", "local")
+        ray.init(address=None if local else address, include_dashboard=False if local else None,
+                 logging_level="ERROR", log_to_driver=True, ignore_reinit_error=True)
+    return int(ray.cluster_resources().get("CPU", 1))
+
+
+def make_runner(address: str | None = None, actors: int = 1, cpus_per_actor: int | None = None):
+    """A ``run_batch`` runner on Ray with ``actors`` director actors."""
+
+    def runner(job, chunks: Sequence[list[dict]], load: Callable) -> Iterable[list[dict]]:
+        import ray.data
+
+        cpus = connect(address)
+        each = cpus_per_actor or max(1, cpus // actors)
+        context = ray.data.DataContext.get_current()
+        context.enable_progress_bars = False
+        items = [{"chunk": k, "rows": json.dumps(rows, ensure_ascii=False)} for k, rows in enumerate(chunks)]
+        dataset = ray.data.from_items(items, override_num_blocks=len(items))
+        directed = dataset.map_batches(DirectorActor, fn_constructor_args=(job, load, each), batch_size=1,
+                                       batch_format="numpy", num_cpus=each,
+                                       compute=ray.data.ActorPoolStrategy(size=actors))
+        for batch in directed.iter_batches(batch_size=1, batch_format="numpy"):
+            for rows in batch["rows"]:
+                yield json.loads(rows)
+
+    return runner

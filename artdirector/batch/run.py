@@ -1,0 +1,213 @@
+"""``artdirector batch IN OUT``: direct every idea of a file, in process or on Ray, resumable.
+
+Stages:
+
+1. **Read** IN (text, CSV, TSV, JSON Lines or Parquet; ``readers.read_records``): each row's idea checked, its
+   other columns carried through; a bad row becomes an error row and the job goes on.
+2. **Resume**: rows already in OUT (same line, same idea) and rows in the journal ``OUT.journal.jsonl`` that an
+   interrupted run left are done; a journal or OUT made with other options is refused, not mixed.
+3. **Plan** the rest as chunks of ``chunk`` ideas in input order. The chunks are the same whichever runner
+   takes them, so that greedy directions are the same locally and on Ray (a batched LM call's numbers can
+   depend on what else is in the batch).
+4. **Direct** each chunk — in this process with the director loaded once, or on Ray Data
+   (``batch.ray_runner``: one director per actor) — and append each finished chunk to the journal at once,
+   so a kill loses at most the chunks in flight.
+5. **Write** OUT from everything done, in input order, atomically; then the journal goes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from artdirector.batch.table import write_rows
+from artdirector.errors import BadInput
+
+CHUNK = 32  # ideas per batched LM call (and per Ray task)
+OUTPUTS = ("line", "idea", "prompt", "negative_prompt", "target", "parts", "notes", "error")
+
+
+@dataclass(frozen=True)
+class BatchJob:
+    source: str
+    out: str
+    target: str = "sd15"
+    column: str = "idea"  # the ideas' column in a table; plain text is one idea per line
+    chunk: int = CHUNK
+    options: dict = field(default_factory=dict)  # ArtDirector.direct_many's options (constraints, n, seed, ...)
+    director: dict = field(default_factory=dict)  # how the director is loaded (backend, library, adapter)
+
+    def __post_init__(self) -> None:
+        if self.chunk < 1:
+            raise BadInput("the chunk size must be at least 1")
+        if Path(self.out).resolve() == Path(self.source).resolve():
+            raise BadInput("OUT must not be the input file")
+
+    def fingerprint(self) -> str:
+        """What makes two runs' rows comparable: the options, never the runner."""
+        described = {"target": self.target, "director": self.director,
+                     "options": {k: repr(v) for k, v in sorted(self.options.items())}}  # dataclasses: by value
+        return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def journal_path(out: str | Path) -> Path:
+    return Path(str(out) + ".journal.jsonl")
+
+
+def read_input(job: BatchJob) -> list[dict]:
+    """Every row of the input: carried columns, ``line``, ``idea``; ``error`` for a row that cannot be directed."""
+    from artdirector.brief import check_idea
+    from artdirector.readers import TABLES, read_records
+
+    column = job.column
+    if Path(job.source).suffix.lower() in TABLES:
+        column = _idea_column(job.source, job.column)
+    rows = []
+    for line, record, text, error in read_records(job.source, column):
+        if error is None:
+            try:
+                text = check_idea(text).text
+            except BadInput as e:
+                error = str(e)
+        carried = {(f"input_{k}" if k in OUTPUTS else k): v for k, v in record.items() if k != column}
+        rows.append({**carried, "line": line, "idea": text if error is None else None,
+                     **({"error": f"line {line}: {error}"} if error else {})})
+    if not rows:
+        raise BadInput(f"{job.source} holds no rows")
+    return rows
+
+
+def _idea_column(path: str, column: str) -> str:
+    """``column``, or ``prompt`` (DiffusionDB's layout) when the table has no ``idea`` column."""
+    from artdirector.readers import read_records
+
+    try:
+        next(iter(read_records(path, column)), None)
+        return column
+    except BadInput:
+        if column == "idea":
+            next(iter(read_records(path, "prompt")), None)
+            return "prompt"
+        raise
+
+
+def done_rows(job: BatchJob, rows: Sequence[dict]) -> dict[int, dict]:
+    """Rows already directed, by line: from OUT (same line, same idea) and from an interrupted run's journal."""
+    done: dict[int, dict] = {}
+    journal = journal_path(job.out)
+    if journal.is_file():
+        lines = journal.read_text(encoding="utf-8").splitlines()
+        head = json.loads(lines[0]) if lines else {}
+        if head.get("fingerprint") != job.fingerprint():
+            raise BadInput(f"{journal} is an interrupted run with other options: run with those, or delete it")
+        for text in lines[1:]:
+            try:
+                for row in json.loads(text)["rows"]:
+                    done[row["line"]] = row
+            except (ValueError, KeyError):  # the chunk being written when the run was killed
+                continue
+    sidecar = Path(str(job.out) + ".batch.json")
+    if Path(job.out).is_file() and sidecar.is_file():
+        if json.loads(sidecar.read_text())["fingerprint"] != job.fingerprint():
+            raise BadInput(f"{job.out} was made with other options: give another OUT, or delete it")
+        ideas = {r["line"]: r["idea"] for r in rows}
+        for row in _read_out(job.out):
+            if row.get("line") in ideas and row.get("idea") == ideas[row["line"]]:
+                done.setdefault(row["line"], row)
+    return done
+
+
+def _read_out(path: str) -> Iterable[dict]:
+    """The rows of an earlier OUT (tables only: plain text holds no line numbers, so it resumes by journal)."""
+    from artdirector.readers import TABLES, read_records
+
+    if Path(path).suffix.lower() not in TABLES:
+        return []
+    out = []
+    for _, record, _text, _error in read_records(path, "idea"):
+        record = dict(record)
+        for key in ("parts", "notes"):
+            if isinstance(record.get(key), str):
+                record[key] = json.loads(record[key])
+        if isinstance(record.get("line"), str):
+            record["line"] = int(record["line"])
+        record = {k: (None if v == "" and k in ("error", "idea") else v) for k, v in record.items()}
+        out.append(record)
+    return out
+
+
+def directed(row: dict, result: dict) -> dict:
+    """The output row: the input's carried columns, then the direction."""
+    out = {**row, "prompt": result["prompt"], "negative_prompt": result["negative_prompt"],
+           "target": result["target"], "parts": result["parts"], "notes": result["notes"]}
+    if "candidates" in result:
+        out["candidates"] = [c["prompt"] for c in result["candidates"]]
+    return out
+
+
+def direct_chunk(director, rows: Sequence[dict], job: BatchJob) -> list[dict]:
+    """One chunk: directed in one batched call; if that fails, idea by idea, so one bad idea is one error row.
+    The LM forgets its cache first: a chunk's directions must not depend on the chunks before it."""
+    director.lm.forget()
+    try:
+        results = director.direct_many([r["idea"] for r in rows], target=job.target, **job.options)
+        return [directed(r, res.to_json()) for r, res in zip(rows, results)]
+    except BadInput:
+        out = []
+        for r in rows:
+            try:
+                out.append(directed(r, director.direct_many([r["idea"]], target=job.target,
+                                                            **job.options)[0].to_json()))
+            except BadInput as e:
+                out.append({**r, "error": f"line {r['line']}: {e}"})
+        return out
+
+
+def run_local(job: BatchJob, chunks: Sequence[list[dict]], load: Callable) -> Iterable[list[dict]]:
+    """The chunks directed in this process, the director loaded once; each yielded as it is done."""
+    director = load()
+    for chunk in chunks:
+        yield direct_chunk(director, chunk, job)
+
+
+def run_batch(job: BatchJob, load: Callable, *, runner: Callable | None = None,
+              progress: Callable | None = None) -> dict:
+    """Run ``job``; ``runner(job, chunks, load)`` yields finished chunks (default ``run_local``; Ray's is
+    ``batch.ray_runner.runner``). Returns counts and seconds; writes OUT."""
+    start = time.perf_counter()
+    # 1. Read.
+    rows = read_input(job)
+    # 2. Resume.
+    done = done_rows(job, rows)
+    resumed = len(done)
+    # 3. Plan what is left.
+    todo = [r for r in rows if "error" not in r and r["line"] not in done]
+    chunks = [todo[k:k + job.chunk] for k in range(0, len(todo), job.chunk)]
+    # 4. Direct, journalling each chunk as it comes back.
+    journal = journal_path(job.out)
+    if chunks:
+        journal.parent.mkdir(parents=True, exist_ok=True)
+        if not journal.is_file():
+            journal.write_text(json.dumps({"fingerprint": job.fingerprint(), "source": job.source}) + "\n")
+        with open(journal, "a", encoding="utf-8") as f:
+            for finished in (runner or run_local)(job, chunks, load):
+                f.write(json.dumps({"rows": finished}, ensure_ascii=False) + "\n")
+                f.flush()
+                for row in finished:
+                    done[row["line"]] = row
+                if progress:
+                    progress(len(done) - resumed, len(todo))
+    # 5. Write OUT in input order; the journal's work is now in it.
+    final = [done.get(r["line"], r) for r in rows]
+    write_rows(job.out, final)
+    errors = sum(1 for r in final if r.get("error"))
+    Path(str(job.out) + ".batch.json").write_text(json.dumps(
+        {"fingerprint": job.fingerprint(), "source": job.source, "rows": len(final), "errors": errors}) + "\n")
+    journal.unlink(missing_ok=True)
+    seconds = time.perf_counter() - start
+    return {"rows": len(final), "directed": len(todo), "resumed": resumed, "errors": errors, "out": job.out,
+            "seconds": round(seconds, 3), "ideas_per_s": round(len(todo) / seconds, 3) if todo else None}
