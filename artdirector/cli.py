@@ -215,9 +215,17 @@ def _idea(words: tuple[str, ...], example: str):
               help="A file of ideas: one per line, or a TSV/CSV/JSONL/Parquet 'prompt' column; prints JSON Lines.")
 @click.option("--list-vocab", "list_vocab", default=None, metavar="CATEGORY",
               help="Print the shipped vocabulary of CATEGORY, most used first, and exit.")
+@click.option("--template", default=None, metavar="TEMPLATE",
+              help="A dynamicprompts template, e.g. 'a {red|blue} car in __place__': each expansion is directed "
+                   "(JSON Lines with --json); a missing wildcard is written by the director and kept.")
+@click.option("--count", type=click.IntRange(min=1), default=1, show_default=True,
+              help="With --template: random expansions (with --combinatorial: at most this many).")
+@click.option("--combinatorial", is_flag=True, help="With --template: every combination, in order.")
+@click.option("--wildcards", "wildcards_dir", default=None, type=click.Path(file_okay=False),
+              help="With --template: the wildcard folder (default: 'wildcards' in the user directory).")
 @direction_options
 @_fail_on_bad_input
-def direct(idea, target, as_json, batch, list_vocab, **kw) -> None:
+def direct(idea, target, as_json, batch, list_vocab, template, count, combinatorial, wildcards_dir, **kw) -> None:
     """Turn IDEA into a structured, model-ready prompt.
 
     Constraint flags are hard: the decoder (NeuroLogic beam search) must write them; what it cannot write in
@@ -225,11 +233,17 @@ def direct(idea, target, as_json, batch, list_vocab, **kw) -> None:
     if list_vocab:
         _list_vocab(list_vocab)
         return
-    if batch and idea:
-        raise InputError("give either an IDEA or --batch FILE, not both")
+    if sum(map(bool, (batch, idea, template))) > 1:
+        raise InputError("give one of an IDEA, --batch FILE or --template TEMPLATE")
+    if not template and (combinatorial or wildcards_dir or count != 1):
+        raise InputError("--count, --combinatorial and --wildcards apply with --template")
     options, load = _direction(kw)
     if batch:
         sys.exit(_direct_batch(batch, target, load, options))
+    if template:
+        _direct_template(template, target, load, options, count=count, combinatorial=combinatorial,
+                         wildcards=wildcards_dir, as_json=as_json)
+        return
     checked = _idea(idea, "artdirector direct \"a lighthouse in a storm\" (or --batch FILE)")
     start = time.perf_counter()
     director = load()
@@ -282,6 +296,21 @@ def batch_command(source, out, ray_address, actors, cpus_per_actor, column, chun
     click.echo(json.dumps(report))
     if report["errors"]:
         sys.exit(2)
+
+
+def _direct_template(template: str, target: str, load, options: dict, *, count: int, combinatorial: bool,
+                     wildcards: str | None, as_json: bool) -> None:
+    from artdirector.templates import ArtDirectorGenerator
+
+    options = dict(options)
+    generator = ArtDirectorGenerator(load(), target=target, combinatorial=combinatorial, seed=options.pop("seed"),
+                                     wildcards=wildcards, **options)
+    generator.generate(template, count)
+    for result in generator.results:
+        if as_json:
+            click.echo(json.dumps({"template": template, **result.to_json()}, ensure_ascii=False))
+        else:
+            _show(result)
 
 
 def _list_vocab(category: str) -> None:

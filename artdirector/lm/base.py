@@ -23,6 +23,7 @@ request that needs more than the model offers is refused before any work:
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -107,6 +108,13 @@ class LanguageModel(ABC):
 
     def close(self) -> None:  # noqa: B027 - an optional hook, not abstract
         """Release the model's memory (``generate`` hands memory to the image pipeline this way)."""
+
+    @contextlib.contextmanager
+    def plain(self):
+        """Inside the block the model runs without its fine-tuned adapter: for text the adapter was never trained
+        to write (the wildcard lists of ``templates``), where the prompt-director adapter only writes modifiers.
+        A model without an adapter is plain already."""
+        yield self
 
     def forget(self) -> None:  # noqa: B027 - an optional hook, not abstract
         """Drop what is cached between calls (a KV prefix cache), so the next call computes exactly as after

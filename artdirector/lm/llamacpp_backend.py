@@ -13,6 +13,7 @@ only the missing suffix is decoded. One ``llama_decode`` call then advances ever
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -89,6 +90,20 @@ class LlamaCppLM(TokenLM):
         if self.ll.llama_set_adapters_lora(self._ctx.ctx, adapters, 1, (ctypes.c_float * 1)(1.0)) != 0:
             raise ValueError(f"llama.cpp refused the LoRA adapter {path}")
         self._adapter = adapter  # the context refers to it: keep it alive as long as the context
+
+    @contextlib.contextmanager
+    def plain(self):
+        if getattr(self, "_adapter", None) is None:
+            yield self
+            return
+        self.forget()  # cached prefixes were computed with the adapter
+        self.ll.llama_set_adapters_lora(self._ctx.ctx, None, 0, None)
+        try:
+            yield self
+        finally:
+            self.forget()
+            adapters = (self.ll.llama_adapter_lora_p_ctypes * 1)(self._adapter)
+            self.ll.llama_set_adapters_lora(self._ctx.ctx, adapters, 1, (ctypes.c_float * 1)(1.0))
 
     @classmethod
     def from_embedded(cls, *, adapter: str | Path | None = None, progress=None, **kwargs) -> LlamaCppLM:

@@ -8,6 +8,7 @@ history), so repeated scoring of hypotheses only computes their differing suffix
 
 from __future__ import annotations
 
+import contextlib
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
@@ -78,6 +79,18 @@ class TransformersLM(TokenLM):
     @property
     def eos_token_ids(self) -> frozenset[int]:
         return frozenset({self.tokenizer.eos_token_id})
+
+    @contextlib.contextmanager
+    def plain(self):
+        if not hasattr(self.model, "disable_adapter"):  # no PEFT adapter loaded
+            yield self
+            return
+        self._cache.clear()  # cached states were computed with the adapter
+        try:
+            with self.model.disable_adapter():
+                yield self
+        finally:
+            self._cache.clear()
 
     def close(self) -> None:
         import gc
