@@ -91,24 +91,17 @@ def test_a_killed_batch_resumes_without_gaps_or_duplicates(tmp_path):
 
 @pytest.mark.slow
 def test_ray_and_local_give_the_same_output(tmp_path):
-    """20 ideas on a local Ray instance with 2 director actors, greedy: the same rows as in process."""
-    import ray
-
-    from artdirector.batch.ray_runner import make_runner
+    """``batch IDEAS OUT.parquet --ray``: 20 ideas on a Ray instance the command starts here, 2 director actors,
+    greedy: the same rows as the run in process."""
+    import pyarrow.parquet as pq
 
     source = tmp_path / "ideas.txt"
     source.write_text("\n".join(IDEAS) + "\n\n")  # and an empty line: an error row either way
-
-    def load():
-        return ArtDirector.from_default()
-
-    local = run_batch(BatchJob(str(source), str(tmp_path / "local.jsonl"), chunk=4), load)
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
-    try:
-        on_ray = run_batch(BatchJob(str(source), str(tmp_path / "ray.jsonl"), chunk=4), load,
-                           runner=make_runner(actors=2))
-    finally:
-        ray.shutdown()
-    assert local["rows"] == on_ray["rows"] == 21 and local["errors"] == on_ray["errors"] == 1
-    read = [[json.loads(line) for line in (tmp_path / f).read_text().splitlines()] for f in ("local.jsonl", "ray.jsonl")]
-    assert read[0] == read[1]
+    local = _cli(str(source), str(tmp_path / "local.parquet"), "--chunk", "4")
+    assert local.wait(timeout=600) == 2  # the error row
+    on_ray = _cli(str(source), str(tmp_path / "ray.parquet"), "--chunk", "4", "--ray", "--actors", "2")
+    stdout, stderr = on_ray.communicate(timeout=600)
+    assert on_ray.returncode == 2, stderr
+    assert json.loads(stdout.splitlines()[-1])["rows"] == 21
+    rows = [pq.read_table(tmp_path / f).to_pylist() for f in ("local.parquet", "ray.parquet")]
+    assert rows[0] == rows[1] and len(rows[0]) == 21 and rows[0][-1]["error"]
