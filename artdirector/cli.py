@@ -437,6 +437,12 @@ IMAGE_OPTION = {  # by parameter name, so that a command can take a subset (eval
                                show_default=True, help="Images per pipeline call."),
     "no_safety_checker": click.option("--no-safety-checker", is_flag=True,
                                       help="Turn off the pipeline's NSFW safety checker."),
+    "loras": click.option("--lora", "loras", multiple=True, metavar="PATH[=WEIGHT]",
+                          help="An image-model LoRA (.safetensors, diffusers or kohya layout, or a folder) and its "
+                               "weight (default 1); repeatable. On an A1111 server: NAME[=WEIGHT]."),
+    "lora_dir": click.option("--lora-dir", default=None, type=click.Path(file_okay=False),
+                             help="Where <lora:NAME:WEIGHT> tags in the idea are looked up (default: 'loras' in "
+                                  "the user directory)."),
 }
 IMAGE_OPTIONS = tuple(IMAGE_OPTION.values())
 
@@ -459,11 +465,37 @@ def _image_job(image_model: str, kw: dict, **job):
     specs, rank_by = _scorer_specs(kw.pop("scores", ())), kw.pop("rank_by", None)
     if rank_by is not None and rank_by not in specs:
         raise InputError(f"--rank-by {rank_by!r} is not among the --score names ({', '.join(specs) or 'none given'})")
+    if "loras" in kw:  # a command without an idea (serve): the --lora files only
+        job.setdefault("loras", tuple(_loras_of(image_model, kw, ())[1]))
     given = {k: kw.pop(k) for k in ("motion_adapter", "images_per_prompt", "device", "dtype", "offload", "batch_size")
              if k in kw}
     if "no_safety_checker" in kw:
         given["safety_checker"] = not kw.pop("no_safety_checker")
     return ImageJob(image_model=image_model, settings=settings, scorers=specs, rank_by=rank_by, **given, **job)
+
+
+def _loras_of(image_model: str, kw: dict, words) -> tuple[tuple[str, ...], list]:
+    """The idea's words without their ``<lora:NAME:WEIGHT>`` tags, and every LoRA (``--lora`` first). Pops the
+    LoRA options from ``kw``."""
+    from artdirector.imaging.a1111_backend import is_server_url
+    from artdirector.imaging.lora import combine, parse_lora, split_tags
+
+    local = not is_server_url(image_model)
+    given = [parse_lora(spec, local=local) for spec in kw.pop("loras")]
+    text, tagged = split_tags(" ".join(words), kw.pop("lora_dir"), local=local)
+    return tuple(text.split()), combine(given, tagged)
+
+
+def _require_triggers(kw: dict, loras) -> tuple[str, ...]:
+    """The LoRAs' trigger words, made required phrases of the direction (``--include``); returned so that they
+    are also rendered first after the idea."""
+    from artdirector.imaging.lora import trigger_words
+
+    words = tuple(dict.fromkeys(w for lora in loras for w in trigger_words(lora)))
+    if words:
+        kw["include"] = (*kw["include"], *words)
+        click.echo("LoRA trigger words (required, placed first): " + ", ".join(words), err=True)
+    return words
 
 
 @main.command()
@@ -485,10 +517,12 @@ def generate(idea, image_model, side_by_side, target, out_dir, as_json, **kw) ->
     released before the pipeline loads, the pipeline before the scorers, and each scorer after it runs."""
     from artdirector.imaging.pipeline import run_images
 
+    idea, loras = _loras_of(image_model, kw, idea)
     checked = _idea(idea, "artdirector generate \"a red fox in snow\" --image-model DIR")
-    job = _image_job(image_model, kw, side_by_side=side_by_side, out_dir=out_dir)
+    job = _image_job(image_model, kw, side_by_side=side_by_side, out_dir=out_dir, loras=tuple(loras))
+    early = _require_triggers(kw, loras)
     options, load = _direction(kw)
-    report = run_images(checked.text, job, load, target=target, **options)
+    report = run_images(checked.text, job, load, target=target, early=early, **options)
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False))
     else:
@@ -530,9 +564,11 @@ def refine_command(idea, image_model, critic_spec, rounds, candidates, threshold
     from artdirector.critique.loop import refine
     from artdirector.imaging.pipeline import open_image_model
 
+    idea, loras = _loras_of(image_model, kw, idea)
     checked = _idea(idea, "artdirector refine \"a red cube on a blue sphere\" --image-model DIR --critic vqa")
     parse_critic(critic_spec)
-    job = _image_job(image_model, kw)
+    job = _image_job(image_model, kw, loras=tuple(loras))
+    early = _require_triggers(kw, loras)
     if job.scorers:
         raise InputError("--score is for generate: refine judges the images with its --critic")
     options, load = _direction(kw)
@@ -542,7 +578,7 @@ def refine_command(idea, image_model, critic_spec, rounds, candidates, threshold
                      threshold=threshold, revise=revise, out_dir=out_dir, keep_loaded=keep_loaded)
     load_generator, native_target = open_image_model(job)
     report = refine(checked.text, load(), load_generator, lambda: load_critic(critic_spec, device=job.device), loop,
-                    target=target or native_target, settings=job.settings, **options)
+                    target=target or native_target, settings=job.settings, early=early, **options)
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False))
     else:

@@ -59,6 +59,7 @@ class Request:
     decoding: str = dispatch.AUTO
     steer: float = 0.0
     details: bool = False  # keep scene details the idea does not name (the guards drop them otherwise)
+    early: tuple[str, ...] = ()  # phrases rendered right after the idea (an image LoRA's trigger words)
 
     def __post_init__(self) -> None:
         if isinstance(self.n, bool) or not isinstance(self.n, int) or self.n < 1:
@@ -125,18 +126,21 @@ class ArtDirector:
 
     def direct_many(self, ideas: Sequence[str], *, target: str = "sd15", n: int = 1, seed: int = 0,
                     constraints: Constraints | None = None, grammar=None, decoding: str = dispatch.AUTO,
-                    steer: float = 0.0, details: bool = False) -> list[DirectionResult]:
+                    steer: float = 0.0, details: bool = False, early: Sequence[str] = ()) -> list[DirectionResult]:
         """Direct several ideas with one batched LM call per candidate (the model is loaded once).
 
         ``decoding`` (see ``decoding.dispatch.choose``): with ``constraints`` each idea is decoded by NeuroLogic
         beam search; with a ``grammar`` (``decoding.grammar.Grammar``) under it; "smc" for sequential Monte
         Carlo steering; "beam" for plain beam search. ``steer`` > 0 biases decoding toward the expert
         vocabulary by that many nats per token (``decoding.steer``). ``details``: let the director add scene
-        details the idea does not name (by default the guards keep new subject matter out)."""
+        details the idea does not name (by default the guards keep new subject matter out). ``early``: phrases
+        the direction holds to be rendered first after the idea (a LoRA's trigger words; require them with
+        ``constraints`` so that they are there)."""
         from artdirector.cpu import one_blas_thread
 
         with one_blas_thread():  # no BLAS threads left spinning on the cores the decoder needs next
-            return self._direct_many(ideas, Request(target, n, seed, constraints, grammar, decoding, steer, details))
+            return self._direct_many(ideas, Request(target, n, seed, constraints, grammar, decoding, steer, details,
+                                                    tuple(early)))
 
     def _direct_many(self, ideas: Sequence[str], request: Request) -> list[DirectionResult]:
         n, seed, target, grammar = request.n, request.seed, request.target, request.grammar
@@ -180,6 +184,7 @@ class ArtDirector:
                 chosen.direction.negative = negative_prompt(chosen.direction, chosen.direction.negative)
                 if request.constraints:
                     request.constraints.apply_to(chosen.direction, notes)
+                chosen.direction.early = [*request.early, *chosen.direction.early]
                 # 7. Render for the target within its token budget.
                 rendered = render(chosen.direction, target)
                 candidates.append(DirectionResult(

@@ -86,9 +86,10 @@ def refine(idea: str, director, generator_factory: Callable, critic_factory: Cal
             result = director.direct(checked.text, target=target, n=job.candidates, seed=seed,
                                      constraints=wanted or None, **direct_options)
             directions = [c.direction for c in (result.candidates or [result])]
-            # 2. What the images missed goes right after the idea.
+            # 2. What the images missed goes right after the idea (after what was asked to come first).
             for direction in directions:
-                direction.early = [p for p in added if p.lower() in {x.lower() for x in direction.phrases()}]
+                missed = [p for p in added if p.lower() in {x.lower() for x in direction.phrases()}]
+                direction.early = list(dict.fromkeys([*direction.early, *missed]))
             prompts = [(shown.prompt, shown.negative_prompt, d) for d, shown in
                        ((d, render(d, target)) for d in directions)]
         else:  # the seed system's revision: the best prompt with the missing phrases appended

@@ -31,9 +31,10 @@ class A1111Generator(ImageGenerator):
     kind = "image"
 
     def __init__(self, url: str, checkpoint: str, *, sampler: str = DEFAULT_SAMPLER, target: str = "sd15",
-                 timeout: float = 600.0):
+                 timeout: float = 600.0, loras: Sequence = ()):
         import requests
 
+        self.loras = list(loras)  # imaging.lora.Lora by name: sent as <lora:NAME:WEIGHT> tags, the server applies
         self.url = url.rstrip("/")
         self.checkpoint = checkpoint
         self.sampler = sampler
@@ -45,12 +46,13 @@ class A1111Generator(ImageGenerator):
         self._session = requests.Session()
 
     @classmethod
-    def from_url(cls, url: str, *, sampler: str = DEFAULT_SAMPLER, timeout: float = 600.0) -> A1111Generator:
+    def from_url(cls, url: str, *, sampler: str = DEFAULT_SAMPLER, timeout: float = 600.0,
+                 loras: Sequence = ()) -> A1111Generator:
         """Connect and read the loaded checkpoint; its name decides the prompt style (``xl`` in it: SDXL)."""
         options = _call("GET", f"{url.rstrip('/')}/sdapi/v1/options", timeout=30)
         checkpoint = str(options.get("sd_model_checkpoint") or "unknown checkpoint")
         target = "sdxl" if "xl" in checkpoint.lower() else "sd15"
-        return cls(url, checkpoint, sampler=sampler, target=target, timeout=timeout)
+        return cls(url, checkpoint, sampler=sampler, target=target, timeout=timeout, loras=loras)
 
     def generate(self, prompts: Sequence[str], seeds: Sequence[int], settings: GenerationSettings,
                  negative_prompts: Sequence[str] | None = None) -> list[Sample]:
@@ -60,8 +62,9 @@ class A1111Generator(ImageGenerator):
         if not len(prompts) == len(seeds) == len(negatives):
             raise ValueError("prompts, seeds and negative prompts must be as many")
         samples = []
+        tags = "".join(" " + lora.tag for lora in self.loras)
         for prompt, seed, negative in zip(prompts, seeds, negatives):
-            payload = {"prompt": prompt, "negative_prompt": negative, "seed": int(seed), "steps": settings.steps,
+            payload = {"prompt": prompt + tags, "negative_prompt": negative, "seed": int(seed), "steps": settings.steps,
                        "cfg_scale": settings.guidance, "sampler_name": self.sampler, "batch_size": 1, "n_iter": 1,
                        "send_images": True, "save_images": False}
             if settings.width is not None:
@@ -79,7 +82,8 @@ class A1111Generator(ImageGenerator):
             info = json.loads(info) if isinstance(info, str) and info.startswith("{") else {}
             samples.append(Sample(prompt, negative, int(seed), [image.convert("RGB")], settings, self.name,
                                   extra={"server": self.url, "sampler": self.sampler,
-                                         "server_seed": info.get("seed", seed)}))
+                                         "server_seed": info.get("seed", seed),
+                                         **({"loras": [lo.to_json() for lo in self.loras]} if self.loras else {})}))
         return samples
 
     def close(self) -> None:

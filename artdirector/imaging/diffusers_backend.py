@@ -80,8 +80,9 @@ def target_for(class_name: str) -> str:
 
 class DiffusersGenerator(ImageGenerator):
     def __init__(self, pipe, *, name: str, device: str, batch_size: int = 4, weighting: bool = True,
-                 notes: Sequence[str] = ()):
+                 notes: Sequence[str] = (), loras: Sequence = ()):
         self.pipe = pipe
+        self.loras = [lora.to_json() for lora in loras]  # recorded with every sample (hashed once, here)
         self.name = name
         self.device = device
         self.batch_size = batch_size
@@ -95,12 +96,13 @@ class DiffusersGenerator(ImageGenerator):
     @classmethod
     def from_pretrained(cls, model: str, *, device: str | None = None, dtype: str | None = None,
                         safety_checker: bool = True, offload: str = "none", motion_adapter: str | None = None,
-                        batch_size: int = 4, weighting: bool = True) -> DiffusersGenerator:
+                        batch_size: int = 4, weighting: bool = True, loras: Sequence = ()) -> DiffusersGenerator:
         """Load a text-to-image pipeline (or, with ``motion_adapter``, AnimateDiff over it).
 
         ``offload``: "none" keeps the whole pipeline on the device; "model" moves each component there only
         while it runs (accelerate; roughly halves peak memory, small slowdown); "sequential" streams
-        sub-modules (lowest memory, several times slower)."""
+        sub-modules (lowest memory, several times slower). ``loras`` (``imaging.lora.Lora``) are loaded and
+        weighted before the pipeline moves to its device; one that does not fit is refused here."""
         if offload not in OFFLOAD:
             raise ImageModelError(f"unknown offload {offload!r}; valid: {', '.join(OFFLOAD)}")
         class_name = pipeline_class_name(model)
@@ -123,6 +125,11 @@ class DiffusersGenerator(ImageGenerator):
             pipe = pipeline_cls.from_pretrained(model, **kwargs)
         except (OSError, ValueError, TypeError) as e:
             raise ImageModelError(f"cannot load {model} as {pipeline_cls.__name__}: {e}; {HOW_TO_SUPPLY}") from None
+        if loras:
+            from artdirector.imaging.lora import apply
+
+            apply(pipe, loras)
+            notes.append("LoRA: " + ", ".join(lo.tag for lo in loras))
         if offload == "none" or device == "cpu":
             pipe.to(device)
             if offload != "none":
@@ -134,7 +141,8 @@ class DiffusersGenerator(ImageGenerator):
             pipe.enable_sequential_cpu_offload(device=device)
             notes.append("sequential CPU offload: sub-modules stream to the GPU (lowest memory, slowest)")
         name = Path(model).name if Path(model).exists() else model
-        return cls(pipe, name=name, device=device, batch_size=batch_size, weighting=weighting, notes=notes)
+        return cls(pipe, name=name, device=device, batch_size=batch_size, weighting=weighting, notes=notes,
+                   loras=loras)
 
     def _make_compel(self):
         cls = type(self.pipe).__name__
@@ -193,7 +201,7 @@ class DiffusersGenerator(ImageGenerator):
             flags = getattr(out, "nsfw_content_detected", None) or [None] * len(ps)
             for p, n, s, f, flag in zip(ps, ns, ss, frames, flags):
                 samples.append(Sample(prompt=p, negative_prompt=n, seed=s, frames=list(f), settings=settings,
-                                      model=self.name, nsfw=flag))
+                                      model=self.name, nsfw=flag, extra={"loras": self.loras} if self.loras else {}))
         return samples
 
     @property

@@ -36,8 +36,15 @@ def a1111_parameters(sample: Sample, sampler: str = "") -> str:
               "Size": f"{image.width}x{image.height}", "Model": sample.model}
     if sample.is_video:
         fields["Frames"] = len(sample.frames)
+    loras = sample.extra.get("loras") or []
+    hashes = [f"{lo['name']}: {lo['hash']}" for lo in loras if lo.get("hash")]
+    if hashes:
+        fields["Lora hashes"] = ", ".join(hashes)
     tail = ", ".join(f"{k}: {_quote(v)}" for k, v in fields.items() if v is not None)
-    lines = [sample.prompt]
+    # A1111 keeps the LoRAs in the prompt as tags (what a user pastes back into A1111 reproduces the image)
+    tags = "".join(f" <lora:{lo['name']}:{lo['weight']:g}>" for lo in loras if f"<lora:{lo['name']}:" not in
+                   sample.prompt)
+    lines = [sample.prompt + tags]
     if sample.negative_prompt:
         lines.append(_NEGATIVE + sample.negative_prompt)
     return "\n".join([*lines, tail])

@@ -43,6 +43,7 @@ class ImageJob:
     offload: str = "none"
     batch_size: int = 4
     safety_checker: bool = True
+    loras: tuple = ()  # imaging.lora.Lora: applied to the pipeline (a server gets them as prompt tags)
 
     def __post_init__(self) -> None:
         from artdirector.scoring import SCORERS
@@ -75,7 +76,7 @@ def open_image_model(job: ImageJob) -> tuple[Callable, str]:
         if local_only:
             raise BadInput(f"{', '.join(local_only)} apply to local pipelines; the server at {job.image_model} "
                            "manages its own device, precision and safety settings")
-        server = A1111Generator.from_url(job.image_model)
+        server = A1111Generator.from_url(job.image_model, loras=job.loras)
         return (lambda: server), server.target
     from artdirector.imaging.diffusers_backend import (
         DiffusersGenerator,
@@ -90,7 +91,8 @@ def open_image_model(job: ImageJob) -> tuple[Callable, str]:
     def load():
         return DiffusersGenerator.from_pretrained(
             job.image_model, device=job.device, dtype=job.dtype, offload=job.offload,
-            safety_checker=job.safety_checker, motion_adapter=job.motion_adapter, batch_size=job.batch_size)
+            safety_checker=job.safety_checker, motion_adapter=job.motion_adapter, batch_size=job.batch_size,
+            loras=job.loras)
 
     return load, "video" if job.motion_adapter else target_for(class_name)
 

@@ -87,6 +87,39 @@ def save_tiny_sd(path: Path, seed: int = 0, safety_checker: bool = False) -> Pat
     return Path(path)
 
 
+def save_tiny_lora(path: Path, pipeline: Path, *, seed: int = 0, rank: int = 4, layout: str = "diffusers",
+                   metadata: dict | None = None, widen: bool = False) -> Path:
+    """A random LoRA for the tiny pipeline at ``pipeline``, saved as one ``.safetensors`` file in diffusers' layout
+    (``unet.…lora_A/lora_B``) or kohya's (``lora_unet_…lora_down/lora_up`` + ``alpha``) — the two that
+    ``load_lora_weights`` reads. Its up-projections are random (PEFT starts them at zero) so that it changes the
+    image. ``widen``: every input dimension doubled, a LoRA made for a bigger model that must not load."""
+    import torch
+    from diffusers import UNet2DConditionModel
+    from diffusers.utils import convert_state_dict_to_diffusers, convert_state_dict_to_kohya
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+    from safetensors.torch import save_file
+
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel.from_pretrained(Path(pipeline) / "unet")
+    unet.add_adapter(LoraConfig(r=rank, lora_alpha=rank, init_lora_weights="gaussian",
+                                target_modules=["to_k", "to_q", "to_v", "to_out.0"]))
+    for name, param in unet.named_parameters():
+        if "lora_B" in name:
+            torch.nn.init.normal_(param, std=0.5)
+    state = get_peft_model_state_dict(unet)
+    if widen:
+        state = {k: torch.cat([v, v], dim=1) if "lora_A" in k else v for k, v in state.items()}
+    if layout == "kohya":
+        tensors = convert_state_dict_to_kohya({f"unet.{k}": v for k, v in state.items()})
+    else:
+        tensors = {f"unet.{k}": v for k, v in convert_state_dict_to_diffusers(state).items()}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(path), metadata=metadata or {})
+    return path
+
+
 def save_tiny_motion_adapter(path: Path, seed: int = 0) -> Path:
     import torch
     from diffusers import MotionAdapter

@@ -124,3 +124,16 @@ def test_generate_command_on_a_server(server, tiny, tmp_path):
         [sys.executable, "-m", "artdirector.cli", "generate", "a fox", "--image-model", server, "--offload", "model",
          "--dtype", "float16"], capture_output=True, text=True, timeout=120)
     assert local.returncode == 2 and "dtype, offload apply to local pipelines" in local.stderr
+
+
+def test_loras_reach_the_server_as_its_own_prompt_tags(server):
+    from artdirector.imaging.lora import parse_lora, split_tags
+    from artdirector.imaging.metadata import a1111_parameters
+
+    idea, tagged = split_tags("a red fox <lora:pixelart:0.8>", local=False)
+    gen = A1111Generator.from_url(server, loras=[parse_lora("ink_wash=0.5", local=False), *tagged])
+    sample = gen.generate([f"{idea}, snow"], [1], GenerationSettings(steps=2))[0]
+    assert StandIn.requests[0]["prompt"] == "a red fox, snow <lora:ink_wash:0.5> <lora:pixelart:0.8>"
+    assert sample.prompt == "a red fox, snow" and [lo["name"] for lo in sample.extra["loras"]] == ["ink_wash",
+                                                                                                   "pixelart"]
+    assert a1111_parameters(sample).splitlines()[0] == StandIn.requests[0]["prompt"]  # what the server was sent
