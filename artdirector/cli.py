@@ -1034,14 +1034,14 @@ def models_convert(kind, checkpoint, out_dir, base) -> None:
 
 @main.group()
 def train() -> None:
-    """Fine-tune the director's language model."""
+    """Fine-tune the director's language model, its critic and tuner, or an image-model LoRA."""
 
 
 def _train_default(kind: str, name: str):
     from artdirector.training import settings
 
     return default_of({"sft": settings.SFTSettings, "rl": settings.RLSettings, "critic": settings.CriticSettings,
-                       "tuner": settings.TunerSettings}[kind], name)
+                       "tuner": settings.TunerSettings, "image-lora": settings.ImageLoraSettings}[kind], name)
 
 
 def _image_lm_options(kind: str, rows: str):
@@ -1107,6 +1107,60 @@ def train_critic_command(data_file, vision, out, steps, batch_size, learning_rat
     report = train_critic(settings, progress=lambda msg: click.echo(msg, err=True))
     click.echo(json.dumps(report, ensure_ascii=False))
 
+
+
+@train.command("image-lora")
+@click.option("--data", "data_dir", required=True, type=click.Path(file_okay=False, exists=True),
+              help="A folder of images; captions in metadata.jsonl ({file_name, text}) or NAME.txt beside each.")
+@click.option("--base", required=True, metavar="PATH|HUB_ID", help="The Stable Diffusion pipeline (1.x/2.x).")
+@click.option("--out", default=_train_default("image-lora", "out"), show_default=True,
+              type=click.Path(file_okay=False), help="Folder for checkpoints and the LoRA; a run there is resumed.")
+@click.option("--max-steps", type=click.IntRange(min=1), default=_train_default("image-lora", "max_steps"),
+              show_default=True)
+@click.option("--resolution", type=click.IntRange(min=8), default=_train_default("image-lora", "resolution"),
+              show_default=True, help="Square training size in pixels (a multiple of 8).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=_train_default("image-lora", "batch_size"),
+              show_default=True)
+@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True),
+              default=_train_default("image-lora", "learning_rate"), show_default=True)
+@click.option("--lora-r", type=click.IntRange(min=1), default=_train_default("image-lora", "lora_r"),
+              show_default=True)
+@click.option("--text-encoder", is_flag=True, help="Also train a LoRA on the text encoder.")
+@click.option("--save-steps", type=click.IntRange(min=1), default=_train_default("image-lora", "save_steps"),
+              show_default=True)
+@click.option("--seed", type=SEED, default=_train_default("image-lora", "seed"), show_default=True)
+@click.option("--trigger", default=None, help="Trigger words (comma-separated) for generate --lora to require.")
+@click.option("--caption-clip", default=None, metavar="PATH|HUB_ID",
+              help="Write missing captions with invert, this CLIP ranking the vocabularies.")
+@click.option("--captioner", default=None, metavar="PATH|HUB_ID|vlm=URL", help="With --caption-clip: the captioner.")
+@click.option("--device", default=None, help="cuda, mps or cpu (default: the best available).")
+@_fail_on_bad_input
+def train_image_lora_command(data_dir, base, out, max_steps, resolution, batch_size, learning_rate, lora_r,
+                             text_encoder, save_steps, seed, trigger, caption_clip, captioner, device) -> None:
+    """Train a LoRA for an image model's UNet (and text encoder) on (image, caption) pairs: diffusers'
+    text-to-image LoRA recipe with PEFT; resumable; the result loads with generate --lora OUT."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from artdirector.training.image_lora import train_image_lora
+    from artdirector.training.settings import ImageLoraSettings
+
+    settings = ImageLoraSettings(data=data_dir, base=base, out=out, max_steps=max_steps, resolution=resolution,
+                                 batch_size=batch_size, learning_rate=learning_rate, lora_r=lora_r,
+                                 text_encoder=text_encoder, save_steps=save_steps, seed=seed, trigger=trigger,
+                                 caption_clip=caption_clip, captioner=captioner, device=device)
+    columns = (TextColumn("image LoRA"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"))
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("steps", total=max_steps, loss="-")
+
+        def progress(*event):
+            if len(event) == 1:  # a message
+                bar.console.print(event[0])
+            else:
+                bar.update(task, completed=event[0], loss=f"{event[2]:.4f}")
+
+        report = train_image_lora(settings, progress=progress)
+    click.echo(json.dumps(report, ensure_ascii=False))
 
 
 @train.command("sft")

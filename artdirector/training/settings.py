@@ -130,3 +130,34 @@ class TunerSettings:
         _positive(self, "learning_rate", "temperature")
         if self.align_steps > self.steps:
             raise BadInput(f"align_steps ({self.align_steps}) cannot exceed steps ({self.steps})")
+
+
+# A LoRA for the image model (``training.image_lora``; ``generate --lora`` reads what it writes).
+@dataclass(frozen=True)
+class ImageLoraSettings:
+    data: str  # a folder of images, captions in metadata.jsonl ({"file_name", "text"}) or NAME.txt beside each
+    base: str  # the diffusers Stable Diffusion pipeline (1.x/2.x) the LoRA is for: a folder or hub id
+    out: str = "artdirector-image-lora"
+    max_steps: int = 500
+    resolution: int = 512  # images are resized (shorter side) and centre-cropped to this square
+    batch_size: int = 1
+    learning_rate: float = 1e-4
+    lora_r: int = 8
+    text_encoder: bool = False  # also a LoRA on the text encoder
+    save_steps: int = 100
+    seed: int = 0
+    trigger: str | None = None  # phrase(s) the LoRA answers to, written where generate --lora reads them
+    caption_clip: str | None = None  # write missing captions with invert (this CLIP ranks the vocabularies)
+    captioner: str | None = None  # and this captioner writes the caption it starts from
+    device: str | None = None
+
+    def __post_init__(self) -> None:
+        check_seed(self.seed)
+        _at_least(self, 1, "max_steps", "batch_size", "lora_r", "save_steps")
+        _at_least(self, 8, "resolution")
+        _positive(self, "learning_rate")
+        if self.resolution % 8:
+            raise BadInput(f"resolution must be a multiple of 8 (got {self.resolution}): the VAE works on 8-pixel "
+                           "blocks")
+        if self.captioner and not self.caption_clip:
+            raise BadInput("--captioner writes missing captions together with --caption-clip CLIP")
