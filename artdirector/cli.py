@@ -257,47 +257,6 @@ def direct(idea, target, as_json, batch, list_vocab, template, count, combinator
         _show(result)
 
 
-@main.command("batch")
-@click.argument("source", metavar="IN", type=click.Path(dir_okay=False, exists=True))
-@click.argument("out", metavar="OUT", type=click.Path(dir_okay=False))
-@click.option("--ray", "ray_address", default=None, is_flag=False, flag_value="local", metavar="[ADDRESS]",
-              help="Run on Ray Data: alone, a Ray instance started on this machine; 'auto' or an address joins a "
-                   "cluster (ray start --head).")
-@click.option("--actors", type=click.IntRange(min=1), default=1, show_default=True,
-              help="With --ray: director actors (each loads the model once).")
-@click.option("--cpus-per-actor", type=click.IntRange(min=1), default=None,
-              help="With --ray: CPUs each actor reserves and decodes with (default: the cluster's CPUs / actors).")
-@click.option("--column", default=default_of(BatchJob, "column"), show_default=True,
-              help="The ideas' column in a table (falls back to 'prompt'); plain text is one idea per line.")
-@click.option("--chunk", type=click.IntRange(min=1), default=default_of(BatchJob, "chunk"), show_default=True,
-              help="Ideas per batched LM call (and per Ray task).")
-@click.option("--target", type=click.Choice(tuple(TARGETS)), default="sd15", show_default=True)
-@direction_options
-@_fail_on_bad_input
-def batch_command(source, out, ray_address, actors, cpus_per_actor, column, chunk, target, **kw) -> None:
-    """Direct every idea of IN (text, CSV, TSV, JSONL or Parquet) into OUT (any of those, by extension), the
-    other columns carried through. Resumable: a re-run skips the rows already done. A bad row becomes an error
-    row (exit 2 at the end); the others still run."""
-    from artdirector.batch.run import run_batch
-
-    if ray_address is None and (actors != 1 or cpus_per_actor):
-        raise InputError("--actors and --cpus-per-actor apply with --ray")
-    director = {k: kw[k] for k in ("backend", "no_rag", "library", "adapter", "base_url", "served_model")}
-    options, load = _direction(kw)
-    job = BatchJob(source=source, out=out, target=target, column=column, chunk=chunk, options=options,
-                   director=director)
-    runner = None
-    if ray_address is not None:
-        from artdirector.batch.ray_runner import make_runner
-
-        runner = make_runner(ray_address, actors, cpus_per_actor)
-    report = run_batch(job, load, runner=runner,
-                       progress=lambda done, total: click.echo(f"directed {done}/{total}", err=True))
-    click.echo(json.dumps(report))
-    if report["errors"]:
-        sys.exit(2)
-
-
 def _direct_template(template: str, target: str, load, options: dict, *, count: int, combinatorial: bool,
                      wildcards: str | None, as_json: bool) -> None:
     from artdirector.templates import ArtDirectorGenerator
@@ -766,6 +725,89 @@ def eval_ideas(data_file, column, limit, system_names, suite, n, seed, out, as_j
     _evaluate("ideas", data_file, items, skipped, limit, system_names, suite, n, seed, out, as_json)
 
 
+def _refuse_image_options(names) -> None:
+    """Image options given to a command without --image-model: said, not ignored."""
+    from click.core import ParameterSource
+
+    context = click.get_current_context()
+    given = [p.opts[0] for p in context.command.params
+             if p.name in names and context.get_parameter_source(p.name) is not ParameterSource.DEFAULT]
+    if given:
+        raise InputError(f"{given[0]} sets up images: add --image-model")
+
+
+BATCH_IMAGE_PARAMS = ("images_per_prompt", "steps", "guidance", "width", "height", "scores", "rank_by", "device",
+                      "dtype", "offload", "batch_size", "no_safety_checker", "loras", "lora_dir")
+BATCH_IMAGE_OPTIONS = tuple(IMAGE_OPTION[k] for k in BATCH_IMAGE_PARAMS)
+
+
+@main.command("batch")
+@click.argument("source", metavar="IN", type=click.Path(dir_okay=False, exists=True))
+@click.argument("out", metavar="OUT", type=click.Path(dir_okay=False))
+@click.option("--ray", "ray_address", default=None, is_flag=False, flag_value="local", metavar="[ADDRESS]",
+              help="Run on Ray Data: alone, a Ray instance started on this machine; 'auto' or an address joins a "
+                   "cluster (ray start --head).")
+@click.option("--actors", type=click.IntRange(min=1), default=1, show_default=True,
+              help="With --ray: director actors (each loads the model once).")
+@click.option("--cpus-per-actor", type=click.IntRange(min=1), default=None,
+              help="With --ray: CPUs each actor reserves and decodes with (default: the cluster's CPUs / actors).")
+@click.option("--column", default=default_of(BatchJob, "column"), show_default=True,
+              help="The ideas' column in a table (falls back to 'prompt'); plain text is one idea per line.")
+@click.option("--chunk", type=click.IntRange(min=1), default=default_of(BatchJob, "chunk"), show_default=True,
+              help="Ideas per batched LM call (and per Ray task).")
+@click.option("--target", type=click.Choice(tuple(TARGETS)), default=None,
+              help="Prompt style (default: sd15, or the image model's own).")
+@click.option("--image-model", default=None, metavar="PATH|HUB_ID|URL",
+              help="Also render every directed row (and score it with --score): " + IMAGE_MODEL_HELP)
+@functools.partial(_stacked, BATCH_IMAGE_OPTIONS)
+@click.option("--images-dir", default=None, type=click.Path(file_okay=False),
+              help="With --image-model: where the images go (default: OUT's name + '-images'; on a cluster, a "
+                   "folder every node can write).")
+@click.option("--image-actors", type=click.IntRange(min=1), default=None,
+              help="With --ray and --image-model: image actors (default: one per GPU, else one).")
+@direction_options
+@_fail_on_bad_input
+def batch_command(source, out, ray_address, actors, cpus_per_actor, column, chunk, target, image_model, images_dir,
+                  image_actors, **kw) -> None:
+    """Direct every idea of IN (text, CSV, TSV, JSONL or Parquet) into OUT (any of those, by extension), the
+    other columns carried through; with --image-model render and score each too. Resumable: a re-run skips the
+    rows already done. A bad row becomes an error row (exit 2 at the end); the others still run."""
+    from pathlib import Path
+
+    from artdirector.batch.run import run_batch
+
+    if ray_address is None and (actors != 1 or cpus_per_actor or image_actors):
+        raise InputError("--actors, --cpus-per-actor and --image-actors apply with --ray")
+    images = None
+    if image_model:
+        from artdirector.batch.images import ImageBatch
+        from artdirector.imaging.pipeline import open_image_model
+
+        _, loras = _loras_of(image_model, kw, ())
+        job = _image_job(image_model, kw, loras=tuple(loras))
+        target = target or open_image_model(job)[1]
+        kw["include"] = (*kw["include"], *_require_triggers(kw, loras))
+        images = ImageBatch(job, images_dir or str(Path(out).with_suffix("")) + "-images", seed=kw["seed"])
+    else:
+        _refuse_image_options((*BATCH_IMAGE_PARAMS, "images_dir", "image_actors"))
+    for k in BATCH_IMAGE_PARAMS:
+        kw.pop(k, None)
+    director = {k: kw[k] for k in ("backend", "no_rag", "library", "adapter", "base_url", "served_model")}
+    options, load = _direction(kw)
+    job = BatchJob(source=source, out=out, target=target or "sd15", column=column, chunk=chunk, options=options,
+                   director=director, images=images)
+    runner = render = None
+    if ray_address is not None:
+        from artdirector.batch.ray_runner import make_renderer, make_runner
+
+        runner, render = make_runner(ray_address, actors, cpus_per_actor), make_renderer(ray_address, image_actors)
+    report = run_batch(job, load, runner=runner, render=render,
+                       progress=lambda done, total: click.echo(f"{done}/{total}", err=True))
+    click.echo(json.dumps(report))
+    if report["errors"]:
+        sys.exit(2)
+
+
 EVAL_IMAGE_OPTIONS = tuple(IMAGE_OPTION[k] for k in ("steps", "guidance", "width", "height", "device", "dtype",
                                                      "offload", "batch_size", "no_safety_checker"))
 
@@ -945,13 +987,7 @@ def serve(host, port, token, queue, image_model, critic_spec, images_dir, kept_r
     check_bind(host, token)
     settings = ServeSettings(token=token or None, queue=queue, kept_runs=kept_runs)
     if not image_model:
-        from click.core import ParameterSource
-
-        context = click.get_current_context()
-        given = [p.opts[0] for p in context.command.params
-                 if p.name in IMAGE_PARAMS and context.get_parameter_source(p.name) is not ParameterSource.DEFAULT]
-        if given:
-            raise InputError(f"{given[0]} sets up images: add --image-model")
+        _refuse_image_options(IMAGE_PARAMS)
     if critic_spec and not image_model:
         raise InputError("--critic judges images: add --image-model")
     if critic_spec:

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -105,3 +106,33 @@ def test_ray_and_local_give_the_same_output(tmp_path):
     assert json.loads(stdout.splitlines()[-1])["rows"] == 21
     rows = [pq.read_table(tmp_path / f).to_pylist() for f in ("local.parquet", "ray.parquet")]
     assert rows[0] == rows[1] and len(rows[0]) == 21 and rows[0][-1]["error"]
+
+
+@pytest.mark.slow
+def test_an_image_stage_renders_and_scores_each_row_alike_in_process_and_on_ray(tiny, tmp_path):
+    """``--image-model``: every directed row rendered with the same seed and scored; on Ray by an image actor
+    (no GPU here, so a CPU one): the same rows, the same pixels, the scores equal up to float rounding (the
+    actor's CLIP runs on another number of threads)."""
+    import numpy as np
+    from PIL import Image
+
+    source = tmp_path / "ideas.jsonl"
+    source.write_text("".join(json.dumps({"idea": i, "id": k}) + "\n" for k, i in enumerate(IDEAS[:5])))
+    images = ["--image-model", tiny.sd, "--steps", "2", "--width", "32", "--height", "32", "--score",
+              f"clip={tiny.clip}", "--chunk", "2"]
+    local = _cli(str(source), str(tmp_path / "local.jsonl"), *images)
+    assert local.wait(timeout=600) == 0, local.stderr.read()
+    on_ray = _cli(str(source), str(tmp_path / "ray.jsonl"), *images, "--ray")
+    stdout, stderr = on_ray.communicate(timeout=600)
+    assert on_ray.returncode == 0, stderr
+    assert json.loads(stdout.splitlines()[-1])["rendered"] == 5
+    rows = [[json.loads(line) for line in (tmp_path / f).read_text().splitlines()]
+            for f in ("local.jsonl", "ray.jsonl")]
+    for a, b in zip(*rows):
+        assert Path(a["image"]).is_file() and set(a["scores"]) == {"clip"}
+        assert np.array_equal(np.asarray(Image.open(a["image"])), np.asarray(Image.open(b["image"])))
+        assert a["scores"]["clip"] == pytest.approx(b["scores"]["clip"], rel=1e-5)  # other threads: float rounding
+        assert {**a, "image": 0, "images": 0, "scores": 0} == {**b, "image": 0, "images": 0, "scores": 0}
+    assert Path(rows[0][0]["image"]).parent.parent == tmp_path / "local-images"
+    plain = _cli(str(source), str(tmp_path / "x.jsonl"), "--steps", "2")
+    assert plain.wait(timeout=120) == 2 and "--steps sets up images: add --image-model" in plain.stderr.read()

@@ -32,6 +32,35 @@ class DirectorActor:
         return {"chunk": batch["chunk"], "rows": done}
 
 
+class ImageActor:
+    """One pipeline (and its scorers) per actor; a GPU each where the cluster has them."""
+
+    def __init__(self, images):
+        from artdirector.batch.images import ImageWorker
+
+        self.worker = ImageWorker(images)
+
+    def __call__(self, batch: dict) -> dict:
+        done = [json.dumps(self.worker(json.loads(rows)), ensure_ascii=False) for rows in batch["rows"]]
+        return {"chunk": batch["chunk"], "rows": done}
+
+
+def _stream(actor, args: tuple, chunks: Sequence[list[dict]], actors: int, **resources) -> Iterable[list[dict]]:
+    """``chunks`` through ``map_batches`` over a pool of ``actors`` ``actor(*args)``, each chunk one item; the
+    finished chunks yielded as they arrive."""
+    import ray.data
+
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    items = [{"chunk": k, "rows": json.dumps(rows, ensure_ascii=False)} for k, rows in enumerate(chunks)]
+    dataset = ray.data.from_items(items, override_num_blocks=len(items))
+    done = dataset.map_batches(actor, fn_constructor_args=args, batch_size=1, batch_format="numpy",
+                               compute=ray.data.ActorPoolStrategy(size=actors), **resources)
+    for batch in done.iter_batches(batch_size=1, batch_format="numpy"):
+        for rows in batch["rows"]:
+            yield json.loads(rows)
+
+
 def connect(address: str | None) -> int:
     """Start or join Ray; the CPUs it has."""
     import ray
@@ -47,19 +76,21 @@ def make_runner(address: str | None = None, actors: int = 1, cpus_per_actor: int
     """A ``run_batch`` runner on Ray with ``actors`` director actors."""
 
     def runner(job, chunks: Sequence[list[dict]], load: Callable) -> Iterable[list[dict]]:
-        import ray.data
-
-        cpus = connect(address)
-        each = cpus_per_actor or max(1, cpus // actors)
-        context = ray.data.DataContext.get_current()
-        context.enable_progress_bars = False
-        items = [{"chunk": k, "rows": json.dumps(rows, ensure_ascii=False)} for k, rows in enumerate(chunks)]
-        dataset = ray.data.from_items(items, override_num_blocks=len(items))
-        directed = dataset.map_batches(DirectorActor, fn_constructor_args=(job, load, each), batch_size=1,
-                                       batch_format="numpy", num_cpus=each,
-                                       compute=ray.data.ActorPoolStrategy(size=actors))
-        for batch in directed.iter_batches(batch_size=1, batch_format="numpy"):
-            for rows in batch["rows"]:
-                yield json.loads(rows)
+        each = cpus_per_actor or max(1, connect(address) // actors)
+        yield from _stream(DirectorActor, (job, load, each), chunks, actors, num_cpus=each)
 
     return runner
+
+
+def make_renderer(address: str | None = None, actors: int | None = None):
+    """A ``run_batch`` image stage on Ray: ``actors`` image actors (default: one per GPU, else one), each holding
+    a GPU when the cluster has GPUs."""
+
+    def render(images, chunks: Sequence[list[dict]]) -> Iterable[list[dict]]:
+        import ray
+
+        connect(address)
+        gpus = int(ray.cluster_resources().get("GPU", 0))
+        yield from _stream(ImageActor, (images,), chunks, actors or max(gpus, 1), num_gpus=1 if gpus else 0)
+
+    return render

@@ -12,6 +12,8 @@ Stages:
 4. **Direct** each chunk — in this process with the director loaded once, or on Ray Data
    (``batch.ray_runner``: one director per actor) — and append each finished chunk to the journal at once,
    so a kill loses at most the chunks in flight.
+   With an image model (``job.images``), every directed row is then rendered and scored the same way
+   (``batch.images``; on Ray by image actors holding a GPU each), its row replaced in the journal.
 5. **Write** OUT from everything done, in input order, atomically; then the journal goes.
 """
 
@@ -40,6 +42,7 @@ class BatchJob:
     chunk: int = CHUNK
     options: dict = field(default_factory=dict)  # ArtDirector.direct_many's options (constraints, n, seed, ...)
     director: dict = field(default_factory=dict)  # how the director is loaded (backend, library, adapter)
+    images: object = None  # batch.images.ImageBatch: render and score every directed row too
 
     def __post_init__(self) -> None:
         if self.chunk < 1:
@@ -50,7 +53,8 @@ class BatchJob:
     def fingerprint(self) -> str:
         """What makes two runs' rows comparable: the options, never the runner."""
         described = {"target": self.target, "director": self.director,
-                     "options": {k: repr(v) for k, v in sorted(self.options.items())}}  # dataclasses: by value
+                     "options": {k: repr(v) for k, v in sorted(self.options.items())},  # dataclasses: by value
+                     "images": self.images.describe() if self.images else None}
         return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -130,7 +134,7 @@ def _read_out(path: str) -> Iterable[dict]:
     out = []
     for _, record, _text, _error in read_records(path, "idea"):
         record = dict(record)
-        for key in ("parts", "notes"):
+        for key in ("parts", "notes", "candidates", "images", "scores"):
             if isinstance(record.get(key), str):
                 record[key] = json.loads(record[key])
         if isinstance(record.get("line"), str):
@@ -170,14 +174,18 @@ def direct_chunk(director, rows: Sequence[dict], job: BatchJob) -> list[dict]:
 def run_local(job: BatchJob, chunks: Sequence[list[dict]], load: Callable) -> Iterable[list[dict]]:
     """The chunks directed in this process, the director loaded once; each yielded as it is done."""
     director = load()
-    for chunk in chunks:
-        yield direct_chunk(director, chunk, job)
+    try:
+        for chunk in chunks:
+            yield direct_chunk(director, chunk, job)
+    finally:
+        director.lm.close()  # before an image stage loads its pipeline
 
 
-def run_batch(job: BatchJob, load: Callable, *, runner: Callable | None = None,
+def run_batch(job: BatchJob, load: Callable, *, runner: Callable | None = None, render: Callable | None = None,
               progress: Callable | None = None) -> dict:
-    """Run ``job``; ``runner(job, chunks, load)`` yields finished chunks (default ``run_local``; Ray's is
-    ``batch.ray_runner.runner``). Returns counts and seconds; writes OUT."""
+    """Run ``job``; ``runner(job, chunks, load)`` yields directed chunks (default ``run_local``; Ray's from
+    ``batch.ray_runner.make_runner``), ``render(images, chunks)`` rendered ones when ``job.images`` is set
+    (default ``batch.images.render_local``). Returns counts and seconds; writes OUT."""
     start = time.perf_counter()
     # 1. Read.
     rows = read_input(job)
@@ -190,17 +198,15 @@ def run_batch(job: BatchJob, load: Callable, *, runner: Callable | None = None,
     # 4. Direct, journalling each chunk as it comes back.
     journal = journal_path(job.out)
     if chunks:
-        journal.parent.mkdir(parents=True, exist_ok=True)
-        if not journal.is_file():
-            journal.write_text(json.dumps({"fingerprint": job.fingerprint(), "source": job.source}) + "\n")
-        with open(journal, "a", encoding="utf-8") as f:
-            for finished in (runner or run_local)(job, chunks, load):
-                f.write(json.dumps({"rows": finished}, ensure_ascii=False) + "\n")
-                f.flush()
-                for row in finished:
-                    done[row["line"]] = row
-                if progress:
-                    progress(len(done) - resumed, len(todo))
+        _journal(journal, job, (runner or run_local)(job, chunks, load), done, progress, 0, len(todo))
+    # 4b. Render and score every directed row that has no image yet (its row in the journal replaced).
+    unrendered = [done[r["line"]] for r in rows if r["line"] in done and not done[r["line"]].get("error")
+                  and not done[r["line"]].get("image")] if job.images else []
+    if unrendered:
+        from artdirector.batch.images import render_local
+
+        chunks = [unrendered[k:k + job.chunk] for k in range(0, len(unrendered), job.chunk)]
+        _journal(journal, job, (render or render_local)(job.images, chunks), done, progress, 0, len(unrendered))
     # 5. Write OUT in input order; the journal's work is now in it.
     final = [done.get(r["line"], r) for r in rows]
     write_rows(job.out, final)
@@ -209,5 +215,24 @@ def run_batch(job: BatchJob, load: Callable, *, runner: Callable | None = None,
         {"fingerprint": job.fingerprint(), "source": job.source, "rows": len(final), "errors": errors}) + "\n")
     journal.unlink(missing_ok=True)
     seconds = time.perf_counter() - start
-    return {"rows": len(final), "directed": len(todo), "resumed": resumed, "errors": errors, "out": job.out,
-            "seconds": round(seconds, 3), "ideas_per_s": round(len(todo) / seconds, 3) if todo else None}
+    return {"rows": len(final), "directed": len(todo), "resumed": resumed, "rendered": len(unrendered),
+            "errors": errors, "out": job.out, "seconds": round(seconds, 3),
+            "ideas_per_s": round(len(todo) / seconds, 3) if todo else None}
+
+
+def _journal(journal: Path, job: BatchJob, finished_chunks: Iterable[list[dict]], done: dict, progress, before: int,
+             total: int) -> None:
+    """Append each finished chunk to the journal as it arrives (a kill loses only chunks in flight)."""
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    if not journal.is_file():
+        journal.write_text(json.dumps({"fingerprint": job.fingerprint(), "source": job.source}) + "\n")
+    count = 0
+    with open(journal, "a", encoding="utf-8") as f:
+        for finished in finished_chunks:
+            f.write(json.dumps({"rows": finished}, ensure_ascii=False) + "\n")
+            f.flush()
+            for row in finished:
+                done[row["line"]] = row
+            count += len(finished)
+            if progress:
+                progress(before + count, total)
