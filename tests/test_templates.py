@@ -60,7 +60,7 @@ def test_the_generator_plugs_into_dynamicprompts_and_brings_the_negatives(tmp_pa
     generator = ArtDirectorGenerator(director, combinatorial=True, wildcards=tmp_path)
     assert isinstance(generator, PromptGenerator)
     prompts = generator.generate("a {fox|cat} in snow", 10)
-    assert prompts == ["a fox in snow, oil painting, dramatic lighting", "a cat in snow, oil painting, dramatic lighting"]
+    assert prompts == [f"a {x} in snow, oil painting, dramatic lighting" for x in ("fox", "cat")]
     assert len(generator.negative_prompts) == 2 and all("blurry" in n for n in generator.negative_prompts)
 
 
