@@ -206,6 +206,15 @@ def _idea(words: tuple[str, ...], example: str):
     return checked
 
 
+TEMPLATE_OPTIONS = (  # direct --template, batch --templates
+    click.option("--count", type=click.IntRange(min=1), default=1, show_default=True,
+                 help="Templates: random expansions of each (with --combinatorial: at most this many)."),
+    click.option("--combinatorial", is_flag=True, help="Templates: every combination, in order."),
+    click.option("--wildcards", "wildcards_dir", default=None, type=click.Path(file_okay=False),
+                 help="Templates: the wildcard folder (default: 'wildcards' in the user directory)."),
+)
+
+
 @main.command()
 @click.argument("idea", nargs=-1)
 @click.option("--target", type=click.Choice(tuple(TARGETS)), default="sd15", show_default=True,
@@ -218,11 +227,7 @@ def _idea(words: tuple[str, ...], example: str):
 @click.option("--template", default=None, metavar="TEMPLATE",
               help="A dynamicprompts template, e.g. 'a {red|blue} car in __place__': each expansion is directed "
                    "(JSON Lines with --json); a missing wildcard is written by the director and kept.")
-@click.option("--count", type=click.IntRange(min=1), default=1, show_default=True,
-              help="With --template: random expansions (with --combinatorial: at most this many).")
-@click.option("--combinatorial", is_flag=True, help="With --template: every combination, in order.")
-@click.option("--wildcards", "wildcards_dir", default=None, type=click.Path(file_okay=False),
-              help="With --template: the wildcard folder (default: 'wildcards' in the user directory).")
+@functools.partial(_stacked, TEMPLATE_OPTIONS)
 @direction_options
 @_fail_on_bad_input
 def direct(idea, target, as_json, batch, list_vocab, template, count, combinatorial, wildcards_dir, **kw) -> None:
@@ -765,10 +770,13 @@ BATCH_IMAGE_OPTIONS = tuple(IMAGE_OPTION[k] for k in BATCH_IMAGE_PARAMS)
                    "folder every node can write).")
 @click.option("--image-actors", type=click.IntRange(min=1), default=None,
               help="With --ray and --image-model: image actors (default: one per GPU, else one).")
+@click.option("--templates", is_flag=True, help="Each row is a dynamicprompts template: one output row per "
+              "expansion (direct --template).")
+@functools.partial(_stacked, TEMPLATE_OPTIONS)
 @direction_options
 @_fail_on_bad_input
 def batch_command(source, out, ray_address, actors, cpus_per_actor, column, chunk, target, image_model, images_dir,
-                  image_actors, **kw) -> None:
+                  image_actors, templates, count, combinatorial, wildcards_dir, **kw) -> None:
     """Direct every idea of IN (text, CSV, TSV, JSONL or Parquet) into OUT (any of those, by extension), the
     other columns carried through; with --image-model render and score each too. Resumable: a re-run skips the
     rows already done. A bad row becomes an error row (exit 2 at the end); the others still run."""
@@ -792,10 +800,13 @@ def batch_command(source, out, ray_address, actors, cpus_per_actor, column, chun
         _refuse_image_options((*BATCH_IMAGE_PARAMS, "images_dir", "image_actors"))
     for k in BATCH_IMAGE_PARAMS:
         kw.pop(k, None)
+    if not templates and (combinatorial or wildcards_dir or count != 1):
+        raise InputError("--count, --combinatorial and --wildcards apply with --templates")
+    expanding = {"count": count, "combinatorial": combinatorial, "seed": kw["seed"], "wildcards": wildcards_dir}
     director = {k: kw[k] for k in ("backend", "no_rag", "library", "adapter", "base_url", "served_model")}
     options, load = _direction(kw)
     job = BatchJob(source=source, out=out, target=target or "sd15", column=column, chunk=chunk, options=options,
-                   director=director, images=images)
+                   director=director, images=images, templates=expanding if templates else None)
     runner = render = None
     if ray_address is not None:
         from artdirector.batch.ray_runner import make_renderer, make_runner

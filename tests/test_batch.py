@@ -1,5 +1,6 @@
 """``artdirector batch``: formats and carried columns, error rows, resume after a kill, and Ray ≡ local."""
 
+import csv
 import json
 import os
 import signal
@@ -136,3 +137,20 @@ def test_an_image_stage_renders_and_scores_each_row_alike_in_process_and_on_ray(
     assert Path(rows[0][0]["image"]).parent.parent == tmp_path / "local-images"
     plain = _cli(str(source), str(tmp_path / "x.jsonl"), "--steps", "2")
     assert plain.wait(timeout=120) == 2 and "--steps sets up images: add --image-model" in plain.stderr.read()
+
+
+def test_rows_as_templates_become_one_row_per_expansion_and_resume_by_expansion(tmp_path):
+    (tmp_path / "wc").mkdir()
+    (tmp_path / "wc" / "place.txt").write_text("a park\na beach\n")
+    source, out = tmp_path / "templates.txt", tmp_path / "out.csv"
+    source.write_text("a {red|blue} car in __place__\na __creature__\n")
+    templates = {"count": 10, "combinatorial": True, "seed": 0, "wildcards": str(tmp_path / "wc")}
+    report = run_batch(BatchJob(str(source), str(out), templates=templates), dummy_director)
+    rows = list(csv.DictReader(out.open()))
+    assert report["rows"] == 5 and [r["expansion"] for r in rows[:4]] == ["0", "1", "2", "3"]
+    assert {r["idea"] for r in rows[:4]} == {f"a {c} car in {p}" for c in ("red", "blue")
+                                             for p in ("a park", "a beach")}
+    assert rows[0]["template"] == "a {red|blue} car in __place__" and rows[0]["prompt"].startswith(rows[0]["idea"])
+    assert "could not write entries for __creature__" in rows[4]["error"]  # the double writes no list: an error row
+    again = run_batch(BatchJob(str(source), str(out), templates=templates), dummy_director)
+    assert (again["resumed"], again["directed"]) == (5, 0)  # the error row too: its input has not changed

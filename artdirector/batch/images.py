@@ -4,8 +4,9 @@ Runs after the directions, chunk by chunk, like them: in process, or on Ray with
 (``num_gpus=1`` each when the cluster has GPUs). A worker keeps the pipeline and its scorers loaded between
 chunks (``ImageStages(resident=True)``: a batch is about throughput). Every row uses the same seeds (``--seed``,
 +1, … for ``--images-per-prompt``), as a fixed-seed A1111 batch does, so a row always gives the same pictures
-whichever worker renders it. Files go to ``images_dir/<first line of the chunk>/`` (on a cluster, a folder every
-node can write); each output row gains ``image`` (the best by ``rank_by``), ``images`` and ``scores``.
+whichever worker renders it. Files go to ``images_dir/<line>-<expansion>/`` of each chunk's first row (on a
+cluster, a folder every node can write); each output row gains ``image`` (the best by ``rank_by``), ``images``
+and ``scores``.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class ImageWorker:
         self.batch, self.stages = batch, ImageStages(batch.job, resident=True)
 
     def __call__(self, rows: Sequence[dict]) -> list[dict]:
+        from artdirector.batch.run import key
         from artdirector.imaging.bestofn import PromptJob, generate_and_rank
 
         job = self.batch.job
@@ -44,8 +46,8 @@ class ImageWorker:
         jobs = [PromptJob(r["prompt"], r["negative_prompt"] or "", "directed", k) for k, r in enumerate(rows)]
         scorers = {name: (lambda name=name: self.stages._scorer(name)) for name in job.scorers}
         ranking = generate_and_rank(self.stages.generator(), jobs, seeds, job.settings, scorers,
-                                    Path(self.batch.images_dir) / f"{rows[0]['line']:06d}", rank_by=job.rank_by,
-                                    unload=False)
+                                    Path(self.batch.images_dir) / "{:06d}-{:04d}".format(*key(rows[0])),
+                                    rank_by=job.rank_by, unload=False)
         out = []
         for k, row in enumerate(rows):
             mine = [s for s in ranking.images if s.job.candidate == k]

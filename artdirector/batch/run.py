@@ -30,7 +30,12 @@ from artdirector.batch.table import write_rows
 from artdirector.errors import BadInput
 
 CHUNK = 32  # ideas per batched LM call (and per Ray task)
-OUTPUTS = ("line", "idea", "prompt", "negative_prompt", "target", "parts", "notes", "error")
+OUTPUTS = ("line", "expansion", "template", "idea", "prompt", "negative_prompt", "target", "parts", "notes", "error")
+
+
+def key(row: dict) -> tuple[int, int]:
+    """A row's place: its input line, and which expansion of that line's template (0 without templates)."""
+    return int(row["line"]), int(row.get("expansion") or 0)
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,7 @@ class BatchJob:
     options: dict = field(default_factory=dict)  # ArtDirector.direct_many's options (constraints, n, seed, ...)
     director: dict = field(default_factory=dict)  # how the director is loaded (backend, library, adapter)
     images: object = None  # batch.images.ImageBatch: render and score every directed row too
+    templates: dict | None = None  # each row is a template: templates.expand's options (count, combinatorial, ...)
 
     def __post_init__(self) -> None:
         if self.chunk < 1:
@@ -54,7 +60,7 @@ class BatchJob:
         """What makes two runs' rows comparable: the options, never the runner."""
         described = {"target": self.target, "director": self.director,
                      "options": {k: repr(v) for k, v in sorted(self.options.items())},  # dataclasses: by value
-                     "images": self.images.describe() if self.images else None}
+                     "images": self.images.describe() if self.images else None, "templates": self.templates}
         return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -62,27 +68,54 @@ def journal_path(out: str | Path) -> Path:
     return Path(str(out) + ".journal.jsonl")
 
 
-def read_input(job: BatchJob) -> list[dict]:
-    """Every row of the input: carried columns, ``line``, ``idea``; ``error`` for a row that cannot be directed."""
+def read_input(job: BatchJob, load: Callable | None = None) -> list[dict]:
+    """Every row of the input: carried columns, ``line``, ``idea``; ``error`` for a row that cannot be directed.
+    With ``job.templates`` each row's text is a template and becomes one row per expansion (``template``,
+    ``expansion``); a missing wildcard is written by the director's LM (``load`` gives it, loaded once)."""
     from artdirector.brief import check_idea
     from artdirector.readers import TABLES, read_records
 
     column = job.column
     if Path(job.source).suffix.lower() in TABLES:
         column = _idea_column(job.source, job.column)
-    rows = []
+    rows, lm = [], []
     for line, record, text, error in read_records(job.source, column):
-        if error is None:
+        carried = {(f"input_{k}" if k in OUTPUTS else k): v for k, v in record.items() if k != column}
+        expansions = [(None, text)]
+        if error is None and job.templates is not None:
             try:
-                text = check_idea(text).text
+                expansions = list(enumerate(_expand(text, job.templates, load, lm)))
             except BadInput as e:
                 error = str(e)
-        carried = {(f"input_{k}" if k in OUTPUTS else k): v for k, v in record.items() if k != column}
-        rows.append({**carried, "line": line, "idea": text if error is None else None,
-                     **({"error": f"line {line}: {error}"} if error else {})})
+        for k, idea in expansions:
+            problem = error
+            if problem is None:
+                try:
+                    idea = check_idea(idea).text
+                except BadInput as e:
+                    problem = str(e)
+            place = {"line": line} if k is None else {"line": line, "expansion": k, "template": text}
+            rows.append({**carried, **place, "idea": idea if problem is None else None,
+                         **({"error": f"line {line}: {problem}"} if problem else {})})
+    for director in lm:
+        director.lm.close()  # the runner loads its own
     if not rows:
         raise BadInput(f"{job.source} holds no rows")
     return rows
+
+
+def _expand(template: str, options: dict, load: Callable | None, loaded: list) -> list[str]:
+    """The template's expansions; the director is loaded (once, into ``loaded``) only if a wildcard is missing."""
+    from artdirector.templates import expand
+
+    try:
+        return expand(template, **options)
+    except BadInput as e:
+        if "no wildcard file" not in str(e) or load is None:
+            raise
+    if not loaded:
+        loaded.append(load())
+    return expand(template, lm=loaded[0].lm, **options)
 
 
 def _idea_column(path: str, column: str) -> str:
@@ -100,8 +133,8 @@ def _idea_column(path: str, column: str) -> str:
 
 
 def done_rows(job: BatchJob, rows: Sequence[dict]) -> dict[int, dict]:
-    """Rows already directed, by line: from OUT (same line, same idea) and from an interrupted run's journal."""
-    done: dict[int, dict] = {}
+    """Rows already directed, by ``key``: from OUT (same place, same idea) and from an interrupted run's journal."""
+    done: dict[tuple[int, int], dict] = {}
     journal = journal_path(job.out)
     if journal.is_file():
         lines = journal.read_text(encoding="utf-8").splitlines()
@@ -111,17 +144,17 @@ def done_rows(job: BatchJob, rows: Sequence[dict]) -> dict[int, dict]:
         for text in lines[1:]:
             try:
                 for row in json.loads(text)["rows"]:
-                    done[row["line"]] = row
+                    done[key(row)] = row
             except (ValueError, KeyError):  # the chunk being written when the run was killed
                 continue
     sidecar = Path(str(job.out) + ".batch.json")
     if Path(job.out).is_file() and sidecar.is_file():
         if json.loads(sidecar.read_text())["fingerprint"] != job.fingerprint():
             raise BadInput(f"{job.out} was made with other options: give another OUT, or delete it")
-        ideas = {r["line"]: r["idea"] for r in rows}
+        ideas = {key(r): r["idea"] for r in rows}
         for row in _read_out(job.out):
-            if row.get("line") in ideas and row.get("idea") == ideas[row["line"]]:
-                done.setdefault(row["line"], row)
+            if "line" in row and key(row) in ideas and row.get("idea") == ideas[key(row)]:
+                done.setdefault(key(row), row)
     return done
 
 
@@ -134,11 +167,12 @@ def _read_out(path: str) -> Iterable[dict]:
     out = []
     for _, record, _text, _error in read_records(path, "idea"):
         record = dict(record)
-        for key in ("parts", "notes", "candidates", "images", "scores"):
-            if isinstance(record.get(key), str):
-                record[key] = json.loads(record[key])
-        if isinstance(record.get("line"), str):
-            record["line"] = int(record["line"])
+        for name in ("parts", "notes", "candidates", "images", "scores"):  # JSON text in flat formats
+            if isinstance(record.get(name), str):
+                record[name] = json.loads(record[name]) if record[name] else None
+        for name in ("line", "expansion"):
+            if isinstance(record.get(name), str) and record[name]:
+                record[name] = int(record[name])
         record = {k: (None if v == "" and k in ("error", "idea") else v) for k, v in record.items()}
         out.append(record)
     return out
@@ -188,27 +222,27 @@ def run_batch(job: BatchJob, load: Callable, *, runner: Callable | None = None, 
     (default ``batch.images.render_local``). Returns counts and seconds; writes OUT."""
     start = time.perf_counter()
     # 1. Read.
-    rows = read_input(job)
+    rows = read_input(job, load)
     # 2. Resume.
     done = done_rows(job, rows)
     resumed = len(done)
     # 3. Plan what is left.
-    todo = [r for r in rows if "error" not in r and r["line"] not in done]
+    todo = [r for r in rows if "error" not in r and key(r) not in done]
     chunks = [todo[k:k + job.chunk] for k in range(0, len(todo), job.chunk)]
     # 4. Direct, journalling each chunk as it comes back.
     journal = journal_path(job.out)
     if chunks:
         _journal(journal, job, (runner or run_local)(job, chunks, load), done, progress, 0, len(todo))
     # 4b. Render and score every directed row that has no image yet (its row in the journal replaced).
-    unrendered = [done[r["line"]] for r in rows if r["line"] in done and not done[r["line"]].get("error")
-                  and not done[r["line"]].get("image")] if job.images else []
+    unrendered = [done[key(r)] for r in rows if key(r) in done and not done[key(r)].get("error")
+                  and not done[key(r)].get("image")] if job.images else []
     if unrendered:
         from artdirector.batch.images import render_local
 
         chunks = [unrendered[k:k + job.chunk] for k in range(0, len(unrendered), job.chunk)]
         _journal(journal, job, (render or render_local)(job.images, chunks), done, progress, 0, len(unrendered))
     # 5. Write OUT in input order; the journal's work is now in it.
-    final = [done.get(r["line"], r) for r in rows]
+    final = [done.get(key(r), r) for r in rows]
     write_rows(job.out, final)
     errors = sum(1 for r in final if r.get("error"))
     Path(str(job.out) + ".batch.json").write_text(json.dumps(
@@ -232,7 +266,7 @@ def _journal(journal: Path, job: BatchJob, finished_chunks: Iterable[list[dict]]
             f.write(json.dumps({"rows": finished}, ensure_ascii=False) + "\n")
             f.flush()
             for row in finished:
-                done[row["line"]] = row
+                done[key(row)] = row
             count += len(finished)
             if progress:
                 progress(before + count, total)
