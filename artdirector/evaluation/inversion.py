@@ -35,8 +35,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from artdirector.errors import BadInput
 
@@ -47,6 +46,9 @@ NOT_HERE = {"lpips": "LPIPS' backbones (AlexNet/VGG) come from torchvision, whic
                      "project's reference machine; not built",
             "fid_inception": "Inception FID's network comes from torchvision too; fid_clip is the same Fréchet "
                              "distance in CLIP's feature space"}
+if TYPE_CHECKING:
+    import numpy as np
+
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
 
@@ -61,6 +63,7 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     (pytorch-fid, clean-fid, torch-fidelity) import torchvision."""
     import warnings
 
+    import numpy as np
     from scipy import linalg
 
     mu_a, mu_b = a.mean(0), b.mean(0)
@@ -109,6 +112,8 @@ def evaluate_inversion(pairs: Sequence[dict], *, clip: str, out: Path, captioner
     """Score every system on ``pairs`` (rows with ``image``, a path, and ``prompt``) and write ``report.json``,
     ``report.md``, ``metrics.png`` and the regenerated images to ``out``. ``generator`` loads an
     ``ImageGenerator`` (regenerate-and-compare), e.g. ``ImageStages(job).generator``."""
+    import numpy as np
+
     from artdirector.imaging.base import GenerationSettings
     from artdirector.inversion.captioner import check_captioner, load_captioner
     from artdirector.inversion.interrogate import interrogate
