@@ -46,6 +46,16 @@ MEDIA = {
     "illustration": ("illustration", "cartoon", "anime", "manga", "comic", "concept art", "digital art",
                      "vector art", "cel shaded"),
 }
+# Families that make one picture look like two: photo with anything else, and paint, pencil and 3D with each
+# other (illustration — concept art, digital art — sits with any of the three).
+CLASHES = {frozenset(p) for p in (("photo", "painting"), ("photo", "render"), ("photo", "drawing"),
+                                   ("photo", "illustration"), ("painting", "render"), ("painting", "drawing"),
+                                   ("drawing", "render"))}
+# A stylised look and a realistic one contradict each other, whatever the medium ("vector art ... photorealistic").
+STYLISED = ("vector art", "vector", "cartoon", "anime", "manga", "comic", "cel shaded", "cel-shaded", "flat colors",
+            "flat colours", "pixel art", "chibi", "low poly", "clipart", "clip art", "sticker")
+REALISTIC = ("photorealistic", "photorealism", "photo realistic", "hyperrealistic", "hyper realistic",
+             "hyperrealism", "hyper-realistic", "realistic", "realism", "lifelike", "true to life")
 # Specific paints: a watercolor idea takes no oil painting, and so on.
 PAINTS = ("oil", "watercolor", "watercolour", "acrylic", "gouache", "tempera", "fresco")
 COLOURS = ("red", "blue", "green", "yellow", "orange", "purple", "violet", "pink", "teal", "turquoise", "cyan",
@@ -97,6 +107,12 @@ def families(text: str, table: dict[str, Iterable[str]]) -> list[str]:
     """The families of ``table`` whose words ``text`` names (whole words), in table order."""
     low = text.lower()
     return [name for name, terms in table.items() if any(contains(low, t) for t in terms)]
+
+
+def _look(low: str) -> str | None:
+    """"stylised" or "realistic" when the lower-case text says one (and not both), else None."""
+    stylised, realistic = (any(contains(low, t) for t in terms) for terms in (STYLISED, REALISTIC))
+    return None if stylised == realistic else "stylised" if stylised else "realistic"
 
 
 def colours_named(text: str, *, golden: bool = True) -> set[str]:
@@ -165,8 +181,11 @@ class Guards:
         low = idea.lower()
         self.said_media = families(idea, MEDIA)
         self.medium = self.said_media[0] if self.said_media else None  # the direction's family, once known
+        self.media = set(self.said_media)  # every family the direction holds so far
         self.paints = [x for x in PAINTS if contains(low, x)]
         self.colours = colours_named(idea, golden=False)
+        self.said_look = _look(low)
+        self.look = self.said_look or ("realistic" if self.medium == "photo" else None)
         self.times = set(families(idea, TIMES))
         self.weather = set(families(idea, WEATHER))
 
@@ -180,9 +199,15 @@ class Guards:
         mine = families(phrase, MEDIA)
         if self.medium and any(f != self.medium for f in mine):
             other = next(f for f in mine if f != self.medium)
-            if self.said_media or "photo" in (self.medium, other):
+            clash = next((held for held in self.media for f in mine if frozenset((f, held)) in CLASHES), None)
+            if self.said_media or clash:
                 whose = "idea" if self.said_media else "direction"
-                return Fault("medium", phrase, f"it is {other}, and the {whose} is {self.medium}"), None
+                held = self.medium if self.said_media else clash
+                return Fault("medium", phrase, f"it is {other}, and the {whose} is {held}"), None
+        look = _look(low)
+        if look and self.look and look != self.look:
+            return Fault("medium", phrase, f"it is {look}, and the {'idea' if self.said_look else 'direction'} is "
+                                           f"{self.look}"), None
         if self.medium == "photo" and artist and "photo" not in mine:
             return Fault("medium", phrase, "a painter's name in a photo direction"), None
         other_paint = [x for x in PAINTS if contains(low, x) and x not in self.paints]
@@ -211,6 +236,9 @@ class Guards:
             return Fault("redundant", phrase, f"one {kind} token is enough"), None
         if mine and self.medium is None:
             self.medium = mine[0]  # the best-ranked medium decides the direction's family
+        self.media.update(mine)  # and no later phrase may clash with any family taken
+        if look and self.look is None:
+            self.look = look
         return None, None
 
 

@@ -133,10 +133,23 @@ def _join(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
+MASS_NOUNS = ("art", "photography", "artwork", "realism", "design", "cgi", "3d")  # "vector art", not "a vector art"
+PARTICLES = frozenset({"van", "von", "de", "da", "di", "del", "der", "den", "la", "le", "du", "of", "the", "and",
+                       "y", "ter"})
+
+
 def _article(phrase: str) -> str:
-    if phrase.split()[0].lower() in ("a", "an", "the") or phrase.endswith("s"):
+    first, last = phrase.split()[0].lower(), phrase.split()[-1].lower()
+    if first in ("a", "an", "the") or phrase.endswith("s") or last in MASS_NOUNS:
         return phrase
     return ("an " if phrase[0].lower() in "aeiou" else "a ") + phrase
+
+
+def _name(artist: str) -> str:
+    """An artist's name as a name ("vincent van gogh" → "Vincent van Gogh"): T5 reads case."""
+    words = artist.split()
+    return " ".join(w if (w in PARTICLES and i) or not w.islower() else w[:1].upper() + w[1:]
+                    for i, w in enumerate(words))
 
 
 def _cap(text: str) -> str:
@@ -157,28 +170,32 @@ def _described(phrases: list[str], says: str, noun: str) -> list[str]:
 
 def _prose(idea: str, parts: dict[str, list[str]]) -> str:
     """Descriptive sentences for T5-read models: the idea and its details; how it is made (medium, style,
-    artist); then light, palette, framing and mood as one description; at most one quality phrase."""
+    artist) and lit, as one sentence; then palette, framing and mood; at most one quality phrase."""
     get = parts.get
     first = idea.rstrip(" .!?")
     if get("subject"):
         first += ", with " + _join(get("subject"))
     sentences = [first + (idea.rstrip()[-1] if idea.rstrip()[-1:] in "!?" else ".")]
-    artists = [a[3:] if a.lower().startswith("by ") else a for a in get("artist", [])]
+    artists = [_name(a[3:] if a.lower().startswith("by ") else a) for a in get("artist", [])]
+    # A genre filed as a mood ("concept art", "fantasy art") says how the picture is made: a style.
+    genres = [m for m in get("mood", []) if m.split()[-1].lower() in ("art", "artwork", "painting", "illustration")]
+    styles = [*get("style", []), *genres]
     look = ""
     if get("medium"):
         look = _cap(_article(_join(get("medium"))))
-        if get("style"):
-            look += f" with a {_join(get('style'))} feel"
-    elif get("style"):
-        look = f"In a {_join(get('style'))} style"
+        if styles:
+            look += f" with a {_join(styles)} feel"
+    elif styles:
+        look = f"In a {_join(styles)} style"
     if artists:
         look = f"{look}, after {_join(artists)}" if look else f"After {_join(artists)}"
+    if get("lighting"):
+        look = f"{look}, with {_join(get('lighting'))}" if look else _cap(_join(get("lighting")))
     if look:
         sentences.append(look + ".")
-    scene = list(get("lighting", []))
-    scene += _described(get("color", []), r"palette|colou?rs?|tones?|hues?", "palette")
+    scene = _described(get("color", []), r"palette|colou?rs?|tones?|hues?", "palette")
     scene += get("composition", [])
-    scene += _described(get("mood", []), r"mood|atmosphere|feel|vibe", "atmosphere")
+    scene += _described([m for m in get("mood", []) if m not in genres], r"mood|atmosphere|feel|vibe", "atmosphere")
     if scene:
         sentences.append(_cap(_join(scene)) + ".")
     quality = [b for b in get("booster", []) if not _TECHNICAL.search(b.lower())][:1]

@@ -84,7 +84,8 @@ def main() -> None:
                                           (1.0, 0.0, 1.0, None, "fixed"), (1.0, 0.0, 1.0, 3, "shipped"),
                                           (1.0, 0.5, 1.0, None, "shipped"))]
     keep = ("soft_modifier_f1", "modifier_f1", "fidelity", "redundant_rate", "top10_share", "distinct_added",
-            "invented_rate", "colour_contradictions", "medium_consistency", "malformed_joins", "over_budget_rate")
+            "invented_rate", "colour_contradictions", "medium_consistency", "mixed_media_rate", "malformed_joins",
+            "over_budget_rate")
     results = {}
     for name, items in sets.items():
         ideas = [it.idea for it in items]

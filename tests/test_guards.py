@@ -34,11 +34,21 @@ def test_the_medium_follows_the_idea_and_photo_never_mixes():
     assert photo == ["soft light", "35mm"]  # in prompt order: lighting, then composition
     assert guarded("a watercolor painting of a harbor at dawn", ["oil painting", "3d render", "soft light",
                                                                   "watercolor"]) == ["soft light"]
-    # no medium in the idea: the best-ranked medium sets the family, and photo does not mix with painting
-    assert guarded("an old lighthouse", ["digital painting", "dslr photograph", "octane render"]) == [
-        "digital painting", "octane render"]
+    # no medium in the idea: the best-ranked medium sets the family; photo mixes with nothing, and paint,
+    # pencil and 3D not with each other, while illustration (concept art) sits with any of them
+    assert guarded("an old lighthouse", ["digital painting", "dslr photograph", "octane render", "concept art",
+                                         "pencil sketch"]) == ["digital painting", "concept art"]
     assert guarded("an old lighthouse", ["dslr photograph", "digital painting", "bokeh"]) == ["dslr photograph",
                                                                                               "bokeh"]
+    assert guarded("an old lighthouse", ["3d render", "oil on canvas", "octane render"]) == ["3d render",
+                                                                                           "octane render"]
+
+
+def test_a_stylised_look_and_a_realistic_one_do_not_mix():
+    assert guarded("a woman walks her dog", ["vector art", "photorealistic", "flat colors"]) == [
+        "vector art", "flat colors"]
+    assert guarded("a photo of a cat", ["anime", "hyperrealistic"]) == ["hyperrealistic"]  # a photo is realistic
+    assert guarded("an anime girl", ["photorealistic", "cel shaded"]) == ["cel shaded"]  # the idea's look wins
 
 
 @pytest.mark.parametrize("idea, bad, good", [
@@ -94,7 +104,7 @@ def test_prose_for_t5_targets_describes_instead_of_listing():
         "medium": ["oil painting"], "style": ["ukiyo-e"], "artist": ["hokusai"], "lighting": ["dramatic lighting"],
         "color": ["teal and orange"], "mood": ["moody"], "booster": ["8k", "highly detailed"]})
     assert render(d, "flux").prompt == ("a lighthouse in a storm. An oil painting with a ukiyo-e feel, after "
-                                        "hokusai. Dramatic lighting, a teal and orange palette and a moody "
+                                        "Hokusai, with dramatic lighting. A teal and orange palette and a moody "
                                         "atmosphere. Highly detailed.")
 
 

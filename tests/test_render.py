@@ -65,11 +65,24 @@ def test_flux_reads_as_prose():
     r = render(rich_direction(), "flux")
     assert r.prompt.startswith("a lighthouse in a storm, with crashing waves and rocky cliff. An oil painting and "
                                "matte painting")  # sentences that describe, with articles
-    assert "after ivan aivazovsky" in r.prompt and "an ominous, epic and cinematic atmosphere" in r.prompt
+    assert "after Ivan Aivazovsky, Greg Rutkowski and Caspar David Friedrich, with dramatic lighting" in r.prompt
+    assert "an ominous, epic and cinematic atmosphere" in r.prompt  # artists as names, light in the look sentence
     assert r.prompt.count(".") >= 4 and r.prompt.endswith(".") and "8k" not in r.prompt
     assert r.negative_prompt == ""  # FLUX takes no negative prompt, and says so
     assert any("no negative prompt" in n for n in r.notes)
     assert r.tokens <= TARGETS["flux"].budget and r.dropped == []
+
+
+def test_flux_prose_reads_as_sentences_a_person_would_write():
+    d = Direction("A woman walks her dog in the park.", {"medium": ["vector art"], "style": ["constructivism"],
+                                                          "artist": ["vincent van gogh"], "lighting": ["backlight"],
+                                                          "mood": ["concept art"]})
+    assert render(d, "flux").prompt == ("A woman walks her dog in the park. Vector art with a constructivism and "
+                                        "concept art feel, after Vincent van Gogh, with backlight.")
+    photo = Direction("a plate of pasta with basil", {"medium": ["professional photo"],
+                                                      "lighting": ["studio lighting"], "booster": ["4k", "detailed"]})
+    assert render(photo, "flux").prompt == ("a plate of pasta with basil. A professional photo, with studio "
+                                            "lighting. Detailed.")
 
 
 def test_video_puts_motion_right_after_the_idea():

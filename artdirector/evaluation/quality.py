@@ -14,6 +14,9 @@ Per system, over the first prompt of each idea:
 - ``colour_contradictions``, ``time_contradictions``, ``weather_contradictions``: prompts with such a fault;
 - ``medium_consistency``: of the ideas that name a medium (photo, painting, render, drawing, illustration),
   the share whose prompt adds no phrase of another medium family (``None`` when no idea names one);
+- ``mixed_media_rate``: share of all prompts whose added phrases draw a medium fault: another medium than the
+  idea's, or two that make one picture look like two (photo with paint, paint with pencil or 3D, a stylised
+  look with a realistic one: ``guards.CLASHES``, ``guards.STYLISED``/``REALISTIC``);
 - ``malformed_joins``: prompts with ".," or ",," or a doubled "by" ("by art by greg rutkowski").
 """
 
@@ -70,5 +73,6 @@ def quality(ideas: Sequence[str], added: Sequence[Sequence[str]], prompts: Seque
         "time_contradictions": sum("time" in f for f in faults),
         "weather_contradictions": sum("weather" in f for f in faults),
         "medium_consistency": (sum("medium" not in faults[i] for i in named) / len(named)) if named else None,
+        "mixed_media_rate": sum("medium" in f for f in faults) / n,
         "malformed_joins": sum(bool(MALFORMED.search(p)) for p in prompts),
     }

@@ -13,11 +13,11 @@ TABLE_METRICS = (
 )
 TRUST_METRICS = (  # evaluation.quality
     "redundant_rate", "top10_share", "distinct_added", "invented_rate", "colour_contradictions",
-    "time_contradictions", "weather_contradictions", "medium_consistency", "malformed_joins",
+    "time_contradictions", "weather_contradictions", "medium_consistency", "mixed_media_rate", "malformed_joins",
 )
 PLOT_METRICS = ("modifier_f1", "soft_modifier_f1", "category_coverage", "fidelity", "distinct_2", "over_budget_rate",
                 "redundant_rate", "top10_share", "distinct_added", "invented_rate", "medium_consistency",
-                "malformed_joins")
+                "mixed_media_rate", "malformed_joins")
 
 
 def _fmt(value) -> str:
