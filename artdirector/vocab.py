@@ -64,6 +64,7 @@ _RULE_WORDS = {  # category: alternatives, joined into one pattern each below
     "mood": r"mood(y)?|atmospher\w*|dramatic|cinematic|serene|eerie|dark|epic|melanchol\w*|peaceful|mysterious|"
             r"dreamy|ethereal|whimsical|gloomy|cozy",
 }
+_LIGHT_HEAD = re.compile(r"\b(lighting|light|lights|backlight|backlit|glow|illumination)$")
 _RULES = (
     ("artist", re.compile(r"^(by|in the style of|art by|artwork by|painted by|photographed by)\s")),
     *((category, re.compile(rf"\b({words})\b")) for category, words in _RULE_WORDS.items()),
@@ -113,6 +114,8 @@ def classify(phrase: str) -> str:
     """The category a modifier phrase belongs to; ``subject`` when nothing claims it."""
     key = phrase.strip().lower()
     hit = vocabulary().get(key)
+    if hit and hit.category == "booster" and _LIGHT_HEAD.search(key):
+        return "lighting"  # NeuroPrompts files "studio lighting" as a booster; it says how the scene is lit
     if hit:
         return hit.category
     if key.startswith("by "):
