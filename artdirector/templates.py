@@ -128,7 +128,8 @@ def fill_wildcard(name: str, template: str, lm, folder: Path, n: int = FILL, see
 def expand(template: str, *, count: int = 1, combinatorial: bool = False, seed: int = 0,
            wildcards: str | Path | None = None, lm=None, notes: list | None = None) -> list[str]:
     """The ideas ``template`` expands to: ``count`` random ones (seed-stable), or with ``combinatorial`` every
-    combination (at most ``count``). Missing wildcards are filled by ``lm`` first (refused without one)."""
+    combination (at most ``count``). Missing wildcards are filled by ``lm`` first (refused without one);
+    ``lm`` may be a function that returns the LM, called only when a wildcard is missing."""
     from dynamicprompts.generators import CombinatorialPromptGenerator, RandomPromptGenerator
     from dynamicprompts.wildcards import WildcardManager
 
@@ -141,6 +142,8 @@ def expand(template: str, *, count: int = 1, combinatorial: bool = False, seed: 
             break
         if lm is None:
             raise BadInput(f"no wildcard file for {', '.join('__' + m + '__' for m in missing)} in {folder}")
+        if callable(lm) and not hasattr(lm, "generate"):
+            lm = lm()
         for name in dict.fromkeys(missing):
             fill_wildcard(name, template, lm, folder, seed=seed)
             if notes is not None:

@@ -108,14 +108,12 @@ def _expand(template: str, options: dict, load: Callable | None, loaded: list) -
     """The template's expansions; the director is loaded (once, into ``loaded``) only if a wildcard is missing."""
     from artdirector.templates import expand
 
-    try:
-        return expand(template, **options)
-    except BadInput as e:
-        if "no wildcard file" not in str(e) or load is None:
-            raise
-    if not loaded:
-        loaded.append(load())
-    return expand(template, lm=loaded[0].lm, **options)
+    def lm():
+        if not loaded:
+            loaded.append(load())
+        return loaded[0].lm
+
+    return expand(template, lm=lm if load is not None else None, **options)
 
 
 def _idea_column(path: str, column: str) -> str:
@@ -132,7 +130,7 @@ def _idea_column(path: str, column: str) -> str:
         raise
 
 
-def done_rows(job: BatchJob, rows: Sequence[dict]) -> dict[int, dict]:
+def done_rows(job: BatchJob, rows: Sequence[dict]) -> dict[tuple[int, int], dict]:
     """Rows already directed, by ``key``: from OUT (same place, same idea) and from an interrupted run's journal."""
     done: dict[tuple[int, int], dict] = {}
     journal = journal_path(job.out)
