@@ -447,7 +447,7 @@ def _loras_of(image_model: str, kw: dict, words) -> tuple[tuple[str, ...], list]
     local = not is_server_url(image_model)
     given = [parse_lora(spec, local=local) for spec in kw.pop("loras")]
     text, tagged = split_tags(" ".join(words), kw.pop("lora_dir"), local=local)
-    return tuple(text.split()), combine(given, tagged)
+    return (tuple(text.split()) if tagged else tuple(words)), combine(given, tagged)  # untagged: as typed
 
 
 def _require_triggers(kw: dict, loras) -> tuple[str, ...]:
