@@ -112,8 +112,7 @@ def test_ray_and_local_give_the_same_output(tmp_path):
 @pytest.mark.slow
 def test_an_image_stage_renders_and_scores_each_row_alike_in_process_and_on_ray(tiny, tmp_path):
     """``--image-model``: every directed row rendered with the same seed and scored; on Ray by an image actor
-    (no GPU here, so a CPU one): the same rows, the same pixels, the scores equal up to float rounding (the
-    actor's CLIP runs on another number of threads)."""
+    (no GPU here, so a CPU one, on as many threads as the run in process): the same rows, the same pixels."""
     import numpy as np
     from PIL import Image
 
@@ -132,8 +131,7 @@ def test_an_image_stage_renders_and_scores_each_row_alike_in_process_and_on_ray(
     for a, b in zip(*rows):
         assert Path(a["image"]).is_file() and set(a["scores"]) == {"clip"}
         assert np.array_equal(np.asarray(Image.open(a["image"])), np.asarray(Image.open(b["image"])))
-        assert a["scores"]["clip"] == pytest.approx(b["scores"]["clip"], rel=1e-5)  # other threads: float rounding
-        assert {**a, "image": 0, "images": 0, "scores": 0} == {**b, "image": 0, "images": 0, "scores": 0}
+        assert {**a, "image": 0, "images": 0} == {**b, "image": 0, "images": 0}  # the scores too
     assert Path(rows[0][0]["image"]).parent.parent == tmp_path / "local-images"
     plain = _cli(str(source), str(tmp_path / "x.jsonl"), "--steps", "2")
     assert plain.wait(timeout=120) == 2 and "--steps sets up images: add --image-model" in plain.stderr.read()

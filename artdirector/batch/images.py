@@ -32,9 +32,15 @@ class ImageBatch:
 class ImageWorker:
     """The pipeline and scorers, loaded once; ``__call__`` renders and scores one chunk of directed rows."""
 
-    def __init__(self, batch: ImageBatch):
+    def __init__(self, batch: ImageBatch, threads: int | None = None):
+        import torch
+
+        from artdirector.cpu import threads as available
         from artdirector.imaging.pipeline import ImageStages
 
+        # The same thread count in process and in an actor (Ray gives an actor OMP_NUM_THREADS = its CPUs):
+        # a CPU pipeline's sums, and so its pixels, depend on how the work is split.
+        torch.set_num_threads(threads or available())
         self.batch, self.stages = batch, ImageStages(batch.job, resident=True)
 
     def __call__(self, rows: Sequence[dict]) -> list[dict]:

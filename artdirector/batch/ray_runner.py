@@ -33,12 +33,13 @@ class DirectorActor:
 
 
 class ImageActor:
-    """One pipeline (and its scorers) per actor; a GPU each where the cluster has them."""
+    """One pipeline (and its scorers) per actor; a GPU each where the cluster has them, else its share of the
+    CPUs, on as many threads."""
 
-    def __init__(self, images):
+    def __init__(self, images, threads: int):
         from artdirector.batch.images import ImageWorker
 
-        self.worker = ImageWorker(images)
+        self.worker = ImageWorker(images, threads)
 
     def __call__(self, batch: dict) -> dict:
         done = [json.dumps(self.worker(json.loads(rows)), ensure_ascii=False) for rows in batch["rows"]]
@@ -89,8 +90,10 @@ def make_renderer(address: str | None = None, actors: int | None = None):
     def render(images, chunks: Sequence[list[dict]]) -> Iterable[list[dict]]:
         import ray
 
-        connect(address)
+        cpus = connect(address)
         gpus = int(ray.cluster_resources().get("GPU", 0))
-        yield from _stream(ImageActor, (images,), chunks, actors or max(gpus, 1), num_gpus=1 if gpus else 0)
+        pool = actors or max(gpus, 1)
+        each = max(1, cpus // pool) if not gpus else 1  # on CPUs, each actor its share of the cores
+        yield from _stream(ImageActor, (images, each), chunks, pool, num_gpus=1 if gpus else 0, num_cpus=each)
 
     return render
