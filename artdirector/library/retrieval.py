@@ -16,7 +16,10 @@ from artdirector.corpus import prompt_modifiers
 from artdirector.parse import parse_modifiers
 
 RAG_DEPTH = 18
-MODEL_VOTE = 1.0
+# 0.6, not 1: on validation the same soft F1 (0.166) with less boilerplate — top-10 share 0.58 -> 0.57, fidelity
+# 0.758 -> 0.763, out of domain 0.729 -> 0.736; the model's phrases are the generic ones the retrieved prompts
+# already vouch for less (0.5 and below cost F1; 0 is the LM ablation: 0.158).
+MODEL_VOTE = 0.6
 SHARPNESS = 1.0
 SPECIFICITY = 0.0
 MAX_MODIFIERS = 8
