@@ -152,3 +152,15 @@ def test_rows_as_templates_become_one_row_per_expansion_and_resume_by_expansion(
     assert "could not write entries for __creature__" in rows[4]["error"]  # the double writes no list: an error row
     again = run_batch(BatchJob(str(source), str(out), templates=templates), dummy_director)
     assert (again["resumed"], again["directed"]) == (5, 0)  # the error row too: its input has not changed
+
+
+def test_a_ray_address_nothing_answers_at_is_refused_at_once_and_leaves_no_journal(tmp_path):
+    source = tmp_path / "ideas.txt"
+    source.write_text("a red car\n")
+    for address, message in (("127.0.0.1:9", "no Ray cluster answers at 127.0.0.1:9"),
+                             ("ray://127.0.0.1:9", "no Ray cluster answers at ray://127.0.0.1:9"),
+                             ("nonsense", "give HOST:PORT")):
+        run = _cli(str(source), str(tmp_path / "out.jsonl"), "--ray", address)
+        _, stderr = run.communicate(timeout=120)
+        assert run.returncode == 2 and message in stderr, stderr
+    assert list(tmp_path.iterdir()) == [source]  # nothing written: no journal, no OUT

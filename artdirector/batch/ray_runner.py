@@ -62,14 +62,40 @@ def _stream(actor, args: tuple, chunks: Sequence[list[dict]], actors: int, **res
             yield json.loads(rows)
 
 
+def _reachable(address: str) -> None:
+    """Refuse at once an address nothing listens on (Ray itself retries for minutes)."""
+    import socket
+
+    from artdirector.errors import BadInput
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise BadInput(f"--ray {address}: give HOST:PORT (the head's GCS, e.g. 10.0.0.1:6379), "
+                       "ray://HOST:10001, auto, or nothing for a Ray instance on this machine")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as e:
+        raise BadInput(f"no Ray cluster answers at {address} ({e.strerror or e}): start one with `ray start "
+                       "--head` there, or check the address") from None
+
+
 def connect(address: str | None) -> int:
     """Start or join Ray; the CPUs it has."""
     import ray
 
     if not ray.is_initialized():
         local = address in (None, "", "local")
-        ray.init(address=None if local else address, include_dashboard=False if local else None,
-                 logging_level="ERROR", log_to_driver=True, ignore_reinit_error=True)
+        if not local and address != "auto":
+            _reachable(address)
+        try:
+            ray.init(address=None if local else address, include_dashboard=False if local else None,
+                     logging_level="ERROR", log_to_driver=True, ignore_reinit_error=True)
+        except (ConnectionError, TimeoutError, RuntimeError, ValueError) as e:
+            from artdirector.errors import BadInput
+
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise BadInput(f"no Ray cluster at {address!r} ({first}): start one with `ray start --head`, give its "
+                           "address, or use --ray alone for a Ray instance on this machine") from None
     return int(ray.cluster_resources().get("CPU", 1))
 
 

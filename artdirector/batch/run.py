@@ -256,11 +256,11 @@ def _journal(journal: Path, job: BatchJob, finished_chunks: Iterable[list[dict]]
              total: int) -> None:
     """Append each finished chunk to the journal as it arrives (a kill loses only chunks in flight)."""
     journal.parent.mkdir(parents=True, exist_ok=True)
-    if not journal.is_file():
-        journal.write_text(json.dumps({"fingerprint": job.fingerprint(), "source": job.source}) + "\n")
     count = 0
-    with open(journal, "a", encoding="utf-8") as f:
-        for finished in finished_chunks:
+    for finished in finished_chunks:  # the journal begins with the first chunk: a run refused at once leaves none
+        if not journal.is_file():
+            journal.write_text(json.dumps({"fingerprint": job.fingerprint(), "source": job.source}) + "\n")
+        with open(journal, "a", encoding="utf-8") as f:
             f.write(json.dumps({"rows": finished}, ensure_ascii=False) + "\n")
             f.flush()
             for row in finished:
