@@ -31,6 +31,7 @@ import secrets
 import shutil
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -165,7 +166,9 @@ class DirectOptions(BaseModel):
     steer: float = Field(default("steer"), ge=0)
     details: bool = default("details")
 
-    def direct_kwargs(self) -> dict:
+    def direct_kwargs(self, required: Sequence[str] = ()) -> dict:
+        """The director's options; ``required``: phrases the server adds to every direction, rendered first
+        after the idea (the trigger words of the image model's LoRAs)."""
         from artdirector.decoding.constraints import Constraints
         from artdirector.decoding.grammar import Grammar
 
@@ -173,11 +176,12 @@ class DirectOptions(BaseModel):
         if unknown:
             raise BadInput(f"unknown constraint category {sorted(unknown)[0]!r}; valid: "
                            f"{', '.join(FLAG_CATEGORIES)}")
-        constraints = Constraints.build(include=self.include, exclude=self.exclude,
+        constraints = Constraints.build(include=[*self.include, *required], exclude=self.exclude,
                                         **{FLAG_CATEGORIES[k]: v for k, v in self.constraints.items()})
         grammar = Grammar(self.grammar, source="the request's grammar") if self.grammar else None
         return {"target": self.target, "n": self.n, "seed": self.seed, "constraints": constraints or None,
-                "grammar": grammar, "decoding": self.decoding, "steer": self.steer, "details": self.details}
+                "grammar": grammar, "decoding": self.decoding, "steer": self.steer, "details": self.details,
+                **({"early": tuple(required)} if required else {})}
 
 
 class DirectBody(DirectOptions):
@@ -280,9 +284,12 @@ def create_app(director, *, settings: ServeSettings | None = None, votes: VoteSt
     kept resident, its runs written under ``images_dir`` (default: the user directory's ``served-images``);
     ``critic`` a loaded ``critique.base.Critic`` for ``/v1/refine``."""
     settings = settings or ServeSettings()
-    images_root = None
+    images_root, triggers = None, ()
     if images is not None:
         from artdirector.config import user_dir
+        from artdirector.imaging.lora import trigger_words
+
+        triggers = tuple(dict.fromkeys(w for lora in images.job.loras for w in trigger_words(lora)))
 
         images_root = Path(images_dir) if images_dir else user_dir() / "served-images"
         images_root.mkdir(parents=True, exist_ok=True)
@@ -342,7 +349,7 @@ def create_app(director, *, settings: ServeSettings | None = None, votes: VoteSt
     async def generate(body: GenerateBody) -> dict:
         if images is None:
             raise BadInput("this server has no image model: start it with --image-model PATH|HUB_ID|URL")
-        options = {**body.direct_kwargs(), "target": body.target or images.target}
+        options = {**body.direct_kwargs(triggers), "target": body.target or images.target}
         run = _run_id()
 
         def work() -> dict:
@@ -363,7 +370,7 @@ def create_app(director, *, settings: ServeSettings | None = None, votes: VoteSt
 
         if images is None or critic is None:
             raise BadInput("this server has no image model and critic: start it with --image-model and --critic")
-        options = body.direct_kwargs()
+        options = body.direct_kwargs(triggers)
         if options.pop("n") != 1:
             raise BadInput("refine tries 'candidates' directions per round; 'n' is for /v1/direct")
         run = _run_id()

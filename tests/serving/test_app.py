@@ -197,8 +197,9 @@ def serve_images(tmp_path, tiny, loopback):
 
     started = []
 
-    def start(critic=None, **settings):
-        job = ImageJob(tiny.sd, settings=GenerationSettings(steps=2, width=64, height=64), scorers={"clip": tiny.clip})
+    def start(critic=None, loras=(), **settings):
+        job = ImageJob(tiny.sd, settings=GenerationSettings(steps=2, width=64, height=64), scorers={"clip": tiny.clip},
+                       loras=loras)
         stages = ImageStages(job, resident=True)
         stages.load()
         app = create_app(ArtDirector(DummyLM({}, default=ANSWER), tuned=True), settings=ServeSettings(**settings),
@@ -249,6 +250,27 @@ def test_generate_answers_image_urls_behind_the_token(serve_images, tmp_path):
         assert requests.get(s.url + path, headers=auth()).status_code == 404
     bad = requests.post(f"{s.url}/v1/generate", json={"idea": "a cat", "images_per_prompt": 9}, headers=auth())
     assert bad.status_code == 422 and "images_per_prompt" in bad.json()["error"]
+
+
+def test_a_served_lora_is_applied_and_its_trigger_words_lead_every_direction(serve_images, tiny, tmp_path):
+    import io
+
+    from PIL import Image
+
+    from artdirector.imaging.lora import parse_lora
+    from artdirector.imaging.testing import save_tiny_lora
+
+    lora = save_tiny_lora(tmp_path / "pxl.safetensors", tiny.sd, metadata={"modelspec.trigger_phrase": "pxl style"})
+    s, _ = serve_images(token=TOKEN, loras=(parse_lora(f"{lora}=0.7"),))
+    r = requests.post(f"{s.url}/v1/generate", json={"idea": "a red fox in snow", "side_by_side": False},
+                      headers=auth(), timeout=300)
+    assert r.status_code == 200, r.text
+    image = r.json()["images"][0]
+    assert image["prompt"].startswith("a red fox in snow, pxl style")
+    got = requests.get(s.url + image["url"], headers=auth())
+    assert Image.open(io.BytesIO(got.content)).text["parameters"].startswith(image["prompt"] + " <lora:pxl:0.7>")
+    plain = requests.post(f"{s.url}/v1/direct", json={"idea": "a red fox in snow"}, headers=auth(), timeout=300)
+    assert "pxl style" not in plain.json()["prompt"]  # a direction without images needs no trigger
 
 
 def test_refine_runs_the_critique_loop_with_the_servers_critic(serve_images, tmp_path):
