@@ -27,7 +27,7 @@ from pathlib import Path
 
 from artdirector.critique.base import Critic, Critique
 from artdirector.critique.questions import Question
-from artdirector.errors import BadInput, CheckpointError, ScorerError
+from artdirector.errors import BadInput, ScorerError
 from artdirector.training.settings import CriticSettings
 
 PREFIX = 4  # image vectors before the caption
@@ -191,20 +191,17 @@ class FeedbackModel:
         save_file(self.projection.state_dict(), str(folder / "projection.safetensors"))
 
 
-def _checkpoints(out: Path) -> list[Path]:
-    done = [p for p in out.glob("checkpoint-*") if (p / "state.json").is_file()]
-    return sorted(done, key=lambda p: int(p.name.split("-")[1]))
-
-
 def train_prefix_lm(settings, rows: list[dict], step_loss, *, template: str, progress=None):
     """The training loop the feedback critic and the visual prompt tuner share: ``step_loss(model, batch, step)``
     gives each step's loss; ``settings`` has out, vision, lora_r, learning_rate, seed, steps, batch_size,
     save_steps. Resumes from the newest complete checkpoint. Returns (model, steps done, losses, resumed)."""
     import torch
 
+    from artdirector.training import checkpoints
+
     out = Path(settings.out)
     out.mkdir(parents=True, exist_ok=True)
-    resumed = _checkpoints(out)[-1] if _checkpoints(out) else None
+    resumed = checkpoints.newest(out)
     torch.manual_seed(settings.seed)
     model = FeedbackModel.build(settings.vision, lora_r=settings.lora_r,
                                 adapter=resumed / "adapter" if resumed else None,
@@ -212,14 +209,7 @@ def train_prefix_lm(settings, rows: list[dict], step_loss, *, template: str, pro
                                 template=template)
     params = [p for p in model.lm.parameters() if p.requires_grad] + list(model.projection.parameters())
     optimizer = torch.optim.AdamW(params, lr=settings.learning_rate)
-    step = 0
-    if resumed:
-        try:
-            state = json.loads((resumed / "state.json").read_text())
-            optimizer.load_state_dict(torch.load(resumed / "optimizer.pt", weights_only=True))
-        except Exception as e:  # noqa: BLE001 - any failure to read means it cannot be resumed
-            raise CheckpointError(f"checkpoint {resumed} is damaged ({type(e).__name__}: {e})") from e
-        step = state["step"]
+    step = checkpoints.restore(resumed, optimizer)["step"] if resumed else 0
     rng = random.Random(settings.seed + step)
     losses = []
     model.lm.train()
@@ -235,8 +225,7 @@ def train_prefix_lm(settings, rows: list[dict], step_loss, *, template: str, pro
         if step % settings.save_steps == 0 or step == settings.steps:
             point = out / f"checkpoint-{step}"
             model.save(point)
-            torch.save(optimizer.state_dict(), point / "optimizer.pt")
-            (point / "state.json").write_text(json.dumps({"step": step, "loss": losses[-1]}))  # last: complete
+            checkpoints.save(point, optimizer, {"step": step, "loss": losses[-1]})
     model.save(out)
     return model, step, losses, resumed
 

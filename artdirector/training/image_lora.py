@@ -29,8 +29,9 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from artdirector.errors import BadInput, CheckpointError
+from artdirector.errors import BadInput
 from artdirector.imaging.lora import WEIGHTS_NAME
+from artdirector.training import checkpoints
 from artdirector.training.settings import ImageLoraSettings
 
 UNET_TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
@@ -177,11 +178,6 @@ class _Model:
         StableDiffusionPipeline.save_lora_weights(str(folder), safe_serialization=True, **layers)
 
 
-def _checkpoints(out: Path) -> list[Path]:
-    done = [p for p in out.glob("checkpoint-*") if (p / "state.json").is_file()]
-    return sorted(done, key=lambda p: int(p.name.split("-")[1]))
-
-
 def train_image_lora(settings: ImageLoraSettings, *, progress=None) -> dict:
     """Train (or resume) the LoRA in ``settings.out``; returns the run's record (also ``settings.json``)."""
     from safetensors.torch import load_file, save_file
@@ -194,15 +190,10 @@ def train_image_lora(settings: ImageLoraSettings, *, progress=None) -> dict:
     model = _Model(settings)
     torch = model.torch
     optimizer = torch.optim.AdamW(model.params, lr=settings.learning_rate)
-    step, losses, resumed = 0, [], None
-    if _checkpoints(out):
-        resumed = _checkpoints(out)[-1]
-        try:
-            state = json.loads((resumed / "state.json").read_text())
-            model.load_adapter_state(load_file(str(resumed / ADAPTER_STATE)))
-            optimizer.load_state_dict(torch.load(resumed / "optimizer.pt", weights_only=True))
-        except Exception as e:  # noqa: BLE001 - any failure to read means it cannot be resumed
-            raise CheckpointError(f"checkpoint {resumed} is damaged ({type(e).__name__}: {e})") from e
+    step, losses, resumed = 0, [], checkpoints.newest(out)
+    if resumed:
+        state = checkpoints.restore(resumed, optimizer,
+                                    lambda point: model.load_adapter_state(load_file(str(point / ADAPTER_STATE))))
         if state["settings"] != _comparable(settings):
             raise BadInput(f"{out} holds a run with other settings: give another --out, or delete it")
         step, losses = state["step"], state["losses"]
@@ -226,9 +217,7 @@ def train_image_lora(settings: ImageLoraSettings, *, progress=None) -> dict:
             point = out / f"checkpoint-{step}"
             point.mkdir(exist_ok=True)
             save_file(model.adapter_state(), str(point / ADAPTER_STATE))
-            torch.save(optimizer.state_dict(), point / "optimizer.pt")
-            (point / "state.json").write_text(json.dumps({"step": step, "losses": losses,
-                                                          "settings": _comparable(settings)}))
+            checkpoints.save(point, optimizer, {"step": step, "losses": losses, "settings": _comparable(settings)})
     # 5. The LoRA as generate --lora reads it, its trigger words, the record and the card.
     model.save_lora(out)
     if settings.trigger:
