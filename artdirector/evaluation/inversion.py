@@ -115,9 +115,9 @@ def evaluate_inversion(pairs: Sequence[dict], *, clip: str, out: Path, captioner
     import numpy as np
 
     from artdirector.imaging.base import GenerationSettings
-    from artdirector.inversion.captioner import check_captioner, load_captioner
+    from artdirector.inversion.captioner import check_captioner
     from artdirector.inversion.interrogate import interrogate
-    from artdirector.inversion.invert import open_image
+    from artdirector.inversion.invert import captions_of, open_image, read_images, tuned_prompts
     from artdirector.scoring.base import ClipEncoder, check_model_ref
 
     names = check_systems(systems, captioner=captioner, tuner=tuner)
@@ -132,13 +132,9 @@ def evaluate_inversion(pairs: Sequence[dict], *, clip: str, out: Path, captioner
         seconds[stage] = round(seconds.get(stage, 0.0) + time.perf_counter() - start, 3)
 
     # 1. Read the images; the unreadable ones are reported and left out.
-    start, images, rows, skipped = time.perf_counter(), [], [], []
-    for row in pairs:
-        try:
-            images.append(open_image(Path(row["image"])))
-            rows.append(row)
-        except BadInput as e:
-            skipped.append(str(e))
+    start = time.perf_counter()
+    found, errors = read_images([Path(row["image"]) for row in pairs])
+    rows, images, skipped = [pairs[k] for k in sorted(found)], [found[k] for k in sorted(found)], list(errors.values())
     if not rows:
         raise BadInput("no readable image in the data: " + (skipped[0] if skipped else "it is empty"))
     references = [r["prompt"] for r in rows]
@@ -147,19 +143,13 @@ def evaluate_inversion(pairs: Sequence[dict], *, clip: str, out: Path, captioner
     captions = None
     if captioner:
         start = time.perf_counter()
-        model = load_captioner(captioner, device=device)
-        captions = model(images)
-        model.close()
+        captions = captions_of(images, captioner, device=device)
         timed("caption", start)
     # 3. The tuned LM writes its prompts, then is released.
     written = None
     if "tuner" in names:
-        from artdirector.inversion.tuner import Tuner
-
         start = time.perf_counter()
-        tuned = Tuner.from_folder(tuner)
-        written = tuned(images)
-        tuned.close()
+        written = tuned_prompts(images, tuner)
         timed("tuner", start)
     # 4. CLIP: every system's prompts, and their similarity to the image.
     start = time.perf_counter()

@@ -53,11 +53,46 @@ def open_image(path: Path):
     return image
 
 
+def read_images(paths: Sequence[Path]) -> tuple[dict[int, object], dict[int, str]]:
+    """Each readable image by its position in ``paths``, and each unreadable one's one-line reason."""
+    images, errors = {}, {}
+    for k, path in enumerate(paths):
+        try:
+            images[k] = open_image(Path(path))
+        except BadInput as e:
+            errors[k] = str(e)
+    return images, errors
+
+
+def captions_of(images: Sequence, captioner: str | None, *, device: str | None = None) -> list[str] | None:
+    """The captioner's caption of each image (it is released after), or None without one."""
+    if not captioner:
+        return None
+    from artdirector.inversion.captioner import load_captioner
+
+    model = load_captioner(captioner, device=device)
+    captions = model(list(images))
+    model.close()
+    return captions
+
+
+def tuned_prompts(images: Sequence, tuner: str | None) -> list[str] | None:
+    """The prompt the visual prompt tuner's LM writes for each image (released after), or None without one."""
+    if not tuner:
+        return None
+    from artdirector.inversion.tuner import Tuner
+
+    tuned = Tuner.from_folder(tuner)
+    written = tuned(list(images))
+    tuned.close()
+    return written
+
+
 def invert(paths: Sequence[Path], *, clip: str, captioner: str | None = None, mode: str = "fast", top: int = 6,
            target: str = "sd15", device: str | None = None, tuner: str | None = None) -> list[dict]:
     """One result per path, in order: the interrogation, or ``{"image", "error"}``."""
     from artdirector.inversion import MODES
-    from artdirector.inversion.captioner import check_captioner, load_captioner
+    from artdirector.inversion.captioner import check_captioner
     from artdirector.inversion.interrogate import interrogate
     from artdirector.render import get_target
     from artdirector.scoring.base import ClipEncoder, check_model_ref
@@ -70,29 +105,16 @@ def invert(paths: Sequence[Path], *, clip: str, captioner: str | None = None, mo
         check_captioner(captioner)
     # 1. Read every image; the bad ones are reported, the others go on.
     results: list[dict] = [{"image": str(p)} for p in paths]
-    images, start = {}, time.perf_counter()
-    for k, path in enumerate(paths):
-        try:
-            images[k] = open_image(path)
-        except BadInput as e:
-            results[k]["error"] = str(e)
+    start = time.perf_counter()
+    images, errors = read_images(paths)
+    for k, error in errors.items():
+        results[k]["error"] = error
     good = sorted(images)
     if not good:
         return results
-    # 2. Caption them all, then release the captioner.
-    captions = [""] * len(good)
-    if captioner:
-        model = load_captioner(captioner, device=device)
-        captions = model([images[k] for k in good])
-        model.close()
-    # 3. With a tuner, the tuned LM writes each prompt (then released).
-    written = None
-    if tuner:
-        from artdirector.inversion.tuner import Tuner
-
-        tuned = Tuner.from_folder(tuner)
-        written = tuned([images[k] for k in good])
-        tuned.close()
+    # 2. Caption them all, then release the captioner; 3. with a tuner, the tuned LM writes each prompt.
+    captions = captions_of([images[k] for k in good], captioner, device=device)
+    written = tuned_prompts([images[k] for k in good], tuner)
     # 4. Rank the vocabularies with CLIP (or render what the tuner wrote), and measure each prompt against its image.
     encoder = ClipEncoder.from_pretrained(clip, device=device, scorer="clip")
     found = interrogate([images[k] for k in good], encoder, captions=captions, mode=mode, top=top, target=target,
