@@ -1091,6 +1091,16 @@ def _train_default(kind: str, name: str):
                        "tuner": settings.TunerSettings, "image-lora": settings.ImageLoraSettings}[kind], name)
 
 
+def _train_options(kind: str, *names: str):
+    """The options several ``train`` commands share, each with its kind's declared default."""
+    flags = {"batch_size": ("--batch-size", click.IntRange(min=1)),
+             "learning_rate": ("--learning-rate", click.FloatRange(min=0, min_open=True)),
+             "lora_r": ("--lora-r", click.IntRange(min=1)), "save_steps": ("--save-steps", click.IntRange(min=1)),
+             "seed": ("--seed", SEED)}
+    return functools.partial(_stacked, [click.option(flags[n][0], type=flags[n][1], default=_train_default(kind, n),
+                                                     show_default=True) for n in names])
+
+
 def _image_lm_options(kind: str, rows: str):
     """The options ``train tuner`` and ``train critic`` share (the image-reading LM of ``critique.feedback``)."""
     return [
@@ -1109,13 +1119,7 @@ def _image_lm_options(kind: str, rows: str):
 @functools.partial(_stacked, _image_lm_options("tuner", "image, prompt"))
 @click.option("--align-steps", type=click.IntRange(min=0), default=_train_default("tuner", "align_steps"),
               show_default=True, help="Stage 1: contrastive alignment of the projection alone.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=_train_default("tuner", "batch_size"),
-              show_default=True)
-@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True),
-              default=_train_default("tuner", "learning_rate"), show_default=True)
-@click.option("--save-steps", type=click.IntRange(min=1), default=_train_default("tuner", "save_steps"),
-              show_default=True)
-@click.option("--seed", type=SEED, default=_train_default("tuner", "seed"), show_default=True)
+@_train_options("tuner", "batch_size", "learning_rate", "save_steps", "seed")
 @_fail_on_bad_input
 def train_tuner_command(data_file, vision, out, steps, align_steps, batch_size, learning_rate, save_steps,
                         seed) -> None:
@@ -1131,14 +1135,7 @@ def train_tuner_command(data_file, vision, out, steps, align_steps, batch_size, 
 
 @train.command("critic")
 @functools.partial(_stacked, _image_lm_options("critic", "caption, image, feedback"))
-@click.option("--batch-size", type=click.IntRange(min=1), default=_train_default("critic", "batch_size"),
-              show_default=True)
-@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True),
-              default=_train_default("critic", "learning_rate"), show_default=True)
-@click.option("--lora-r", type=click.IntRange(min=1), default=_train_default("critic", "lora_r"), show_default=True)
-@click.option("--save-steps", type=click.IntRange(min=1), default=_train_default("critic", "save_steps"),
-              show_default=True)
-@click.option("--seed", type=SEED, default=_train_default("critic", "seed"), show_default=True)
+@_train_options("critic", "batch_size", "learning_rate", "lora_r", "save_steps", "seed")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Use at most this many triples.")
 @_fail_on_bad_input
 def train_critic_command(data_file, vision, out, steps, batch_size, learning_rate, lora_r, save_steps, seed,
@@ -1166,16 +1163,9 @@ def train_critic_command(data_file, vision, out, steps, batch_size, learning_rat
               show_default=True)
 @click.option("--resolution", type=click.IntRange(min=8), default=_train_default("image-lora", "resolution"),
               show_default=True, help="Square training size in pixels (a multiple of 8).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=_train_default("image-lora", "batch_size"),
-              show_default=True)
-@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True),
-              default=_train_default("image-lora", "learning_rate"), show_default=True)
-@click.option("--lora-r", type=click.IntRange(min=1), default=_train_default("image-lora", "lora_r"),
-              show_default=True)
+@_train_options("image-lora", "batch_size", "learning_rate", "lora_r")
 @click.option("--text-encoder", is_flag=True, help="Also train a LoRA on the text encoder.")
-@click.option("--save-steps", type=click.IntRange(min=1), default=_train_default("image-lora", "save_steps"),
-              show_default=True)
-@click.option("--seed", type=SEED, default=_train_default("image-lora", "seed"), show_default=True)
+@_train_options("image-lora", "save_steps", "seed")
 @click.option("--trigger", default=None, help="Trigger words (comma-separated) for generate --lora to require.")
 @click.option("--caption-clip", default=None, metavar="PATH|HUB_ID",
               help="Write missing captions with invert, this CLIP ranking the vocabularies.")
