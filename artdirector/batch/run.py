@@ -73,13 +73,10 @@ def read_input(job: BatchJob, load: Callable | None = None) -> list[dict]:
     With ``job.templates`` each row's text is a template and becomes one row per expansion (``template``,
     ``expansion``); a missing wildcard is written by the director's LM (``load`` gives it, loaded once)."""
     from artdirector.brief import check_idea
-    from artdirector.readers import TABLES, read_records
 
-    column = job.column
-    if Path(job.source).suffix.lower() in TABLES:
-        column = _idea_column(job.source, job.column)
+    column, records = _records(job)
     rows, lm = [], []
-    for line, record, text, error in read_records(job.source, column):
+    for line, record, text, error in records:
         carried = {(f"input_{k}" if k in OUTPUTS else k): v for k, v in record.items() if k != column}
         expansions = [(None, text)]
         if error is None and job.templates is not None:
@@ -116,18 +113,17 @@ def _expand(template: str, options: dict, load: Callable | None, loaded: list) -
     return expand(template, lm=lm if load is not None else None, **options)
 
 
-def _idea_column(path: str, column: str) -> str:
-    """``column``, or ``prompt`` (DiffusionDB's layout) when the table has no ``idea`` column."""
-    from artdirector.readers import read_records
+def _records(job: BatchJob) -> tuple[str, list]:
+    """The input's rows (``readers.read_records``) and the ideas' column: ``job.column``, or ``prompt``
+    (DiffusionDB's layout) for a table without an ``idea`` column. Read once."""
+    from artdirector.readers import TABLES, read_records
 
     try:
-        next(iter(read_records(path, column)), None)
-        return column
+        return job.column, list(read_records(job.source, job.column))
     except BadInput:
-        if column == "idea":
-            next(iter(read_records(path, "prompt")), None)
-            return "prompt"
-        raise
+        if job.column != "idea" or Path(job.source).suffix.lower() not in TABLES:
+            raise
+        return "prompt", list(read_records(job.source, "prompt"))
 
 
 def done_rows(job: BatchJob, rows: Sequence[dict]) -> dict[tuple[int, int], dict]:
