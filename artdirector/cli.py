@@ -90,6 +90,10 @@ MODEL_OPTIONS = (
     click.option("--adapter", default="default", show_default=True,
                  help="Fine-tuned LoRA adapter: 'default' (shipped), 'none' (the plain model, few-shot) or a "
                       "folder."),
+    click.option("--ranker", default="default", show_default=True,
+                 help="What chooses the modifiers among the retrieved prompts' and the model's: 'default' (the "
+                      "shipped learned ranker), 'vote' (the hand-set similarity vote) or a folder from "
+                      "'train ranker'."),
     click.option("--base-url", default=None, metavar="URL",
                  help="With --backend openai: the server's OpenAI-compatible base, e.g. http://127.0.0.1:8080/v1."),
     click.option("--model", "served_model", default=None, metavar="NAME", help="With --backend openai: the model."),
@@ -180,6 +184,7 @@ def _style_image(path: str | None, clip: str | None) -> dict[str, list[str]]:
 def _loader(kw: dict):
     """A function that loads the director the ``MODEL_OPTIONS`` name. Pops what it reads from ``kw``."""
     backend, rag, library, adapter = kw.pop("backend"), not kw.pop("no_rag"), kw.pop("library"), kw.pop("adapter")
+    ranker = kw.pop("ranker")
     server = {"base_url": kw.pop("base_url"), "model": kw.pop("served_model"), "api_key_env": kw.pop("api_key_env")}
     if backend not in SERVED and (server["base_url"] or server["model"]):
         raise InputError("--base-url and --model name a served model: add --backend openai")
@@ -189,6 +194,7 @@ def _loader(kw: dict):
 
         return ArtDirector.from_default(backend=backend, rag=rag, collection=library,
                                         adapter=None if adapter.lower() == "none" else adapter,
+                                        ranker=None if ranker.lower() == "vote" else ranker,
                                         progress=lambda msg: click.echo(msg, err=True),
                                         server=server if backend in SERVED else None)
 
@@ -803,7 +809,7 @@ def batch_command(source, out, ray_address, actors, cpus_per_actor, column, chun
     if not templates and (combinatorial or wildcards_dir or count != 1):
         raise InputError("--count, --combinatorial and --wildcards apply with --templates")
     expanding = {"count": count, "combinatorial": combinatorial, "seed": kw["seed"], "wildcards": wildcards_dir}
-    director = {k: kw[k] for k in ("backend", "no_rag", "library", "adapter", "base_url", "served_model")}
+    director = {k: kw[k] for k in ("backend", "no_rag", "library", "adapter", "ranker", "base_url", "served_model")}
     options, load = _direction(kw)
     job = BatchJob(source=source, out=out, target=target or "sd15", column=column, chunk=chunk, options=options,
                    director=director, images=images, templates=expanding if templates else None)
@@ -1088,7 +1094,8 @@ def _train_default(kind: str, name: str):
     from artdirector.training import settings
 
     return default_of({"sft": settings.SFTSettings, "rl": settings.RLSettings, "critic": settings.CriticSettings,
-                       "tuner": settings.TunerSettings, "image-lora": settings.ImageLoraSettings}[kind], name)
+                       "tuner": settings.TunerSettings, "image-lora": settings.ImageLoraSettings,
+                       "ranker": settings.RankerSettings}[kind], name)
 
 
 def _train_options(kind: str, *names: str):
@@ -1254,6 +1261,31 @@ def _reward_weights(specs: tuple[str, ...]) -> dict[str, float] | None:
         except ValueError:
             raise InputError(f"--reward {spec!r}: write NAME=WEIGHT, e.g. fidelity=1.0") from None
     return weights
+
+
+@train.command("ranker")
+@click.option("--data", "data_file", required=True, type=click.Path(dir_okay=False, exists=True),
+              help="TSV/CSV/JSONL/Parquet with a 'prompt' column of real prompts the director's model never "
+                   "trained on (e.g. ../shared/data/prompts/sd_discord_prompts.tsv.gz).")
+@click.option("--out", required=True, type=click.Path(file_okay=False),
+              help="Folder for the ranker; the model's answers are journalled there and a run there is resumed.")
+@click.option("--limit", type=click.IntRange(min=1), default=_train_default("ranker", "limit"), show_default=True,
+              help="Ideas drawn from the file (one per prompt prefix).")
+@click.option("--trees", type=click.IntRange(min=1), default=_train_default("ranker", "trees"), show_default=True)
+@_train_options("ranker", "learning_rate", "seed")
+@functools.partial(_stacked, MODEL_OPTIONS)
+@_fail_on_bad_input
+def train_ranker_command(data_file, out, limit, trees, learning_rate, seed, **kw) -> None:
+    """Train the phrase ranker that chooses a direction's modifiers (LightGBM on real prompts): the director
+    retrieves and writes for each idea as it would for a user, and learns which phrases the human used."""
+    from artdirector.training.ranker import train_ranker
+    from artdirector.training.settings import RankerSettings
+
+    settings = RankerSettings(data=data_file, out=out, limit=limit, trees=trees, learning_rate=learning_rate,
+                              seed=seed)
+    kw["ranker"] = "vote"  # its features are the candidates, not another ranker's choice
+    director = _loader(kw)()
+    click.echo(json.dumps(train_ranker(settings, director, progress=lambda msg: click.echo(msg, err=True))))
 
 
 @train.command("rl")

@@ -77,25 +77,28 @@ class ArtDirector:
 
     def __init__(self, lm: LanguageModel, *, n_shots: int = N_SHOTS, max_new_tokens: int = 48,
                  exemplars=None, library=None, collection: str = "builtin", tuned: bool = False,
-                 prompter: Prompter | None = None):
+                 prompter: Prompter | None = None, ranker=None):
         """``library`` (a ``PromptLibrary``) turns on retrieval: the human prompts closest to each idea
         become few-shot examples and vote on the modifiers. ``tuned`` says ``lm`` carries a fine-tuned
-        adapter, so it is prompted zero-shot in the frame it was trained in; ``prompter`` replaces the frame."""
+        adapter, so it is prompted zero-shot in the frame it was trained in; ``prompter`` replaces the frame;
+        ``ranker`` (a ``library.ranker.Ranker``) ranks and sizes the modifiers instead of the retrieval vote."""
         self.lm = lm
         self.tuned = tuned
         self.max_new_tokens = max_new_tokens
         self.library = library
         self.collection = collection
+        self.ranker = ranker
         self.prompter = prompter or (AdapterPrompter() if tuned else FewShotPrompter(n_shots, exemplars))
 
     @classmethod
     def from_default(cls, *, backend: str = "llamacpp", rag: bool = True, collection: str = "builtin",
-                     adapter: str | Path | None = "default", progress=None, server: dict | None = None,
-                     **kwargs) -> ArtDirector:
+                     adapter: str | Path | None = "default", ranker: str | Path | None = "default",
+                     progress=None, server: dict | None = None, **kwargs) -> ArtDirector:
         """The embedded SmolLM2-135M-Instruct with the shipped adapter (``adapter``: "default", a PEFT
         adapter folder, or None for the plain model) on a registered backend (``lm.BACKENDS``), or the model a
         served backend's ``server`` names (``lm.load_backend``; prompted few-shot), grounded in the built-in
-        prompt library unless ``rag=False``."""
+        prompt library unless ``rag=False``, its modifiers chosen by the shipped ranker (``ranker``: "default",
+        a folder from ``artdirector train ranker``, or None for the retrieval vote)."""
         from artdirector.lm import SERVED, load_backend
 
         if adapter == "default":
@@ -110,7 +113,8 @@ class ArtDirector:
             library.require(collection)
             library.embedder  # noqa: B018 - loaded now, so a direction's retrieve time is the search alone
         lm = load_backend(backend, adapter=adapter, progress=progress, server=server)
-        return cls(lm, library=library, collection=collection, tuned=adapter is not None, **kwargs)
+        return cls(lm, library=library, collection=collection, tuned=adapter is not None,
+                   ranker=load_ranker(ranker, library), **kwargs)
 
     def build_prompt(self, idea: str, seed: int = 0, retrieved: Sequence = ()) -> str:
         """The LM prompt for ``idea`` up to the assistant's answer (the decoder begins it with the idea): the
@@ -119,6 +123,14 @@ class ArtDirector:
 
     def retrieve(self, idea: str) -> list:
         return retrieve(self.library, self.collection, idea)
+
+    def answers(self, ideas: Sequence[str], retrieved: Sequence[Sequence]) -> list:
+        """Stages 3-4 alone, greedy: what the model writes for each idea (``Decoded``: text, finish reason), as
+        the first candidate of a direction sees it. Training the ranker and the selection bench read it."""
+        decoder = dispatch.build(self.lm, "greedy", max_new_tokens=self.max_new_tokens)
+        prompts = [self.build_prompt(idea, 0, hits) for idea, hits in zip(ideas, retrieved)]
+        config = GenerationConfig(max_new_tokens=self.max_new_tokens, stop=STOP)
+        return decoder.decode(0, prompts, [f"{idea}," for idea in ideas], config)
 
     def direct(self, idea: str, **options) -> DirectionResult:
         """Direct one idea; with ``n > 1`` the result also holds ``n`` candidates (the first is the greedy one)."""
@@ -170,7 +182,8 @@ class ArtDirector:
                 out = decoded[k][i]
                 # 5. Parse what the model wrote and select the modifiers: retrieval vote, then the guards.
                 chosen = select_modifiers(idea.text, out.text, truncated=out.finish_reason == "length",
-                                          seed=seed + k, retrieved=retrieved[i], details=request.details, used=used)
+                                          seed=seed + k, retrieved=retrieved[i], details=request.details, used=used,
+                                          ranker=self.ranker)
                 used.update(p.lower() for p in chosen.direction.phrases())
                 used.update(f"by {p.lower()}" for p in chosen.direction.parts.get("artist", []))  # as retrieved
                 notes = [*idea.notes, *(request.constraints.notes if request.constraints else ()),
@@ -216,6 +229,18 @@ class ArtDirector:
         from artdirector.decoding.steer import vocabulary_bias
 
         return vocabulary_bias(self.lm, steer)
+
+
+def load_ranker(ranker: str | Path | None, library):
+    """"default" (the shipped ranker, if this installation has one), a ranker folder, or None; there is
+    nothing to rank without a library."""
+    if ranker is None or library is None:
+        return None
+    from artdirector.library.ranker import Ranker
+
+    if ranker == "default":
+        return Ranker.default(library.embedder)
+    return Ranker.from_folder(ranker, library.embedder)
 
 
 class Stopwatch:

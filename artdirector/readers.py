@@ -1,7 +1,8 @@
 """Reading prompts and ideas from files: one reader for every command that takes a file.
 
 By extension: ``.parquet``, ``.jsonl``, ``.tsv`` and ``.csv`` hold a ``prompt`` column (DiffusionDB's layout;
-another column can be named); anything else is plain text, one value per line. Rows come as
+another column can be named); anything else is plain text, one value per line. A ``.gz`` file is read as the
+file it compresses (``prompts.tsv.gz`` as a TSV). Rows come as
 ``(line, text, error)``: a row that cannot be read (not UTF-8, not a JSON object, no text in the column) has
 an error (without the line number) and no text, so the caller can report it by line and go on with the
 rest. A file without the column is refused as a whole.
@@ -10,6 +11,7 @@ rest. A file without the column is refused as a whole.
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 from collections.abc import Iterator
@@ -37,7 +39,10 @@ def read_records(path: str | Path, column: str = "prompt") -> Iterator[tuple[int
     carry the other columns through (``artdirector batch``)."""
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix == ".parquet":
+    compressed = suffix == ".gz"
+    if compressed:
+        suffix = Path(path.stem).suffix.lower()
+    if suffix == ".parquet" and not compressed:
         import pyarrow.parquet as pq
 
         table = pq.read_table(path)
@@ -48,6 +53,11 @@ def read_records(path: str | Path, column: str = "prompt") -> Iterator[tuple[int
             yield (i, record, value, None) if isinstance(value, str) else (i, record, None, "not text")
         return
     raw = path.read_bytes()
+    if compressed:
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as e:
+            raise BadInput(f"{path} is not a readable gzip file ({e})") from None
     if suffix not in TABLES:
         lines = raw.split(b"\n")
         if lines and lines[-1] == b"":

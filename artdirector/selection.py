@@ -2,14 +2,15 @@
 
 What the model writes goes through ``parse_modifiers`` (clean phrases only) and ``classify``; phrases the
 vocabularies do not know are kept as subject details only when they are plausible ones. With retrieved
-prompts, the model's phrases join the retrieval vote (``library.retrieval.vote``). The ranked phrases are
-then taken best first through the coherence and fidelity guards (``guards.Guards``: no invented subject
-matter, the idea's medium, no contradicted colour, time or weather, no near-duplicates) until the budget is
-reached (``retrieval.modifier_budget``: up to ``MAX_MODIFIERS``, fewer when the nearest human idea is far).
-A direction the guards leave short stays short (padding it is what they prevent). If fewer than
-``MIN_MODIFIERS`` clean phrases came from the model, the direction falls back to the modifiers the retrieved
-prompts share, then to tags drawn from the shipped vocabularies (by DiffusionDB frequency), through the same
-guards, and says so.
+prompts, the model's phrases and theirs are ranked by the learned ranker (``library.ranker``) where one is
+installed and the nearest human idea is close, by the retrieval vote (``library.retrieval.vote``) otherwise.
+The ranked phrases are then taken best first through the coherence and fidelity guards (``guards.Guards``:
+no invented subject matter, the idea's medium, no contradicted colour, time or weather, no near-duplicates)
+until the budget is reached (the ranker's expected-F1 budget, or ``retrieval.modifier_budget``: up to
+``MAX_MODIFIERS``, fewer when the nearest human idea is far). A direction the guards leave short stays short
+(padding it is what they prevent). If fewer than ``MIN_MODIFIERS`` clean phrases came from the model, the
+direction falls back to the modifiers the retrieved prompts share, then to tags drawn from the shipped
+vocabularies (by DiffusionDB frequency), through the same guards, and says so.
 """
 
 from __future__ import annotations
@@ -65,28 +66,40 @@ def plausible_detail(phrase: str, idea_words: set[str]) -> bool:
     return sum(w in idea_words for w in words) / len(words) < 0.5
 
 
-def select_modifiers(idea: str, text: str, *, truncated: bool, seed: int, retrieved: Sequence = (),
-                     details: bool = False, used: Mapping[str, int] | None = None) -> Selection:
-    """The direction for ``idea`` from the model's answer ``text`` (``truncated``: it hit the token limit).
-    ``details``: keep scene details the idea does not name (the guards drop them otherwise); ``used``: the
-    phrases earlier candidates of the same idea took, voted down so that candidates differ."""
+def model_phrases(idea: str, text: str, *, truncated: bool) -> tuple[list[str], list[str]]:
+    """The usable phrases of the model's answer ``text``, and those it wrote that are unusable."""
     parsed = parse_modifiers(text, idea)
     phrases = parsed.phrases
     if truncated and phrases and not text.rstrip().endswith(","):
         phrases = phrases[:-1]  # the last phrase was cut off mid-word by the token limit
-    selection = Selection(Direction(idea=idea, negative=list(DEFAULT_NEGATIVE)), rejected=list(parsed.rejected))
-    idea_words = set(idea.lower().split())
-    kept = []
+    idea_words, kept, rejected = set(idea.lower().split()), [], list(parsed.rejected)
     for phrase in phrases:
         if classify(phrase) == "subject" and not plausible_detail(phrase, idea_words):
-            selection.rejected.append(phrase)
+            rejected.append(phrase)
         else:
             kept.append(phrase)
+    return kept, rejected
+
+
+def select_modifiers(idea: str, text: str, *, truncated: bool, seed: int, retrieved: Sequence = (),
+                     details: bool = False, used: Mapping[str, int] | None = None, ranker=None) -> Selection:
+    """The direction for ``idea`` from the model's answer ``text`` (``truncated``: it hit the token limit).
+    ``details``: keep scene details the idea does not name (the guards drop them otherwise); ``used``: the
+    phrases earlier candidates of the same idea took, voted down so that candidates differ; ``ranker`` (a
+    ``library.ranker.Ranker``): rank the candidates and size the direction with it instead of the vote, where
+    it applies (a close enough human idea)."""
+    kept, rejected = model_phrases(idea, text, truncated=truncated)
+    selection = Selection(Direction(idea=idea, negative=list(DEFAULT_NEGATIVE)), rejected=rejected)
     selection.fallback = len(kept) < MIN_MODIFIERS
     guards = Guards(idea, details=details)
     take = _taker(selection, guards)
-    budget = modifier_budget(retrieved)
-    for phrase in vote(kept, retrieved, limit=None, used=used) if retrieved else kept:
+    if ranker is not None and ranker.applies(retrieved):
+        ranking = ranker.rank(idea, kept, retrieved, used)
+        ranked, budget = ranking.phrases, ranking.budget
+    else:
+        ranked = vote(kept, retrieved, limit=None, used=used) if retrieved else kept
+        budget = modifier_budget(retrieved)
+    for phrase in ranked:
         if take(phrase) >= budget:
             break
     if selection.fallback:  # the model failed; phrases the guards refused are not a reason to pad

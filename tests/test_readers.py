@@ -28,3 +28,16 @@ def test_any_other_file_is_one_idea_per_line(tmp_path):
     f.write_bytes(b"a lighthouse\r\n\xff\xfe broken\n\na fox\n")
     assert list(read_rows(f)) == [(1, "a lighthouse", None), (2, None, "not valid UTF-8 (byte 0)"), (3, "", None),
                                   (4, "a fox", None)]
+
+
+def test_a_gzip_file_reads_as_the_file_it_compresses(tmp_path):
+    """The 1.07M Discord prompts ship as ``.tsv.gz``: read as a TSV, not as lines of compressed bytes."""
+    import gzip
+
+    (tmp_path / "p.tsv.gz").write_bytes(gzip.compress(b"prompt\tn\na cat, oil painting\t1\n"))
+    assert read_texts(tmp_path / "p.tsv.gz") == ["a cat, oil painting"]
+    (tmp_path / "ideas.txt.gz").write_bytes(gzip.compress(b"a fox\na owl\n"))
+    assert read_texts(tmp_path / "ideas.txt.gz") == ["a fox", "a owl"]
+    (tmp_path / "bad.tsv.gz").write_bytes(b"not gzip")
+    with pytest.raises(BadInput, match="not a readable gzip file"):
+        list(read_rows(tmp_path / "bad.tsv.gz"))

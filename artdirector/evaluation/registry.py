@@ -12,8 +12,9 @@ from artdirector.errors import BadInput
 
 BASE_SYSTEMS = ("original", "frequent-modifiers", "nearest-neighbour", "dynamicprompts", "fewshot",
                 "vocab-expansion", "artdirector")
-# "-rag": the director without retrieval; "-sft": the plain model prompted few-shot, without the adapter
-ABLATIONS = ("artdirector-rag", "artdirector-sft")
+# "-rag": the director without retrieval; "-sft": the plain model prompted few-shot, without the adapter;
+# "-vote": the hand-set retrieval vote instead of the learned ranker
+ABLATIONS = ("artdirector-rag", "artdirector-sft", "artdirector-vote")
 # The director under LaDi's colour-pattern constraint (``systems.colour_pattern``), by each way to impose it.
 COLOUR_SYSTEMS = ("artdirector:colour-asked", "artdirector:colour-neurologic", "artdirector:colour-grammar",
                   "artdirector:colour-smc")
@@ -25,6 +26,7 @@ SUITES = {
     "idea-vs-directed": "original,artdirector",
     "colour": ",".join(("artdirector", *COLOUR_SYSTEMS)),  # satisfaction and fluency of a colour constraint
     "rag": "artdirector,artdirector-rag,nearest-neighbour",
+    "ranker": "artdirector,artdirector-vote,nearest-neighbour",
     "diversity": ",".join(("artdirector", *COLOUR_SYSTEMS[1:])),  # with vs without constraints; use n=4
     "sft": "artdirector,artdirector-sft,frequent-modifiers,nearest-neighbour",
     "lm-choice": "artdirector",  # add artdirector@MODEL entries: any causal LM directory or hub id
@@ -80,12 +82,14 @@ class _Shared:
         return self.once("train", lambda: list(read_tsv(str(resources.files("artdirector.data").joinpath(
             "prompts/train.tsv")))))
 
-    def director(self, rag: bool = True, tuned: bool = True, lm=None):
-        from artdirector.director import ArtDirector, default_adapter
+    def director(self, rag: bool = True, tuned: bool = True, lm=None, ranker: bool = True):
+        from artdirector.director import ArtDirector, default_adapter, load_ranker
 
         adapter = default_adapter() if tuned else None
-        return ArtDirector(lm or self.lm(adapter), library=self.library() if rag else None,
-                           tuned=tuned and (lm is not None or adapter is not None))
+        library = self.library() if rag else None
+        return ArtDirector(lm or self.lm(adapter), library=library,
+                           tuned=tuned and (lm is not None or adapter is not None),
+                           ranker=self.once("ranker", lambda: load_ranker("default", library)) if ranker else None)
 
 
 def _factories(shared: _Shared) -> dict:
@@ -103,6 +107,7 @@ def _factories(shared: _Shared) -> dict:
         "artdirector": lambda: S.ArtDirectorSystem(shared.director()),
         "artdirector-rag": lambda: S.ArtDirectorSystem(shared.director(rag=False), name="artdirector-rag"),
         "artdirector-sft": lambda: S.ArtDirectorSystem(shared.director(tuned=False), name="artdirector-sft"),
+        "artdirector-vote": lambda: S.ArtDirectorSystem(shared.director(ranker=False), name="artdirector-vote"),
         **{name: (lambda name=name: S.ConstrainedDirector(shared.director(), S.colour_pattern(),
                                                           name.rsplit("-", 1)[1], name)) for name in COLOUR_SYSTEMS},
     }

@@ -161,3 +161,23 @@ class ImageLoraSettings:
                            "blocks")
         if self.captioner and not self.caption_clip:
             raise BadInput("--captioner writes missing captions together with --caption-clip CLIP")
+
+
+@dataclass(frozen=True)
+class RankerSettings:
+    data: str  # prompts the director's model never trained on (the 1.07M Discord prompts: see the README)
+    out: str
+    limit: int = 3000  # ideas drawn from the data file (one per prompt prefix), seeded (6000: no better)
+    trees: int = 300
+    learning_rate: float = 0.05
+    leaves: int = 15
+    min_leaf: int = 50  # examples per leaf: no leaf for a handful of ideas' quirks
+    chunk: int = 32  # ideas decoded per batch, each batch journalled (a killed run resumes from it)
+    seed: int = 7
+
+    def __post_init__(self) -> None:
+        check_seed(self.seed)
+        _at_least(self, 1, "limit", "trees", "chunk")
+        _at_least(self, 2, "leaves")
+        _at_least(self, 1, "min_leaf")
+        _positive(self, "learning_rate")

@@ -1,0 +1,200 @@
+"""Stage 5's ranking, learned: which candidate phrases a human prompt writer would add to this idea.
+
+The candidates are the modifiers of the retrieved human prompts and the phrases the model wrote. The
+hand-set vote of ``retrieval.vote`` weighs them by the similarity of the prompts that use them. On 200
+validation prefixes it tells a phrase the human used from one they did not with ROC AUC 0.72. This ranker
+reaches 0.86 (``bench/bench_selection.py``). It is a gradient-boosted tree model (LightGBM, the standard tool
+for tabular learning-to-rank) over 28 features per phrase:
+
+- how the retrieved prompts vouch for it: exactly, and softly (a retrieved phrase within the soft-match
+  cosine counts);
+- whether, where and how similarly the model wrote it;
+- how generic it is across a million real prompts (``lexicon.phrase_share``);
+- its category, and how close it is to the idea.
+
+``artdirector train ranker`` fits it on real prompts the model never saw. The label says whether the
+human's own prompt holds a phrase within the soft-match cosine (``evaluation.metrics.SOFT_THRESHOLD``).
+
+Two hand-written steps sit on the scores. Each is a few lines that no library offers in this form.
+
+- **Near-duplicates collapse.** A phrase within the soft-match cosine of a better-ranked one would match the
+  same human phrase, so it is dropped ("cinematic light" after "cinematic lighting").
+- **The budget maximises expected F1.** With independent probabilities ``p`` (best first) and about ``R``
+  phrases in the human's prompt, taking ``k`` phrases expects an F1 of about ``2 * sum(p[:k]) / (k + R)``
+  (the plug-in approximation of Jansche, 2005; Nan et al., 2012). ``R`` is the retrieved prompts' mean
+  modifier count. The ``k`` that maximises it is used, no fewer than ``MIN_BUDGET`` phrases, and no more than
+  the similarity-based cap of ``retrieval.modifier_budget``, which keeps far-fetched ideas short.
+
+It ranks where the nearest retrieved idea is at least ``MIN_SIMILARITY`` close; farther ideas are left to the
+vote, which measured more varied there.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from artdirector.errors import BadInput
+from artdirector.library.retrieval import REUSE_DISCOUNT, hit_modifiers, modifier_budget
+from artdirector.vocab import classify
+
+DEFAULT_RANKER = "ranker-v1"
+CATEGORIES = ("subject", "medium", "style", "artist", "lighting", "color", "composition", "mood", "booster")
+FEATURES = (
+    "vote_share", "use_share", "best_user_similarity", "in_top1", "in_top3", "by_model", "model_rank",
+    "log_phrase_share", "words", "top_similarity", "idea_overlap", "by_model_x_top_similarity",
+    "vote_share_x_top_similarity", "by_model_x_log_phrase_share", "first_user_rank",
+    *(f"category_{c}" for c in CATEGORIES),
+    "idea_cosine", "soft_vote_share", "soft_use_share", "model_cosine",
+)
+SOFT = 0.7  # the metrics' soft-match cosine (evaluation.metrics.SOFT_THRESHOLD), also the duplicate line
+MIN_BUDGET = 3
+# The ranker learned from ideas with close human neighbours; below this similarity of the nearest retrieved idea
+# (typical of sentence ideas unlike DiffusionDB's) the hand-set vote chooses. On validation, against the ranker
+# everywhere: prefixes soft F1 0.182 -> 0.186, out of domain top-10 share 0.68 -> 0.63, distinct added 0.11 -> 0.14
+# (0.5-0.65 tried; bench/results/selection.json holds the shipped rule).
+MIN_SIMILARITY = 0.6
+Embed = Callable[[Sequence[str]], np.ndarray]
+
+
+def candidate_features(idea: str, model_phrases: Sequence[str], retrieved: Sequence,
+                       embed: Embed) -> tuple[list[str], np.ndarray, float]:
+    """The candidates (retrieved modifiers, then the model's new ones), their ``FEATURES`` rows, and the mean
+    modifier count of the retrieved prompts (``R`` of the expected-F1 budget)."""
+    from artdirector.lexicon import phrase_share
+
+    sets = [hit_modifiers(h) for h in retrieved]
+    sims = np.array([max(float(h.score), 0.0) for h in retrieved])
+    model = list(dict.fromkeys(model_phrases))
+    phrases = list(dict.fromkeys([m for s in sets for m in s] + model))
+    if not phrases:
+        return [], np.zeros((0, len(FEATURES)), np.float32), 0.0
+    total, k = float(sims.sum()) or 1.0, max(len(sets), 1)
+    top = float(sims[0]) if len(sims) else 0.0
+    idea_words = set(idea.lower().split())
+    vectors = embed([idea, *phrases])
+    idea_vec, vecs = vectors[0], vectors[1:]
+    index = {p: i for i, p in enumerate(phrases)}
+    soft_vote, soft_use = np.zeros(len(phrases)), np.zeros(len(phrases))
+    for j, s in enumerate(sets):
+        if s:
+            near = (vecs @ vecs[[index[m] for m in s]].T).max(axis=1) >= SOFT
+            soft_vote += sims[j] * near
+            soft_use += near
+    model_cos = (vecs @ vecs[[index[m] for m in model]].T).max(axis=1) if model else np.zeros(len(phrases))
+    rows = []
+    for i, m in enumerate(phrases):
+        users = [j for j, s in enumerate(sets) if m in s]
+        vote = float(sum(sims[j] for j in users)) / total
+        by_model = float(m in model)
+        share = math.log(phrase_share(m) + 1e-5)
+        words = m.split()
+        category = classify(m)
+        rows.append([
+            vote, len(users) / k, max((sims[j] for j in users), default=0.0), float(0 in users),
+            float(any(j < 3 for j in users)), by_model, 1 / (1 + model.index(m)) if by_model else 0.0,
+            share, len(words), top, sum(w in idea_words for w in words) / len(words), by_model * top,
+            vote * top, by_model * share, min(users, default=k) / k,
+            *(float(category == c) for c in CATEGORIES),
+            float(vecs[i] @ idea_vec), soft_vote[i] / total, soft_use[i] / k, float(model_cos[i]),
+        ])
+    return phrases, np.asarray(rows, dtype=np.float32), float(np.mean([len(s) for s in sets])) if sets else 0.0
+
+
+def expected_f1_budget(probs: Sequence[float], expected_count: float, low: int, high: int) -> int:
+    """The ``k`` in [``low``, ``high``] whose top-``k`` phrases (``probs`` best first) expect the best F1."""
+    best, best_k, total = -1.0, 1, 0.0
+    for k, p in enumerate(probs[:high], start=1):
+        total += p
+        f1 = 2 * total / (k + expected_count)
+        if f1 > best:
+            best, best_k = f1, k
+    return max(best_k, low)
+
+
+@dataclass
+class Ranking:
+    phrases: list[str]  # best first, near-duplicates collapsed
+    probs: list[float]
+    budget: int
+
+
+class PhraseVectors:
+    """The embedder's unit vectors for texts, remembered: the same phrases come back idea after idea."""
+
+    def __init__(self, embedder, size: int = 50_000):
+        self.embedder, self.size, self._cache = embedder, size, {}
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        new = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if new:
+            if len(self._cache) + len(new) > self.size:
+                self._cache.clear()
+            self._cache.update(zip(new, self.embedder.encode(new)))
+        return np.stack([self._cache[t] for t in texts])
+
+
+class Ranker:
+    """A trained LightGBM phrase ranker and the embedder its features were computed with."""
+
+    def __init__(self, booster, embedder, *, meta: Mapping | None = None):
+        self.booster, self.embed, self.meta = booster, PhraseVectors(embedder), dict(meta or {})
+
+    @classmethod
+    def from_folder(cls, folder: str | Path, embedder) -> Ranker:
+        """A folder written by ``artdirector train ranker``: ``ranker.txt`` (the LightGBM model) and
+        ``ranker.json`` (its features and recipe)."""
+        import lightgbm
+
+        folder = Path(folder)
+        try:
+            meta = json.loads((folder / "ranker.json").read_text())
+            booster = lightgbm.Booster(model_file=str(folder / "ranker.txt"))
+        except (OSError, ValueError, lightgbm.basic.LightGBMError) as e:
+            raise BadInput(f"{folder} is no ranker folder from 'artdirector train ranker' ({e})") from None
+        if tuple(meta.get("features", ())) != FEATURES:
+            raise BadInput(f"the ranker in {folder} was trained on other features; train it again")
+        if meta.get("embedder") not in (None, embedder.name):
+            raise BadInput(f"the ranker in {folder} was trained with the embedder {meta['embedder']}, "
+                           f"not {embedder.name}")
+        return cls(booster, embedder, meta=meta)
+
+    @classmethod
+    def default(cls, embedder) -> Ranker | None:
+        """The ranker shipped in the package (None if this installation has none)."""
+        from importlib import resources
+
+        folder = Path(str(resources.files("artdirector.data").joinpath(f"ranker/{DEFAULT_RANKER}")))
+        return cls.from_folder(folder, embedder) if (folder / "ranker.txt").is_file() else None
+
+    def probabilities(self, rows: np.ndarray) -> np.ndarray:
+        # One thread: a handful of rows, and a second OpenMP team would slow the LM's decode on these cores.
+        return self.booster.predict(rows, num_threads=1) if len(rows) else np.zeros(0)
+
+    @staticmethod
+    def applies(retrieved: Sequence) -> bool:
+        """Whether the ranker chooses for an idea with these retrieved prompts (else the vote does)."""
+        return bool(retrieved) and float(retrieved[0].score) >= MIN_SIMILARITY
+
+    def rank(self, idea: str, model_phrases: Sequence[str], retrieved: Sequence,
+             used: Mapping[str, int] | None = None) -> Ranking:
+        """The candidates best first and how many to take. ``used``: how many earlier candidates of the same
+        idea took each phrase; each use multiplies its probability by ``REUSE_DISCOUNT``."""
+        phrases, rows, expected = candidate_features(idea, model_phrases, retrieved, self.embed)
+        probs = self.probabilities(rows)
+        for i, phrase in enumerate(phrases):
+            probs[i] *= REUSE_DISCOUNT ** (used or {}).get(phrase, 0)
+        order = np.argsort(-probs, kind="stable")
+        vecs = self.embed([phrases[i] for i in order]) if len(order) else np.zeros((0, 1))
+        kept: list[int] = []
+        for pos in range(len(order)):
+            if not kept or float((vecs[kept] @ vecs[pos]).max()) < SOFT:
+                kept.append(pos)
+        ranked = [float(probs[order[pos]]) for pos in kept]
+        budget = expected_f1_budget(ranked, expected, MIN_BUDGET, modifier_budget(retrieved))
+        return Ranking([phrases[order[pos]] for pos in kept], ranked, budget)

@@ -1,0 +1,107 @@
+"""Training the phrase ranker of ``library.ranker`` on real prompts: ``artdirector train ranker``.
+
+1. Ideas: one per prompt prefix of the data file (NeuroPrompts' prefix protocol, ``harness.prefix_items``),
+   unsafe prompts left out, a seeded sample of ``limit``. The human's own modifiers are the labels' source.
+   Use prompts the director's model never trained on: on its own training prompts it writes what it
+   memorised, and the ranker would learn to trust it too much.
+2. For each idea, the director's own stages 2-4: the library's closest prompts and the model's greedy answer.
+   Chunks are journalled to ``OUT/answers.jsonl``, so a killed run resumes where it stopped.
+3. The features of every candidate phrase (``ranker.candidate_features``). The label: does the human's
+   prompt hold a phrase within the soft-match cosine (``ranker.SOFT``)?
+4. A LightGBM binary model, deterministic and seeded, written with its recipe to ``OUT/ranker.txt`` and
+   ``OUT/ranker.json``. ``ArtDirector.from_default(ranker=OUT)`` (``direct --ranker OUT``) uses it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from artdirector.library.ranker import FEATURES, SOFT, PhraseVectors, candidate_features
+from artdirector.training.settings import RankerSettings
+
+JOURNAL = "answers.jsonl"
+
+
+def training_items(settings: RankerSettings) -> list:
+    from artdirector.evaluation.harness import prefix_items, read_prompts
+    from artdirector.safety import is_unsafe
+
+    prompts = [p for p in read_prompts(settings.data) if not is_unsafe(p)]
+    return prefix_items(prompts, limit=settings.limit, seed=settings.seed)[0]
+
+
+def answers(director, ideas: list[str], out: Path, chunk: int, progress=None) -> list[tuple[str, bool]]:
+    """(text, truncated) of the model's greedy answer per idea, journalled chunk by chunk and resumed."""
+    journal = out / JOURNAL
+    done = {}
+    if journal.exists():
+        for line in journal.read_text().splitlines():
+            if line.strip():
+                row = json.loads(line)
+                done[row["idea"]] = (row["text"], row["truncated"])
+    wanted = list(dict.fromkeys(ideas))
+    todo = [i for i in wanted if i not in done]
+    with journal.open("a") as f:
+        for start in range(0, len(todo), chunk):
+            batch = todo[start:start + chunk]
+            decoded = director.answers(batch, [director.retrieve(i) for i in batch])
+            for idea, d in zip(batch, decoded):
+                done[idea] = (d.text, d.finish_reason == "length")
+                f.write(json.dumps({"idea": idea, "text": d.text, "truncated": done[idea][1]}) + "\n")
+            f.flush()
+            if progress:
+                progress(f"answers: {len(wanted) - len(todo) + start + len(batch)}/{len(wanted)}")
+    return [done[i] for i in ideas]
+
+
+def examples(director, items, texts, embed) -> tuple[np.ndarray, np.ndarray]:
+    """Feature rows and labels of every candidate phrase of every idea."""
+    from artdirector.selection import model_phrases
+    from artdirector.text import normalise_phrase
+
+    rows, labels = [], []
+    for item, (text, truncated) in zip(items, texts):
+        kept, _ = model_phrases(item.idea, text, truncated=truncated)
+        phrases, x, _ = candidate_features(item.idea, kept, director.retrieve(item.idea), embed)
+        reference = list(dict.fromkeys(normalise_phrase(m) for m in item.modifiers))
+        if not phrases or not reference:
+            continue
+        rows.append(x)
+        labels.append(((embed(phrases) @ embed(reference).T).max(axis=1) >= SOFT).astype(np.int8))
+    return np.vstack(rows), np.concatenate(labels)
+
+
+def fit(x: np.ndarray, y: np.ndarray, settings: RankerSettings):
+    import lightgbm
+
+    params = {"objective": "binary", "learning_rate": settings.learning_rate, "num_leaves": settings.leaves,
+              "min_data_in_leaf": settings.min_leaf, "seed": settings.seed, "deterministic": True,
+              "force_row_wise": True, "num_threads": 0, "verbose": -1}
+    return lightgbm.train(params, lightgbm.Dataset(x, y, feature_name=list(FEATURES)),
+                          num_boost_round=settings.trees)
+
+
+def train_ranker(settings: RankerSettings, director, progress=None) -> dict:
+    """Steps 1-4 of the module docstring with ``director`` (an ``ArtDirector`` with a library); the summary."""
+    from artdirector.errors import BadInput
+
+    if director.library is None:
+        raise BadInput("the ranker ranks retrieved prompts' modifiers: train it with a prompt library")
+    out = Path(settings.out)
+    out.mkdir(parents=True, exist_ok=True)
+    items = training_items(settings)  # 1
+    if not items:
+        raise BadInput(f"{settings.data} has no prompt with an idea of 3+ words and 2+ modifiers")
+    texts = answers(director, [it.idea for it in items], out, settings.chunk, progress)  # 2
+    x, y = examples(director, items, texts, PhraseVectors(director.library.embedder))  # 3
+    booster = fit(x, y, settings)  # 4
+    booster.save_model(str(out / "ranker.txt"))
+    summary = {"features": list(FEATURES), "embedder": director.library.embedder.name,
+               "collection": director.collection, "model": director.lm.name, "ideas": len(items),
+               "candidates": int(len(y)), "positive_share": round(float(y.mean()), 4),
+               "settings": {k: getattr(settings, k) for k in settings.__dataclass_fields__}}
+    (out / "ranker.json").write_text(json.dumps(summary, indent=1) + "\n")
+    return {"out": str(out), **{k: summary[k] for k in ("ideas", "candidates", "positive_share")}}

@@ -1,0 +1,122 @@
+"""The learned phrase ranker: its budget, its features, the shipped model, and ``train ranker`` end to end."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from artdirector.errors import BadInput
+from artdirector.library.library import Hit
+from artdirector.library.ranker import (
+    FEATURES,
+    MIN_BUDGET,
+    SOFT,
+    PhraseVectors,
+    Ranker,
+    candidate_features,
+    expected_f1_budget,
+)
+from artdirector.library.retrieval import modifier_budget
+from artdirector.lm.dummy import DummyLM
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_budget_takes_the_phrases_that_raise_expected_f1():
+    # k=2: 2 * 1.7 / (2 + 3) = 0.68 beats k=1 (0.45), k=3 (0.60) and k=4 (0.54)
+    assert expected_f1_budget([0.9, 0.8, 0.1, 0.05], 3, 1, 8) == 2
+    assert expected_f1_budget([0.9, 0.8, 0.1, 0.05], 3, 3, 8) == 3  # never fewer than asked
+    assert expected_f1_budget([0.9, 0.9, 0.9, 0.9, 0.9], 3, 1, 4) == 4  # nor more
+    assert expected_f1_budget([0.9, 0.9, 0.9, 0.9, 0.9], 3, 1, 8) == 5  # sure phrases: all of them
+
+
+def hits():
+    return [Hit("a castle at dusk, oil painting, by thomas cole, golden hour", 0.9, "t"),
+            Hit("an old castle, oil painting, dramatic lighting", 0.8, "t"),
+            Hit("a castle on a lake, matte painting, golden hour, 8k", 0.5, "t")]
+
+
+@pytest.mark.slow
+def test_features_say_who_vouches_for_each_phrase(minilm):
+    phrases, rows, expected = candidate_features("a castle at sunset", ["oil painting", "zzq"], hits(),
+                                                 PhraseVectors(minilm))
+    f = {name: dict(zip(phrases, rows[:, i])) for i, name in enumerate(FEATURES)}
+    assert rows.shape == (len(phrases), len(FEATURES)) and set(phrases) >= {"oil painting", "golden hour", "zzq"}
+    assert phrases.count("oil painting") == 1  # the model's phrase joins the retrieved one
+    assert f["use_share"]["oil painting"] == pytest.approx(2 / 3)
+    assert f["vote_share"]["golden hour"] == pytest.approx((0.9 + 0.5) / 2.2, abs=1e-6)
+    assert f["in_top1"]["by thomas cole"] == 1 and f["in_top1"]["8k"] == 0
+    assert f["by_model"]["zzq"] == 1 and f["use_share"]["zzq"] == 0 and f["by_model"]["8k"] == 0
+    assert f["model_rank"]["oil painting"] == 1 and f["model_rank"]["zzq"] == 0.5
+    assert f["category_medium"]["oil painting"] == 1 and f["category_booster"]["8k"] == 1
+    # "matte painting" is near "oil painting" for the embedder or not; either way the soft vote holds the exact one
+    assert f["soft_vote_share"]["oil painting"] >= f["vote_share"]["oil painting"]
+    assert expected == pytest.approx(np.mean([3, 2, 3]))
+
+
+@pytest.mark.slow
+def test_the_shipped_ranker_collapses_near_duplicates_and_sizes_the_direction(minilm):
+    from artdirector.library.library import PromptLibrary
+    from artdirector.library.retrieval import retrieve
+
+    ranker = Ranker.default(minilm)
+    assert ranker is not None, "the package ships a ranker"
+    library = PromptLibrary.default(minilm)
+    for idea in ("a lighthouse in a storm", "portrait of an old fisherman", "a red car"):
+        retrieved = retrieve(library, "builtin", idea)
+        ranking = ranker.rank(idea, ["cinematic lighting", "cinematic light", "8k"], retrieved)
+        vecs = minilm.encode(ranking.phrases)
+        sims = vecs @ vecs.T - 2 * np.eye(len(vecs))
+        assert sims.max() < SOFT  # no two phrases that would match the same human phrase
+        assert not {"cinematic lighting", "cinematic light"} <= set(ranking.phrases)
+        assert ranking.probs == sorted(ranking.probs, reverse=True)
+        assert MIN_BUDGET <= ranking.budget <= modifier_budget(retrieved)
+        # an earlier candidate's phrases are voted down for the next one
+        again = ranker.rank(idea, ["8k"], retrieved, used={ranking.phrases[0]: 1})
+        assert again.phrases[0] != ranking.phrases[0]
+
+
+def test_a_folder_that_is_no_ranker_is_refused(tmp_path):
+    class Embedder:
+        name = "e"
+
+    with pytest.raises(BadInput, match="no ranker folder"):
+        Ranker.from_folder(tmp_path, Embedder())
+    (tmp_path / "ranker.txt").write_text("tree\n")
+    (tmp_path / "ranker.json").write_text(json.dumps({"features": ["other"]}))
+    with pytest.raises(BadInput, match="no ranker folder|other features"):
+        Ranker.from_folder(tmp_path, Embedder())
+
+
+@pytest.mark.slow
+def test_train_ranker_learns_what_humans_add_and_resumes(tmp_path, minilm):
+    """Trained on 80 real validation prompts with a model that always writes one made-up phrase, the ranker
+    learns that the made-up phrase is not what people add, and a second run reads the journalled answers."""
+    from artdirector.director import ArtDirector
+    from artdirector.library.library import PromptLibrary
+    from artdirector.readers import read_texts
+    from artdirector.training.ranker import train_ranker
+    from artdirector.training.settings import RankerSettings
+
+    data = tmp_path / "prompts.tsv"
+    data.write_text("prompt\n" + "\n".join(read_texts(ROOT / "data/splits/validation.tsv")[:160]) + "\n")
+    library = PromptLibrary.default(minilm)
+    lm = DummyLM(default=" zzq glow, highly detailed\n")
+    director = ArtDirector(lm, library=library, tuned=True)
+    settings = RankerSettings(data=str(data), out=str(tmp_path / "out"), limit=80, trees=30, min_leaf=5, chunk=16)
+    summary = train_ranker(settings, director)
+    assert summary["ideas"] == 80 and 0 < summary["positive_share"] < 0.5
+    assert len(lm.calls) == 80
+    ranker = Ranker.from_folder(tmp_path / "out", minilm)
+    assert json.loads((tmp_path / "out" / "ranker.json").read_text())["settings"]["trees"] == 30
+    idea = "a lighthouse in a storm"
+    ranking = ranker.rank(idea, ["zzq glow", "highly detailed"], director.retrieve(idea))
+    assert ranking.phrases.index("zzq glow") >= 0.95 * len(ranking.phrases)  # below nearly all the pool
+
+    lm.calls.clear()
+    (tmp_path / "out" / "ranker.txt").unlink()
+    train_ranker(settings, director)
+    assert lm.calls == []  # every answer came from the journal
+    again = Ranker.from_folder(tmp_path / "out", minilm)
+    assert again.rank(idea, ["zzq glow", "highly detailed"], director.retrieve(idea)).phrases == ranking.phrases
