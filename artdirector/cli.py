@@ -1283,7 +1283,10 @@ def train_ranker_command(data_file, out, limit, trees, learning_rate, seed, **kw
 
     settings = RankerSettings(data=data_file, out=out, limit=limit, trees=trees, learning_rate=learning_rate,
                               seed=seed)
-    kw["ranker"] = "vote"  # its features are the candidates, not another ranker's choice
+    if kw["ranker"] != "default":
+        raise InputError("train ranker learns from every candidate phrase, not from another ranker's choice: "
+                         "leave --ranker out")
+    kw["ranker"] = "vote"
     director = _loader(kw)()
     click.echo(json.dumps(train_ranker(settings, director, progress=lambda msg: click.echo(msg, err=True))))
 

@@ -34,23 +34,28 @@ def training_items(settings: RankerSettings) -> list:
 
 
 def answers(director, ideas: list[str], out: Path, chunk: int, progress=None) -> list[tuple[str, bool]]:
-    """(text, truncated) of the model's greedy answer per idea, journalled chunk by chunk and resumed."""
-    journal = out / JOURNAL
+    """(text, truncated) of the model's greedy answer per idea, journalled chunk by chunk and resumed. Only
+    answers of the same model are reused; a line a kill cut short is written again."""
+    journal, model = out / JOURNAL, director.lm.name
     done = {}
     if journal.exists():
         for line in journal.read_text().splitlines():
-            if line.strip():
+            try:
                 row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if row.get("model") == model:
                 done[row["idea"]] = (row["text"], row["truncated"])
     wanted = list(dict.fromkeys(ideas))
     todo = [i for i in wanted if i not in done]
     with journal.open("a") as f:
         for start in range(0, len(todo), chunk):
             batch = todo[start:start + chunk]
+            director.lm.forget()  # no cached prefix from the last chunk: a resumed run writes what a fresh one does
             decoded = director.answers(batch, [director.retrieve(i) for i in batch])
             for idea, d in zip(batch, decoded):
                 done[idea] = (d.text, d.finish_reason == "length")
-                f.write(json.dumps({"idea": idea, "text": d.text, "truncated": done[idea][1]}) + "\n")
+                f.write(json.dumps({"idea": idea, "text": d.text, "truncated": done[idea][1], "model": model}) + "\n")
             f.flush()
             if progress:
                 progress(f"answers: {len(wanted) - len(todo) + start + len(batch)}/{len(wanted)}")

@@ -102,7 +102,7 @@ def test_train_ranker_learns_what_humans_add_and_resumes(tmp_path, minilm):
     data = tmp_path / "prompts.tsv"
     data.write_text("prompt\n" + "\n".join(read_texts(ROOT / "data/splits/validation.tsv")[:160]) + "\n")
     library = PromptLibrary.default(minilm)
-    lm = DummyLM(default=" zzq glow, highly detailed\n")
+    lm = DummyLM({}, default=" zzq glow, highly detailed\n")
     director = ArtDirector(lm, library=library, tuned=True)
     settings = RankerSettings(data=str(data), out=str(tmp_path / "out"), limit=80, trees=30, min_leaf=5, chunk=16)
     summary = train_ranker(settings, director)
@@ -116,7 +116,28 @@ def test_train_ranker_learns_what_humans_add_and_resumes(tmp_path, minilm):
 
     lm.calls.clear()
     (tmp_path / "out" / "ranker.txt").unlink()
+    with (tmp_path / "out" / "answers.jsonl").open("a") as f:
+        f.write('{"idea": "a half-written li')  # a kill mid-line
     train_ranker(settings, director)
     assert lm.calls == []  # every answer came from the journal
     again = Ranker.from_folder(tmp_path / "out", minilm)
     assert again.rank(idea, ["zzq glow", "highly detailed"], director.retrieve(idea)).phrases == ranking.phrases
+
+
+@pytest.mark.slow
+def test_answers_of_another_model_are_not_reused(tmp_path, minilm):
+    from artdirector.director import ArtDirector
+    from artdirector.library.library import PromptLibrary
+    from artdirector.training.ranker import answers
+
+    library = PromptLibrary.default(minilm)
+    first = DummyLM({}, default=" oil painting\n")
+    answers(ArtDirector(first, library=library, tuned=True), ["a red fox in snow"], tmp_path, 8)
+
+    class Other(DummyLM):
+        name = "other"
+
+    second = Other({}, default=" watercolor\n")
+    assert answers(ArtDirector(second, library=library, tuned=True), ["a red fox in snow"], tmp_path, 8) == [
+        (" watercolor", False)]
+    assert len(second.calls) == 1
