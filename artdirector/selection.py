@@ -31,6 +31,9 @@ MIN_MODIFIERS = 2  # fewer usable phrases than this from the model: fall back
 # well cost 0.006 soft F1 on validation and left the top-10 share where it was: bench/results/selection.json.)
 CATEGORY_CAPS = {"artist": 3}
 FALLBACK_SHARED = 6  # modifiers taken from the retrieved prompts on a fallback
+# With this many of them in, no vocabulary tags are drawn: "Constructivism, by vincent van gogh, ...,
+# photorealistic" for "A woman walks her dog in the park." came from such random draws.
+FALLBACK_ENOUGH = 3
 # How many of each category a fallback direction takes, and from how many of the most used phrases.
 FALLBACK = {"medium": (1, 12), "style": (1, 25), "artist": (1, 25), "lighting": (1, 23), "booster": (2, 12)}
 # A negative prompt that suits SD-class models whatever the idea: the failure modes users fight most.
@@ -134,11 +137,14 @@ def _taker(selection: Selection, guards: Guards):
 
 
 def fill_fallback(direction: Direction, rng: random.Random, retrieved: Sequence, take) -> None:
-    """Too little usable output: take the modifiers the retrieved prompts share (weighted by similarity),
-    then fill the categories still empty from the vocabularies; ``take`` (the guarded adder of
-    ``select_modifiers``) decides what gets in."""
+    """Too little usable output: take the modifiers the retrieved prompts share (weighted by similarity);
+    if fewer than ``FALLBACK_ENOUGH`` got in, fill the categories still empty from the vocabularies.
+    ``take`` (the guarded adder of ``select_modifiers``) decides what gets in."""
+    held = len(direction.phrases())
     for phrase in shared_modifiers(retrieved, FALLBACK_SHARED):
-        take(phrase)
+        held = take(phrase)
+    if held >= FALLBACK_ENOUGH:
+        return  # people's own choices for ideas like this one; tags drawn at random would only pad them
     for category, (count, top) in FALLBACK.items():
         entries = category_vocab(category)[:top]
         if direction.parts.get(category) or not entries:
