@@ -86,10 +86,11 @@ class _Shared:
         from artdirector.director import ArtDirector, default_adapter, load_ranker
 
         adapter = default_adapter() if tuned else None
-        library = self.library() if rag else None
-        return ArtDirector(lm or self.lm(adapter), library=library,
+        # The ranker is loaded against the library; a system without retrieval has neither.
+        return ArtDirector(lm or self.lm(adapter), library=self.library() if rag else None,
                            tuned=tuned and (lm is not None or adapter is not None),
-                           ranker=self.once("ranker", lambda: load_ranker("default", library)) if ranker else None)
+                           ranker=self.once("ranker", lambda: load_ranker("default", self.library()))
+                           if ranker and rag else None)
 
 
 def _factories(shared: _Shared) -> dict:
