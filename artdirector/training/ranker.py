@@ -33,9 +33,11 @@ def training_items(settings: RankerSettings) -> list:
     return prefix_items(prompts, limit=settings.limit, seed=settings.seed)[0]
 
 
-def answers(director, ideas: list[str], out: Path, chunk: int, progress=None) -> list[tuple[str, bool]]:
-    """(text, truncated) of the model's greedy answer per idea, journalled chunk by chunk and resumed. Only
-    answers of the same model are reused; a line a kill cut short is written again."""
+def answers(director, ideas: list[str], retrieved: dict[str, list], out: Path, chunk: int,
+            progress=None) -> list[tuple[str, bool]]:
+    """(text, truncated) of the model's greedy answer per idea (``retrieved``: its hits, by idea), journalled
+    chunk by chunk and resumed. Only answers of the same model are reused; a line a kill cut short is written
+    again."""
     journal, model = out / JOURNAL, director.lm.name
     done = {}
     if journal.exists():
@@ -52,7 +54,7 @@ def answers(director, ideas: list[str], out: Path, chunk: int, progress=None) ->
         for start in range(0, len(todo), chunk):
             batch = todo[start:start + chunk]
             director.lm.forget()  # no cached prefix from the last chunk: a resumed run writes what a fresh one does
-            decoded = director.answers(batch, [director.retrieve(i) for i in batch])
+            decoded = director.answers(batch, [retrieved[i] for i in batch])
             for idea, d in zip(batch, decoded):
                 done[idea] = (d.text, d.finish_reason == "length")
                 f.write(json.dumps({"idea": idea, "text": d.text, "truncated": done[idea][1], "model": model}) + "\n")
@@ -62,7 +64,7 @@ def answers(director, ideas: list[str], out: Path, chunk: int, progress=None) ->
     return [done[i] for i in ideas]
 
 
-def examples(director, items, texts, embed) -> tuple[np.ndarray, np.ndarray]:
+def examples(items, texts, retrieved: dict[str, list], embed) -> tuple[np.ndarray, np.ndarray]:
     """Feature rows and labels of every candidate phrase of every idea."""
     from artdirector.selection import model_phrases
     from artdirector.text import normalise_phrase
@@ -70,7 +72,7 @@ def examples(director, items, texts, embed) -> tuple[np.ndarray, np.ndarray]:
     rows, labels = [], []
     for item, (text, truncated) in zip(items, texts):
         kept, _ = model_phrases(item.idea, text, truncated=truncated)
-        phrases, x, _ = candidate_features(item.idea, kept, director.retrieve(item.idea), embed)
+        phrases, x, _ = candidate_features(item.idea, kept, retrieved[item.idea], embed)
         reference = list(dict.fromkeys(normalise_phrase(m) for m in item.modifiers))
         if not phrases or not reference:
             continue
@@ -100,8 +102,10 @@ def train_ranker(settings: RankerSettings, director, progress=None) -> dict:
     items = training_items(settings)  # 1
     if not items:
         raise BadInput(f"{settings.data} has no prompt with an idea of 3+ words and 2+ modifiers")
-    texts = answers(director, [it.idea for it in items], out, settings.chunk, progress)  # 2
-    x, y = examples(director, items, texts, PhraseVectors(director.library.embedder))  # 3
+    ideas = [it.idea for it in items]
+    retrieved = {idea: director.retrieve(idea) for idea in ideas}  # 2, once for the answers and the features
+    texts = answers(director, ideas, retrieved, out, settings.chunk, progress)
+    x, y = examples(items, texts, retrieved, PhraseVectors(director.library.embedder))  # 3
     booster = fit(x, y, settings)  # 4
     booster.save_model(str(out / "ranker.txt"))
     summary = {"features": list(FEATURES), "embedder": director.library.embedder.name,

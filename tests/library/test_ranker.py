@@ -132,12 +132,14 @@ def test_answers_of_another_model_are_not_reused(tmp_path, minilm):
 
     library = PromptLibrary.default(minilm)
     first = DummyLM({}, default=" oil painting\n")
-    answers(ArtDirector(first, library=library, tuned=True), ["a red fox in snow"], tmp_path, 8)
+    idea = "a red fox in snow"
+    hits = {idea: library.search(idea, k=4, collection="builtin")}
+    answers(ArtDirector(first, library=library, tuned=True), [idea], hits, tmp_path, 8)
 
     class Other(DummyLM):
         name = "other"
 
     second = Other({}, default=" watercolor\n")
-    assert answers(ArtDirector(second, library=library, tuned=True), ["a red fox in snow"], tmp_path, 8) == [
+    assert answers(ArtDirector(second, library=library, tuned=True), [idea], hits, tmp_path, 8) == [
         (" watercolor", False)]
     assert len(second.calls) == 1
