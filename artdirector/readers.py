@@ -42,7 +42,9 @@ def read_records(path: str | Path, column: str = "prompt") -> Iterator[tuple[int
     compressed = suffix == ".gz"
     if compressed:
         suffix = Path(path.stem).suffix.lower()
-    if suffix == ".parquet" and not compressed:
+        if suffix == ".parquet":
+            raise BadInput(f"{path}: Parquet compresses itself; give the .parquet file, not a gzip of it")
+    if suffix == ".parquet":
         import pyarrow.parquet as pq
 
         table = pq.read_table(path)

@@ -38,6 +38,9 @@ def test_a_gzip_file_reads_as_the_file_it_compresses(tmp_path):
     assert read_texts(tmp_path / "p.tsv.gz") == ["a cat, oil painting"]
     (tmp_path / "ideas.txt.gz").write_bytes(gzip.compress(b"a fox\na owl\n"))
     assert read_texts(tmp_path / "ideas.txt.gz") == ["a fox", "a owl"]
+    (tmp_path / "d.parquet.gz").write_bytes(gzip.compress(b"PAR1"))
+    with pytest.raises(BadInput, match="Parquet compresses itself"):
+        list(read_rows(tmp_path / "d.parquet.gz"))
     (tmp_path / "bad.tsv.gz").write_bytes(b"not gzip")
     with pytest.raises(BadInput, match="not a readable gzip file"):
         list(read_rows(tmp_path / "bad.tsv.gz"))
