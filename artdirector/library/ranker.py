@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from artdirector.errors import BadInput
+from artdirector.evaluation.metrics import SOFT_THRESHOLD
 from artdirector.library.retrieval import REUSE_DISCOUNT, hit_modifiers, modifier_budget
 from artdirector.vocab import classify
 
@@ -52,7 +53,7 @@ FEATURES = (
     *(f"category_{c}" for c in CATEGORIES),
     "idea_cosine", "soft_vote_share", "soft_use_share", "model_cosine",
 )
-SOFT = 0.7  # the metrics' soft-match cosine (evaluation.metrics.SOFT_THRESHOLD), also the duplicate line
+SOFT = SOFT_THRESHOLD  # the metrics' soft-match cosine: the labels' line, also the duplicate line
 MIN_BUDGET = 3
 # The ranker learned from ideas with close human neighbours; below this similarity of the nearest retrieved idea
 # (typical of sentence ideas unlike DiffusionDB's) the hand-set vote chooses. On validation, against the ranker
@@ -87,9 +88,13 @@ def candidate_features(idea: str, model_phrases: Sequence[str], retrieved: Seque
             soft_vote += sims[j] * near
             soft_use += near
     model_cos = (vecs @ vecs[[index[m] for m in model]].T).max(axis=1) if model else np.zeros(len(phrases))
+    users_of: dict[str, list[int]] = {}
+    for j, s in enumerate(sets):
+        for m in dict.fromkeys(s):
+            users_of.setdefault(m, []).append(j)
     rows = []
     for i, m in enumerate(phrases):
-        users = [j for j, s in enumerate(sets) if m in s]
+        users = users_of.get(m, [])
         vote = float(sum(sims[j] for j in users)) / total
         by_model = float(m in model)
         share = math.log(phrase_share(m) + 1e-5)
