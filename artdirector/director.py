@@ -127,10 +127,15 @@ class ArtDirector:
     def answers(self, ideas: Sequence[str], retrieved: Sequence[Sequence]) -> list:
         """Stages 3-4 alone, greedy: what the model writes for each idea (``Decoded``: text, finish reason), as
         the first candidate of a direction sees it. Training the ranker and the selection bench read it."""
-        decoder = dispatch.build(self.lm, "greedy", max_new_tokens=self.max_new_tokens)
-        prompts = [self.build_prompt(idea, 0, hits) for idea, hits in zip(ideas, retrieved)]
-        config = GenerationConfig(max_new_tokens=self.max_new_tokens, stop=STOP)
-        return decoder.decode(0, prompts, [f"{idea}," for idea in ideas], config)
+        return self._decode(dispatch.build(self.lm, "greedy", max_new_tokens=self.max_new_tokens), ideas, retrieved)
+
+    def _decode(self, decoder, ideas: Sequence[str], retrieved: Sequence[Sequence], k: int = 0, seed: int = 0,
+                bias=None) -> list:
+        """Candidate ``k`` of each idea: few-shot set ``seed + k``, greedy for the first, sampled after."""
+        prompts = [self.build_prompt(idea, seed + k, hits) for idea, hits in zip(ideas, retrieved)]
+        config = GenerationConfig(max_new_tokens=self.max_new_tokens, seed=seed + k, stop=STOP, logit_bias=bias,
+                                  temperature=0.0 if k == 0 else SAMPLE_TEMPERATURE)
+        return decoder.decode(k, prompts, [f"{idea}," for idea in ideas], config)
 
     def direct(self, idea: str, **options) -> DirectionResult:
         """Direct one idea; with ``n > 1`` the result also holds ``n`` candidates (the first is the greedy one)."""
@@ -167,13 +172,8 @@ class ArtDirector:
         decoder = dispatch.build(self.lm, request.decoding, constraints=request.constraints, grammar=grammar,
                                  max_new_tokens=self.max_new_tokens)
         bias = self._steering(request.steer)
-        prefixes = [f"{c.text}," for c in checked]
-        decoded = []
-        for k in range(n):
-            prompts = [self.build_prompt(c.text, seed + k, hits) for c, hits in zip(checked, retrieved)]
-            config = GenerationConfig(max_new_tokens=self.max_new_tokens, seed=seed + k, stop=STOP, logit_bias=bias,
-                                      temperature=0.0 if k == 0 else SAMPLE_TEMPERATURE)
-            decoded.append(decoder.decode(k, prompts, prefixes, config))
+        texts = [c.text for c in checked]
+        decoded = [self._decode(decoder, texts, retrieved, k, seed, bias) for k in range(n)]
         clock.lap("decode")
         results = []
         for i, idea in enumerate(checked):
