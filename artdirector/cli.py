@@ -26,6 +26,7 @@ from artdirector.evaluation.inversion import SYSTEMS as INVERT_SYSTEMS
 from artdirector.evaluation.registry import ABLATIONS, BASE_SYSTEMS, SUITES
 from artdirector.imaging.pipeline import OFFLOAD
 from artdirector.inversion import MODES as INVERT_MODES
+from artdirector.library.retrieval import VARIETY
 from artdirector.lm import BACKENDS, SERVED
 from artdirector.render import TARGETS
 from artdirector.scoring import SCORERS
@@ -94,6 +95,9 @@ MODEL_OPTIONS = (
                  help="What chooses the modifiers among the retrieved prompts' and the model's: 'default' (the "
                       "shipped learned ranker), 'vote' (the hand-set similarity vote) or a folder from "
                       "'train ranker'."),
+    click.option("--variety", type=click.FloatRange(0, 2), default=VARIETY, show_default=True,
+                 help="How strongly the ranker holds generic phrases ('highly detailed', '8k') back for specific "
+                      "ones: 0 ranks by likelihood alone."),
     click.option("--base-url", default=None, metavar="URL",
                  help="With --backend openai: the server's OpenAI-compatible base, e.g. http://127.0.0.1:8080/v1."),
     click.option("--model", "served_model", default=None, metavar="NAME", help="With --backend openai: the model."),
@@ -184,7 +188,7 @@ def _style_image(path: str | None, clip: str | None) -> dict[str, list[str]]:
 def _loader(kw: dict):
     """A function that loads the director the ``MODEL_OPTIONS`` name. Pops what it reads from ``kw``."""
     backend, rag, library, adapter = kw.pop("backend"), not kw.pop("no_rag"), kw.pop("library"), kw.pop("adapter")
-    ranker = kw.pop("ranker")
+    ranker, variety = kw.pop("ranker"), kw.pop("variety")
     server = {"base_url": kw.pop("base_url"), "model": kw.pop("served_model"), "api_key_env": kw.pop("api_key_env")}
     if backend not in SERVED and (server["base_url"] or server["model"]):
         raise InputError("--base-url and --model name a served model: add --backend openai")
@@ -194,7 +198,7 @@ def _loader(kw: dict):
 
         return ArtDirector.from_default(backend=backend, rag=rag, collection=library,
                                         adapter=None if adapter.lower() == "none" else adapter,
-                                        ranker=None if ranker.lower() == "vote" else ranker,
+                                        ranker="vote" if ranker.lower() == "vote" else ranker, variety=variety,
                                         progress=lambda msg: click.echo(msg, err=True),
                                         server=server if backend in SERVED else None)
 
@@ -809,7 +813,8 @@ def batch_command(source, out, ray_address, actors, cpus_per_actor, column, chun
     if not templates and (combinatorial or wildcards_dir or count != 1):
         raise InputError("--count, --combinatorial and --wildcards apply with --templates")
     expanding = {"count": count, "combinatorial": combinatorial, "seed": kw["seed"], "wildcards": wildcards_dir}
-    director = {k: kw[k] for k in ("backend", "no_rag", "library", "adapter", "ranker", "base_url", "served_model")}
+    director = {k: kw[k] for k in ("backend", "no_rag", "library", "adapter", "ranker", "variety", "base_url",
+                                   "served_model")}
     options, load = _direction(kw)
     job = BatchJob(source=source, out=out, target=target or "sd15", column=column, chunk=chunk, options=options,
                    director=director, images=images, templates=expanding if templates else None)

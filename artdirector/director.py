@@ -93,12 +93,13 @@ class ArtDirector:
     @classmethod
     def from_default(cls, *, backend: str = "llamacpp", rag: bool = True, collection: str = "builtin",
                      adapter: str | Path | None = "default", ranker: str | Path | None = "default",
-                     progress=None, server: dict | None = None, **kwargs) -> ArtDirector:
+                     variety: float | None = None, progress=None, server: dict | None = None, **kwargs) -> ArtDirector:
         """The embedded SmolLM2-135M-Instruct with the shipped adapter (``adapter``: "default", a PEFT
         adapter folder, or None for the plain model) on a registered backend (``lm.BACKENDS``), or the model a
         served backend's ``server`` names (``lm.load_backend``; prompted few-shot), grounded in the built-in
         prompt library unless ``rag=False``, its modifiers chosen by the shipped ranker (``ranker``: "default",
-        a folder from ``artdirector train ranker``, or None for the retrieval vote)."""
+        a folder from ``artdirector train ranker``, or "vote" for the hand-set retrieval vote; ``variety``: how
+        strongly they hold generic phrases back, None for ``library.retrieval.VARIETY``)."""
         from artdirector.lm import SERVED, load_backend
 
         if adapter == "default":
@@ -114,7 +115,7 @@ class ArtDirector:
             library.embedder  # noqa: B018 - loaded now, so a direction's retrieve time is the search alone
         lm = load_backend(backend, adapter=adapter, progress=progress, server=server)
         return cls(lm, library=library, collection=collection, tuned=adapter is not None,
-                   ranker=load_ranker(ranker, library), **kwargs)
+                   ranker=load_ranker(ranker, library, variety), **kwargs)
 
     def build_prompt(self, idea: str, seed: int = 0, retrieved: Sequence = ()) -> str:
         """The LM prompt for ``idea`` up to the assistant's answer (the decoder begins it with the idea): the
@@ -231,16 +232,21 @@ class ArtDirector:
         return vocabulary_bias(self.lm, steer)
 
 
-def load_ranker(ranker: str | Path | None, library):
-    """"default" (the shipped ranker, if this installation has one), a ranker folder, or None; there is
-    nothing to rank without a library."""
+def load_ranker(ranker: str | Path | None, library, variety: float | None = None):
+    """"default" (the shipped ranker; the vote if this installation has none), "vote" (``library.ranker.Vote``),
+    a ranker folder, or None; there is nothing to rank without a library. ``variety``: how strongly generic
+    phrases are held back (None: ``library.retrieval.VARIETY``)."""
     if ranker is None or library is None:
         return None
-    from artdirector.library.ranker import Ranker
+    from artdirector.library.ranker import Ranker, Vote
+    from artdirector.library.retrieval import VARIETY
 
+    variety = VARIETY if variety is None else variety
+    if ranker == "vote":
+        return Vote(library.embedder, variety=variety)
     if ranker == "default":
-        return Ranker.default(library.embedder)
-    return Ranker.from_folder(ranker, library.embedder)
+        return Ranker.default(library.embedder, variety=variety) or Vote(library.embedder, variety=variety)
+    return Ranker.from_folder(ranker, library.embedder, variety=variety)
 
 
 class Stopwatch:

@@ -12,7 +12,8 @@ critique loop, so what is measured is what is enforced. The guards, in order:
 - ``medium``: the medium follows the idea — when the idea names one ("a photo of ...", "a watercolor
   painting of ..."), added phrases of another medium family go; when it names none, the direction keeps the
   family its best-ranked medium phrase belongs to and never mixes photo with painting, render or drawing.
-  Painter artists leave a photo direction (an artist phrase stays only if it says it is a photographer).
+  Painter artists leave a photo direction (an artist phrase stays only if it says it is a photographer), and
+  a photo phrase ranked below a painter's name leaves the direction.
 - ``colour``, ``time``, ``weather``: no colour, time of day or weather that contradicts the idea ("dusk" for a
   harbour at dawn, "blue" or "black and white" for a red car, "sunny" for a storm).
 - ``redundant``: near-duplicates collapse to the more specific phrase ("artstation" into "trending on
@@ -186,6 +187,7 @@ class Guards:
         self.colours = colours_named(idea, golden=False)
         self.said_look = _look(low)
         self.look = self.said_look or ("realistic" if self.medium == "photo" else None)
+        self.painters: list[str] = []  # artists taken before the direction's medium was known
         self.times = set(families(idea, TIMES))
         self.weather = set(families(idea, WEATHER))
 
@@ -210,6 +212,8 @@ class Guards:
                                            f"{self.look}"), None
         if self.medium == "photo" and artist and "photo" not in mine:
             return Fault("medium", phrase, "a painter's name in a photo direction"), None
+        if "photo" in mine and self.painters:  # the better-ranked painter came first: no photo of his work
+            return Fault("medium", phrase, f"it is photo, and the direction has the painter {self.painters[0]}"), None
         other_paint = [x for x in PAINTS if contains(low, x) and x not in self.paints]
         if self.paints and other_paint:
             return Fault("medium", phrase, f"the idea is {self.paints[0]}, not {other_paint[0]}"), None
@@ -239,6 +243,8 @@ class Guards:
         self.media.update(mine)  # and no later phrase may clash with any family taken
         if look and self.look is None:
             self.look = look
+        if artist and "photo" not in mine:
+            self.painters.append(phrase)
         return None, None
 
 

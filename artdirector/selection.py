@@ -89,14 +89,14 @@ def select_modifiers(idea: str, text: str, *, truncated: bool, seed: int, retrie
     """The direction for ``idea`` from the model's answer ``text`` (``truncated``: it hit the token limit).
     ``details``: keep scene details the idea does not name (the guards drop them otherwise); ``used``: the
     phrases earlier candidates of the same idea took, voted down so that candidates differ; ``ranker`` (a
-    ``library.ranker.Ranker``): rank the candidates and size the direction with it instead of the vote, where
-    it applies (a close enough human idea)."""
+    ``library.ranker.Ranker`` or ``Vote``): ranks the candidates and sizes the direction (without one, the
+    plain vote of ``retrieval.vote``)."""
     kept, rejected = model_phrases(idea, text, truncated=truncated)
     selection = Selection(Direction(idea=idea, negative=list(DEFAULT_NEGATIVE)), rejected=rejected)
     selection.fallback = len(kept) < MIN_MODIFIERS
     guards = Guards(idea, details=details)
     take = _taker(selection, guards)
-    if ranker is not None and ranker.applies(retrieved):
+    if ranker is not None and retrieved:
         ranking = ranker.rank(idea, kept, retrieved, used)
         ranked, budget = ranking.phrases, ranking.budget
     else:

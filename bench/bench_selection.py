@@ -1,10 +1,11 @@
 """How the director chooses modifiers from the model's phrases and the retrieved pool: a grid, on validation.
 
 The expensive part (the LM's greedy answer for each idea) is computed once and cached in ``bench/.cache``;
-retrieval runs afresh. The shipped learned ranker (``library.ranker``) comes first, then the same ranker
-shown none of the model's phrases (its LM ablation), then each variant of the hand-set vote
-(``library.retrieval``: ``SHARPNESS``, ``SPECIFICITY``, ``MODEL_VOTE``; ``MODEL_VOTE = 0`` is the vote's LM
-ablation). Each re-runs only the selection and the guards (timed: ``selection_ms_per_idea``) and is scored
+retrieval runs afresh. The shipped learned ranker (``library.ranker``; the vote for ideas far from the
+library's) comes first, then the same ranker shown none of the model's phrases (its LM ablation), then the
+same ranker without this stop's changes (``VARIETY``; ``RELEVANCE``, the far ideas' vote weighed by
+relatedness), then variants of the hand-set vote on its own (``library.ranker.Vote``; ``MODEL_VOTE = 0`` is
+its LM ablation). Each re-runs only the selection and the guards (timed: ``selection_ms_per_idea``) and is scored
 by the evaluation harness: soft modifier F1 against the human prompts (the prefix protocol) and the trust
 metrics. The same grid runs on the out-of-domain validation ideas for the trust metrics. Prints and saves
 ``bench/results/selection.json``.
@@ -45,9 +46,6 @@ class WithoutModel:
     def __init__(self, ranker):
         self.ranker = ranker
 
-    def applies(self, retrieved):
-        return self.ranker.applies(retrieved)
-
     def rank(self, idea, model_phrases, retrieved, used=None):
         return self.ranker.rank(idea, (), retrieved, used)
 
@@ -70,30 +68,31 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "selection.json"))
     args = ap.parse_args()
 
-    from artdirector import selection
     from artdirector.director import ArtDirector
     from artdirector.evaluation.harness import idea_items, prefix_items, read_prompts, score
     from artdirector.library import retrieval
+    from artdirector.library.ranker import Ranker, Vote
+    from artdirector.library.retrieval import VARIETY
     from artdirector.readers import read_texts
 
     director = ArtDirector.from_default()
-    embedder, shipped_ranker = director.library.embedder, director.ranker
+    embedder = director.library.embedder
     sets = {
         "prefix-validation": prefix_items(read_prompts(ROOT / "data/splits/validation.tsv"), limit=args.limit,
                                           seed=0)[0],
         "ood-validation": idea_items(read_texts(ROOT / "data/ood/validation.txt"), limit=args.limit, seed=0)[0],
     }
-    # The shipped ranker and its LM ablation; then the vote as it ships without a ranker, its LM ablation (the same
-    # pipeline without the model's phrases), the model's phrases at full weight (MODEL_VOTE 1, shipped before), a
-    # fixed budget of 8, a booster cap and a mild penalty on generic phrases. A wider grid on the earlier,
-    # whole-prompt retrieval (SPECIFICITY 1-2, SHARPNESS 4) cost 0.01-0.09 soft F1 for every gain in top-10 share.
+    # The shipped ranker (the vote for far ideas) and its LM ablation; the same ranker as last stop shipped it
+    # (VARIETY 0, no RELEVANCE), with either change alone, and with more variety; then the vote on its own
+    # (--ranker vote): as shipped, its LM ablation (the same pipeline without the model's phrases), as last stop
+    # shipped it, more variety, RELEVANCE 2, and a fixed budget of 8. Keys left out keep their shipped values.
     # BUDGET: the modifier budget by the nearest idea's similarity ("shipped"), or always 8 ("fixed").
-    shipped = retrieval.MODEL_VOTE
-    grid = [{"RANKER": "shipped"}, {"RANKER": "shipped, without the model's phrases"}]
-    grid += [{"RANKER": None, "SHARPNESS": g, "SPECIFICITY": b, "MODEL_VOTE": v, "CAPS": caps, "BUDGET": budget}
-            for g, b, v, caps, budget in ((1.0, 0.0, shipped, None, "shipped"), (1.0, 0.0, 0.0, None, "shipped"),
-                                          (1.0, 0.0, 1.0, None, "shipped"), (1.0, 0.0, shipped, None, "fixed"),
-                                          (1.0, 0.0, shipped, 3, "shipped"), (1.0, 0.5, shipped, None, "shipped"))]
+    grid = [{"RANKER": "shipped"}, {"RANKER": "shipped, without the model's phrases"},
+            {"RANKER": "shipped", "VARIETY": 0.0, "RELEVANCE": 0.0}, {"RANKER": "shipped", "VARIETY": 0.0},
+            {"RANKER": "shipped", "RELEVANCE": 0.0}, {"RANKER": "shipped", "VARIETY": 0.5},
+            {"RANKER": "vote"}, {"RANKER": "vote", "MODEL_VOTE": 0.0},
+            {"RANKER": "vote", "VARIETY": 0.0, "RELEVANCE": 0.0}, {"RANKER": "vote", "VARIETY": 0.5},
+            {"RANKER": "vote", "RELEVANCE": 2.0}, {"RANKER": "vote", "BUDGET": "fixed"}]
     keep = ("soft_modifier_f1", "modifier_f1", "fidelity", "redundant_rate", "top10_share", "distinct_added",
             "invented_rate", "colour_contradictions", "medium_consistency", "mixed_media_rate", "malformed_joins",
             "over_budget_rate")
@@ -103,21 +102,20 @@ def main() -> None:
         rows = decoded(name, ideas, director)
         hits = [director.retrieve(i) for i in ideas]
         results[name] = []
-        base = {k: getattr(retrieval, k) for k in ("SHARPNESS", "SPECIFICITY", "MODEL_VOTE", "BUDGET_BY_SIMILARITY")}
-        caps = dict(selection.CATEGORY_CAPS)
+        base = {k: getattr(retrieval, k) for k in ("MODEL_VOTE", "RELEVANCE", "BUDGET_BY_SIMILARITY")}
         for variant in grid:
-            ranker = None
+            for k, v in base.items():
+                setattr(retrieval, k, v)
+            if variant.get("BUDGET") == "fixed":
+                retrieval.BUDGET_BY_SIMILARITY = ((0.0, retrieval.MAX_MODIFIERS),)
             for k, v in variant.items():
-                if k == "RANKER":
-                    ranker = v and (shipped_ranker if v == "shipped" else WithoutModel(shipped_ranker))
-                elif k == "CAPS":  # None: as shipped (3 artists); 3: also at most 3 boosters
-                    selection.CATEGORY_CAPS.clear()
-                    selection.CATEGORY_CAPS.update(caps, **({"booster": v} if v else {}))
-                elif k == "BUDGET":
-                    retrieval.BUDGET_BY_SIMILARITY = (base["BUDGET_BY_SIMILARITY"] if v == "shipped"
-                                                      else ((0.0, retrieval.MAX_MODIFIERS),))
-                else:
+                if k not in ("RANKER", "VARIETY", "BUDGET"):
                     setattr(retrieval, k, v)
+            variety = variant.get("VARIETY", VARIETY)
+            ranker = (Vote(embedder, variety=variety) if variant["RANKER"] == "vote"
+                      else Ranker.default(embedder, variety=variety))
+            if variant["RANKER"] != "vote" and "without" in variant["RANKER"]:
+                ranker = WithoutModel(ranker)
             start = time.perf_counter()
             prompts = directed(ideas, rows, hits, ranker)
             selection_ms = (time.perf_counter() - start) / len(ideas) * 1000
@@ -131,8 +129,6 @@ def main() -> None:
                                     if k != "human"}))
         for k, v in base.items():
             setattr(retrieval, k, v)
-        selection.CATEGORY_CAPS.clear()
-        selection.CATEGORY_CAPS.update(caps)
         if "human" in results[name][0]:
             print(name, "human", json.dumps({k: round(v, 3) if isinstance(v, float) else v
                                              for k, v in results[name][0]["human"].items()}))

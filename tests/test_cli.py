@@ -281,3 +281,15 @@ def test_eval_with_another_lm_named_by_path(tmp_path: Path):
     row = json.loads(r.stdout)["systems"][name]
     assert row["fidelity"] > 0.5 and row["modifiers_per_prompt"] >= 1
     assert run("eval", "prefix", "--data", str(data), "--suite", "rag", "--systems", "original").returncode == 2
+
+
+def test_variety_reaches_the_ranker():
+    from artdirector.lexicon import phrase_share
+
+    added = {}
+    for variety in ("0", "2"):
+        r = run("direct", "portrait of an old fisherman", "--variety", variety, "--json")
+        assert r.returncode == 0, r.stderr
+        added[variety] = json.loads(r.stdout)["added"]
+    generic = {v: sum(phrase_share(m) for m in a) / len(a) for v, a in added.items()}
+    assert generic["2"] < generic["0"], added

@@ -11,6 +11,7 @@ from artdirector.cli import main
     (["generate", "a cat", "--image-model", "x", "--seed", "-1"], "not in the range x>=0"),
     (["direct", "a cat", "--n", "0"], "0 is not in the range x>=1"),
     (["direct", "a cat", "--steer", "-1"], "not in the range x>=0"),
+    (["direct", "a cat", "--variety", "3"], "not in the range 0<=x<=2"),
     (["direct", "a cat", "--target", "dalle"], "'dalle' is not one of"),
     (["direct", "a cat", "--decoding", "neurologic"], "needs a constraint"),
     (["direct", "a cat", "--include", "teal", "--exclude", "teal"], "both required and excluded"),

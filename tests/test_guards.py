@@ -42,6 +42,9 @@ def test_the_medium_follows_the_idea_and_photo_never_mixes():
                                                                                               "bokeh"]
     assert guarded("an old lighthouse", ["3d render", "oil on canvas", "octane render"]) == ["3d render",
                                                                                            "octane render"]
+    # a painter ranked above any medium: a photo phrase after him would make a photo of a painting
+    assert guarded("a lighthouse in a storm", ["by greg rutkowski", "polaroid photo", "oil painting"]) == [
+        "oil painting", "greg rutkowski"]
 
 
 def test_a_stylised_look_and_a_realistic_one_do_not_mix():

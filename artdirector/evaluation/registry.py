@@ -86,11 +86,12 @@ class _Shared:
         from artdirector.director import ArtDirector, default_adapter, load_ranker
 
         adapter = default_adapter() if tuned else None
+        kind = "default" if ranker else "vote"
         # The ranker is loaded against the library; a system without retrieval has neither.
         return ArtDirector(lm or self.lm(adapter), library=self.library() if rag else None,
                            tuned=tuned and (lm is not None or adapter is not None),
-                           ranker=self.once("ranker", lambda: load_ranker("default", self.library()))
-                           if ranker and rag else None)
+                           ranker=self.once(f"ranker-{kind}", lambda: load_ranker(kind, self.library()))
+                           if rag else None)
 
 
 def _factories(shared: _Shared) -> dict:

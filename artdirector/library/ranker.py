@@ -26,7 +26,8 @@ Two hand-written steps sit on the scores. Each is a few lines that no library of
   the similarity-based cap of ``retrieval.modifier_budget``, which keeps far-fetched ideas short.
 
 It ranks where the nearest retrieved idea is at least ``MIN_SIMILARITY`` close; farther ideas are left to the
-vote, which measured more varied there.
+vote (``Vote``: the hand-set vote behind the same interface, each phrase weighed by its cosine to the idea),
+which measured more varied and more faithful there.
 """
 
 from __future__ import annotations
@@ -41,7 +42,14 @@ import numpy as np
 
 from artdirector.errors import BadInput
 from artdirector.evaluation.metrics import SOFT_THRESHOLD
-from artdirector.library.retrieval import REUSE_DISCOUNT, hit_modifiers, modifier_budget
+from artdirector.library.retrieval import (
+    REUSE_DISCOUNT,
+    VARIETY,
+    hit_modifiers,
+    modifier_budget,
+    specificity,
+    vote,
+)
 from artdirector.vocab import classify
 
 DEFAULT_RANKER = "ranker-v1"
@@ -124,8 +132,8 @@ def expected_f1_budget(probs: Sequence[float], expected_count: float, low: int, 
 
 @dataclass
 class Ranking:
-    phrases: list[str]  # best first, near-duplicates collapsed
-    probs: list[float]
+    phrases: list[str]  # best first (the learned ranker collapses near-duplicates; the guards do for the vote)
+    probs: list[float]  # the learned ranker's; the vote's weights are no probabilities and are left out
     budget: int
 
 
@@ -144,14 +152,36 @@ class PhraseVectors:
         return np.stack([self._cache[t] for t in texts])
 
 
+class Vote:
+    """The hand-set vote of ``retrieval.vote`` as a ranker: ``--ranker vote``, and the learned ranker's choice
+    for ideas far from the library's (the nearest retrieved idea below ``MIN_SIMILARITY``), where the embedder
+    weighs each phrase by its cosine to the idea."""
+
+    def __init__(self, embedder, vectors: PhraseVectors | None = None, *, variety: float = VARIETY):
+        self.embed, self.variety = vectors or PhraseVectors(embedder), variety
+
+    def rank(self, idea: str, model_phrases: Sequence[str], retrieved: Sequence,
+             used: Mapping[str, int] | None = None) -> Ranking:
+        """The candidates best first and how many to take (``retrieval.modifier_budget``)."""
+        def relevance(phrases: list[str]) -> np.ndarray:
+            vectors = self.embed([idea, *phrases])
+            return vectors[1:] @ vectors[0]
+
+        far = not retrieved or float(retrieved[0].score) < MIN_SIMILARITY
+        ranked = vote(model_phrases, retrieved, limit=None, used=used, variety=self.variety,
+                      relevance=relevance if far else None)
+        return Ranking(ranked, [], modifier_budget(retrieved))
+
+
 class Ranker:
     """A trained LightGBM phrase ranker and the embedder its features were computed with."""
 
-    def __init__(self, booster, embedder, *, meta: Mapping | None = None):
+    def __init__(self, booster, embedder, *, meta: Mapping | None = None, variety: float = VARIETY):
         self.booster, self.embed, self.meta = booster, PhraseVectors(embedder), dict(meta or {})
+        self.variety, self.vote = variety, Vote(embedder, self.embed, variety=variety)
 
     @classmethod
-    def from_folder(cls, folder: str | Path, embedder) -> Ranker:
+    def from_folder(cls, folder: str | Path, embedder, *, variety: float = VARIETY) -> Ranker:
         """A folder written by ``artdirector train ranker``: ``ranker.txt`` (the LightGBM model) and
         ``ranker.json`` (its features and recipe)."""
         import lightgbm
@@ -167,15 +197,15 @@ class Ranker:
         if meta.get("embedder") not in (None, embedder.name):
             raise BadInput(f"the ranker in {folder} was trained with the embedder {meta['embedder']}, "
                            f"not {embedder.name}")
-        return cls(booster, embedder, meta=meta)
+        return cls(booster, embedder, meta=meta, variety=variety)
 
     @classmethod
-    def default(cls, embedder) -> Ranker | None:
+    def default(cls, embedder, *, variety: float = VARIETY) -> Ranker | None:
         """The ranker shipped in the package (None if this installation has none)."""
         from importlib import resources
 
         folder = Path(str(resources.files("artdirector.data").joinpath(f"ranker/{DEFAULT_RANKER}")))
-        return cls.from_folder(folder, embedder) if (folder / "ranker.txt").is_file() else None
+        return cls.from_folder(folder, embedder, variety=variety) if (folder / "ranker.txt").is_file() else None
 
     def probabilities(self, rows: np.ndarray) -> np.ndarray:
         # One thread: a handful of rows, and a second OpenMP team would slow the LM's decode on these cores.
@@ -189,12 +219,16 @@ class Ranker:
     def rank(self, idea: str, model_phrases: Sequence[str], retrieved: Sequence,
              used: Mapping[str, int] | None = None) -> Ranking:
         """The candidates best first and how many to take. ``used``: how many earlier candidates of the same
-        idea took each phrase; each use multiplies its probability by ``REUSE_DISCOUNT``."""
+        idea took each phrase; each use multiplies its probability by ``REUSE_DISCOUNT``. Ideas the ranker
+        does not apply to are ranked by the vote."""
+        if not self.applies(retrieved):
+            return self.vote.rank(idea, model_phrases, retrieved, used)
         phrases, rows, expected = candidate_features(idea, model_phrases, retrieved, self.embed)
         probs = self.probabilities(rows)
         for i, phrase in enumerate(phrases):
             probs[i] *= REUSE_DISCOUNT ** (used or {}).get(phrase, 0)
-        order = np.argsort(-probs, kind="stable")
+        order = np.argsort(-probs * np.array([specificity(m) for m in phrases]) ** self.variety,
+                           kind="stable")
         vecs = self.embed([phrases[i] for i in order]) if len(order) else np.zeros((0, 1))
         kept: list[int] = []
         for pos in range(len(order)):

@@ -14,13 +14,18 @@ from artdirector.library.ranker import (
     SOFT,
     PhraseVectors,
     Ranker,
+    Vote,
     candidate_features,
     expected_f1_budget,
 )
-from artdirector.library.retrieval import modifier_budget
+from artdirector.library.retrieval import modifier_budget, specificity, vote
 from artdirector.lm.dummy import DummyLM
 
 ROOT = Path(__file__).resolve().parents[2]
+# Ideas whose nearest human idea in the built-in library is close (the learned ranker chooses), and far ones
+# (the vote chooses, weighed by relatedness to the idea).
+CLOSE = ("portrait of an old fisherman", "a beautiful landscape painting of mountains")
+FAR = ("a rocking chair next to the net of a tennis court", "three cups and a phone on a wooden table")
 
 
 def test_the_budget_takes_the_phrases_that_raise_expected_f1():
@@ -63,14 +68,17 @@ def test_the_shipped_ranker_collapses_near_duplicates_and_sizes_the_direction(mi
     ranker = Ranker.default(minilm)
     assert ranker is not None, "the package ships a ranker"
     library = PromptLibrary.default(minilm)
-    for idea in ("a lighthouse in a storm", "portrait of an old fisherman", "a red car"):
+    for idea in CLOSE:
         retrieved = retrieve(library, "builtin", idea)
+        assert ranker.applies(retrieved)
         ranking = ranker.rank(idea, ["cinematic lighting", "cinematic light", "8k"], retrieved)
         vecs = minilm.encode(ranking.phrases)
         sims = vecs @ vecs.T - 2 * np.eye(len(vecs))
         assert sims.max() < SOFT  # no two phrases that would match the same human phrase
         assert not {"cinematic lighting", "cinematic light"} <= set(ranking.phrases)
-        assert ranking.probs == sorted(ranking.probs, reverse=True)
+        # best first: probability, weighed by specificity ** variety
+        weighed = [p * specificity(m) ** ranker.variety for m, p in zip(ranking.phrases, ranking.probs)]
+        assert weighed == sorted(weighed, reverse=True)
         assert MIN_BUDGET <= ranking.budget <= modifier_budget(retrieved)
         # an earlier candidate's phrases are voted down for the next one
         again = ranker.rank(idea, ["8k"], retrieved, used={ranking.phrases[0]: 1})
@@ -108,11 +116,15 @@ def test_train_ranker_learns_what_humans_add_and_resumes(tmp_path, minilm):
     summary = train_ranker(settings, director)
     assert summary["ideas"] == 80 and 0 < summary["positive_share"] < 0.5
     assert len(lm.calls) == 80
-    ranker = Ranker.from_folder(tmp_path / "out", minilm)
+    ranker = Ranker.from_folder(tmp_path / "out", minilm, variety=0.0)  # the order it learned, nothing else
     assert json.loads((tmp_path / "out" / "ranker.json").read_text())["settings"]["trees"] == 30
-    idea = "a lighthouse in a storm"
+    idea = CLOSE[0]
     ranking = ranker.rank(idea, ["zzq glow", "highly detailed"], director.retrieve(idea))
     assert ranking.phrases.index("zzq glow") >= 0.95 * len(ranking.phrases)  # below nearly all the pool
+    # the shipped variety lifts phrases no prompt uses, but not into the direction
+    varied = Ranker.from_folder(tmp_path / "out", minilm).rank(idea, ["zzq glow", "highly detailed"],
+                                                               director.retrieve(idea))
+    assert varied.phrases.index("zzq glow") >= varied.budget
 
     lm.calls.clear()
     (tmp_path / "out" / "ranker.txt").unlink()
@@ -120,7 +132,7 @@ def test_train_ranker_learns_what_humans_add_and_resumes(tmp_path, minilm):
         f.write('{"idea": "a half-written li')  # a kill mid-line
     train_ranker(settings, director)
     assert lm.calls == []  # every answer came from the journal
-    again = Ranker.from_folder(tmp_path / "out", minilm)
+    again = Ranker.from_folder(tmp_path / "out", minilm, variety=0.0)
     assert again.rank(idea, ["zzq glow", "highly detailed"], director.retrieve(idea)).phrases == ranking.phrases
 
 
@@ -143,3 +155,41 @@ def test_answers_of_another_model_are_not_reused(tmp_path, minilm):
     assert answers(ArtDirector(second, library=library, tuned=True), [idea], hits, tmp_path, 8) == [
         (" watercolor", False)]
     assert len(second.calls) == 1
+
+
+@pytest.mark.slow
+def test_far_ideas_are_voted_for_with_phrases_related_to_the_idea(minilm):
+    from artdirector.library.library import PromptLibrary
+    from artdirector.library.retrieval import retrieve
+
+    ranker, library = Ranker.default(minilm), PromptLibrary.default(minilm)
+    for idea in FAR:
+        retrieved = retrieve(library, "builtin", idea)
+        assert not ranker.applies(retrieved)
+        ranking = ranker.rank(idea, [], retrieved)
+        assert ranking.probs == [] and ranking.budget == modifier_budget(retrieved)  # the vote's
+        plain = vote([], retrieved, limit=None, variety=ranker.variety)
+        assert set(ranking.phrases) == set(plain)
+
+        def related(phrases, idea=idea):
+            vecs = minilm.encode([idea, *phrases[:6]])
+            return float((vecs[1:] @ vecs[0]).mean())
+
+        assert related(ranking.phrases) > related(plain) + 0.02
+
+
+@pytest.mark.slow
+def test_variety_holds_generic_phrases_back(minilm):
+    from artdirector.lexicon import phrase_share
+    from artdirector.library.library import PromptLibrary
+    from artdirector.library.retrieval import retrieve
+
+    library = PromptLibrary.default(minilm)
+
+    def generic(ranker, idea):
+        ranking = ranker.rank(idea, ["highly detailed", "8k"], retrieve(library, "builtin", idea))
+        return np.mean([phrase_share(m) for m in ranking.phrases[:6]])
+
+    for idea in CLOSE + FAR:
+        for kind in (Ranker.default, Vote):
+            assert generic(kind(minilm, variety=1.0), idea) < generic(kind(minilm, variety=0.0), idea)
