@@ -4,7 +4,7 @@ Each guard finds a kind of fault in a direction's added phrases; ``apply_guards`
 says so in the notes. The same detectors (``faults``) serve the evaluation's metrics, the RL rewards and the
 critique loop, so what is measured is what is enforced. The guards, in order:
 
-- ``format``: a fragment the parser cut from a longer phrase ("and turner", "from the side").
+- ``format``: a fragment the parser cut from a longer phrase ("and turner", "from the side", a lone "behind").
 - ``invented``: new subject matter — a phrase that is no vocabulary entry or artist and names something the
   idea does not (``lexicon.subject_words``: "slurping spaghetti", "big hands", "fire" for children in the
   snow), or that no category claims and few real prompts use ("mini-skirt", "silver hair"). Off with
@@ -15,7 +15,8 @@ critique loop, so what is measured is what is enforced. The guards, in order:
   Painter artists leave a photo direction (an artist phrase stays only if it says it is a photographer), and
   a photo phrase ranked below a painter's name leaves the direction.
 - ``colour``, ``time``, ``weather``: no colour, time of day or weather that contradicts the idea ("dusk" for a
-  harbour at dawn, "blue" or "black and white" for a red car, "sunny" for a storm).
+  harbour at dawn, "blue" or "black and white" for a red car, "sunny" for a storm), nor, for time and weather,
+  one the direction already took ("dramatic sunrise" after "dusk").
 - ``redundant``: near-duplicates collapse to the more specific phrase ("artstation" into "trending on
   artstation", "cinematic light" into "cinematic lighting", "very detailed" into "highly detailed"), and at
   most one phrase of each kind of technical token (resolution "4k/8k/uhd", render engine) stays.
@@ -67,7 +68,8 @@ TIMES = {
     "dawn": ("dawn", "sunrise", "daybreak", "morning", "early morning"),
     "day": ("midday", "noon", "afternoon", "daytime", "daylight", "broad daylight"),
     "dusk": ("dusk", "sunset", "evening", "twilight", "sundown", "golden hour"),
-    "night": ("night", "nighttime", "midnight", "moonlight", "moonlit", "starry night", "night sky"),
+    "night": ("night", "nighttime", "night time", "midnight", "moonlight", "moonlit", "starry night", "night sky",
+              "starry sky", "starlit"),
 }
 WEATHER = {
     "storm": ("storm", "stormy", "thunderstorm", "thunder", "lightning", "rain", "rainy", "raining", "downpour",
@@ -188,15 +190,16 @@ class Guards:
         self.said_look = _look(low)
         self.look = self.said_look or ("realistic" if self.medium == "photo" else None)
         self.painters: list[str] = []  # artists taken before the direction's medium was known
-        self.times = set(families(idea, TIMES))
-        self.weather = set(families(idea, WEATHER))
+        # The idea's time of day and weather, then the direction's: a phrase may contradict neither.
+        self.said_times, self.said_weather = set(families(idea, TIMES)), set(families(idea, WEATHER))
+        self.times, self.weather = set(self.said_times), set(self.said_weather)
 
     def check(self, phrase: str, accepted: list[str], *, artist: bool = False) -> tuple[Fault | None, str | None]:
         """(the fault that keeps ``phrase`` out, or None; an accepted phrase it replaces, or None)."""
         low = phrase.lower()
         if low in self.pinned:
             return None, None
-        if FRAGMENT.match(low):
+        if FRAGMENT.match(low) or all(w in STOPWORDS for w in low.split()):
             return Fault("format", phrase, "a fragment of a longer phrase"), None
         mine = families(phrase, MEDIA)
         if self.medium and any(f != self.medium for f in mine):
@@ -220,11 +223,14 @@ class Guards:
         other_colour = colours_named(phrase) - self.colours
         if self.colours and other_colour and not (other_colour == {"gold"} and "yellow" in self.colours):
             return Fault("colour", phrase, f"the idea is {', '.join(sorted(self.colours))}"), None
-        if self.times and set(families(phrase, TIMES)) - self.times:
-            return Fault("time", phrase, f"the idea says {' and '.join(sorted(self.times))}"), None
-        theirs = set(families(phrase, WEATHER)) - self.weather
-        if any(f in WEATHER_CONFLICTS.get(n, ()) for f in theirs for n in self.weather):
-            return Fault("weather", phrase, f"the idea says {' and '.join(sorted(self.weather))}"), None
+        times = set(families(phrase, TIMES))
+        if self.times and times - self.times:
+            whose = "idea" if self.said_times else "direction"
+            return Fault("time", phrase, f"the {whose} says {' and '.join(sorted(self.times))}"), None
+        weather = set(families(phrase, WEATHER))
+        if any(f in WEATHER_CONFLICTS.get(n, ()) for f in weather - self.weather for n in self.weather):
+            whose = "idea" if self.said_weather else "direction"
+            return Fault("weather", phrase, f"the {whose} says {' and '.join(sorted(self.weather))}"), None
         if not self.details and not artist:
             named = invented(phrase, self.idea)
             if named:
@@ -245,6 +251,8 @@ class Guards:
             self.look = look
         if artist and "photo" not in mine:
             self.painters.append(phrase)
+        self.times |= times  # "dusk" taken: no "dramatic sunrise" after it
+        self.weather |= weather
         return None, None
 
 

@@ -63,6 +63,13 @@ def test_no_colour_time_or_weather_that_contradicts_the_idea(idea, bad, good):
     assert guarded(idea, bad + good) == good
 
 
+def test_nor_one_the_direction_already_took():
+    # no time or weather in the idea: the first one taken holds
+    assert guarded("a lighthouse", ["dusk", "dramatic sunrise", "starry sky", "moody"]) == ["dusk", "moody"]
+    assert guarded("a harbor at dawn", ["starry sky", "sunrise"]) == ["sunrise"]  # a starry sky is night
+    assert guarded("a field", ["foggy", "sunny", "snowy"]) == ["foggy", "snowy"]
+
+
 def test_near_duplicates_collapse_to_the_precise_phrase_and_one_resolution_token_stays():
     kept = guarded("a cat", ["artstation", "trending on artstation", "8k", "4k", "cinematic light",
                              "cinematic lighting", "very detailed", "highly detailed", "octane render",
@@ -72,13 +79,15 @@ def test_near_duplicates_collapse_to_the_precise_phrase_and_one_resolution_token
     assert not redundant(["8k", "oil painting", "dramatic lighting"])
 
 
-def test_at_most_three_artists():
+def test_at_most_three_artists_and_two_lights():
     kept = guarded("a castle", [f"by {name}" for name in ("greg rutkowski", "wlop", "rossdraws", "artgerm")])
     assert kept == ["greg rutkowski", "wlop", "rossdraws"]
+    lights = ["moody lighting", "diffuse lighting", "rim lighting", "8k"]
+    assert guarded("a castle", lights) == ["moody lighting", "diffuse lighting", "8k"]
 
 
 def test_artists_are_written_once_and_fragments_go():
-    d = select_modifiers("a castle", ", art by greg rutkowski, and turner, matte painting", truncated=False,
+    d = select_modifiers("a castle", ", art by greg rutkowski, and turner, behind, matte painting", truncated=False,
                          seed=0).direction
     assert d.parts == {"medium": ["matte painting"], "artist": ["greg rutkowski"]}
     assert render(d, "sd15").prompt == "a castle, matte painting, by greg rutkowski"

@@ -17,8 +17,9 @@ human's own prompt holds a phrase within the soft-match cosine (``evaluation.met
 
 Two hand-written steps sit on the scores. Each is a few lines that no library offers in this form.
 
-- **Near-duplicates collapse.** A phrase within the soft-match cosine of a better-ranked one would match the
-  same human phrase, so it is dropped ("cinematic light" after "cinematic lighting").
+- **Near-duplicates collapse** (``distinct``, for the vote as well). A phrase within the soft-match cosine of a
+  better-ranked one would match the same human phrase, so it is dropped ("cinematic light" after "cinematic
+  lighting").
 - **The budget maximises expected F1.** With independent probabilities ``p`` (best first) and about ``R``
   phrases in the human's prompt, taking ``k`` phrases expects an F1 of about ``2 * sum(p[:k]) / (k + R)``
   (the plug-in approximation of Jansche, 2005; Nan et al., 2012). ``R`` is the retrieved prompts' mean
@@ -130,9 +131,19 @@ def expected_f1_budget(probs: Sequence[float], expected_count: float, low: int, 
     return max(best_k, low)
 
 
+def distinct(phrases: Sequence[str], embed: Embed) -> list[int]:
+    """The positions of ``phrases`` (best first) that are not within the soft-match cosine of a better one."""
+    vecs = embed(list(phrases)) if len(phrases) else np.zeros((0, 1))
+    kept: list[int] = []
+    for pos in range(len(phrases)):
+        if not kept or float((vecs[kept] @ vecs[pos]).max()) < SOFT:
+            kept.append(pos)
+    return kept
+
+
 @dataclass
 class Ranking:
-    phrases: list[str]  # best first (the learned ranker collapses near-duplicates; the guards do for the vote)
+    phrases: list[str]  # best first, near-duplicates collapsed
     probs: list[float]  # the learned ranker's; the vote's weights are no probabilities and are left out
     budget: int
 
@@ -170,7 +181,7 @@ class Vote:
         far = not retrieved or float(retrieved[0].score) < MIN_SIMILARITY
         ranked = vote(model_phrases, retrieved, limit=None, used=used, variety=self.variety,
                       relevance=relevance if far else None)
-        return Ranking(ranked, [], modifier_budget(retrieved))
+        return Ranking([ranked[pos] for pos in distinct(ranked, self.embed)], [], modifier_budget(retrieved))
 
 
 class Ranker:
@@ -229,11 +240,7 @@ class Ranker:
             probs[i] *= REUSE_DISCOUNT ** (used or {}).get(phrase, 0)
         order = np.argsort(-probs * np.array([specificity(m) for m in phrases]) ** self.variety,
                            kind="stable")
-        vecs = self.embed([phrases[i] for i in order]) if len(order) else np.zeros((0, 1))
-        kept: list[int] = []
-        for pos in range(len(order)):
-            if not kept or float((vecs[kept] @ vecs[pos]).max()) < SOFT:
-                kept.append(pos)
-        ranked = [float(probs[order[pos]]) for pos in kept]
+        kept = [order[pos] for pos in distinct([phrases[i] for i in order], self.embed)]
+        ranked = [float(probs[i]) for i in kept]
         budget = expected_f1_budget(ranked, expected, MIN_BUDGET, modifier_budget(retrieved))
-        return Ranking([phrases[order[pos]] for pos in kept], ranked, budget)
+        return Ranking([phrases[i] for i in kept], ranked, budget)

@@ -169,7 +169,9 @@ def test_far_ideas_are_voted_for_with_phrases_related_to_the_idea(minilm):
         ranking = ranker.rank(idea, [], retrieved)
         assert ranking.probs == [] and ranking.budget == modifier_budget(retrieved)  # the vote's
         plain = vote([], retrieved, limit=None, variety=ranker.variety)
-        assert set(ranking.phrases) == set(plain)
+        assert set(ranking.phrases) < set(plain)  # the same pool, near-duplicates collapsed
+        vecs = minilm.encode(ranking.phrases)
+        assert (vecs @ vecs.T - 2 * np.eye(len(vecs))).max() < SOFT
 
         def related(phrases, idea=idea):
             vecs = minilm.encode([idea, *phrases[:6]])
