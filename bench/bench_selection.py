@@ -83,15 +83,15 @@ def main() -> None:
         "ood-validation": idea_items(read_texts(ROOT / "data/ood/validation.txt"), limit=args.limit, seed=0)[0],
     }
     # The shipped ranker (the vote for far ideas) and its LM ablation; the same ranker as last stop shipped it
-    # (VARIETY 0, no RELEVANCE), with either change alone, and with more variety; then the vote on its own
-    # (--ranker vote): as shipped, its LM ablation (the same pipeline without the model's phrases), as last stop
-    # shipped it, more variety, RELEVANCE 2, and a fixed budget of 8. Keys left out keep their shipped values.
+    # (VARIETY 0, no RELEVANCE), with either change alone, and with less and more variety; then the vote on its
+    # own (--ranker vote): as shipped, its LM ablation (the same pipeline without the model's phrases), as last
+    # stop shipped it, less variety, RELEVANCE 2, and a fixed budget of 8. Keys left out keep their shipped values.
     # BUDGET: the modifier budget by the nearest idea's similarity ("shipped"), or always 8 ("fixed").
     grid = [{"RANKER": "shipped"}, {"RANKER": "shipped, without the model's phrases"},
             {"RANKER": "shipped", "VARIETY": 0.0, "RELEVANCE": 0.0}, {"RANKER": "shipped", "VARIETY": 0.0},
-            {"RANKER": "shipped", "RELEVANCE": 0.0}, {"RANKER": "shipped", "VARIETY": 0.5},
-            {"RANKER": "vote"}, {"RANKER": "vote", "MODEL_VOTE": 0.0},
-            {"RANKER": "vote", "VARIETY": 0.0, "RELEVANCE": 0.0}, {"RANKER": "vote", "VARIETY": 0.5},
+            {"RANKER": "shipped", "RELEVANCE": 0.0}, {"RANKER": "shipped", "VARIETY": 0.25},
+            {"RANKER": "shipped", "VARIETY": 1.0}, {"RANKER": "vote"}, {"RANKER": "vote", "MODEL_VOTE": 0.0},
+            {"RANKER": "vote", "VARIETY": 0.0, "RELEVANCE": 0.0}, {"RANKER": "vote", "VARIETY": 0.25},
             {"RANKER": "vote", "RELEVANCE": 2.0}, {"RANKER": "vote", "BUDGET": "fixed"}]
     keep = ("soft_modifier_f1", "modifier_f1", "fidelity", "redundant_rate", "top10_share", "distinct_added",
             "invented_rate", "colour_contradictions", "medium_consistency", "mixed_media_rate", "malformed_joins",

@@ -53,7 +53,7 @@ from artdirector.library.retrieval import (
 )
 from artdirector.vocab import classify
 
-DEFAULT_RANKER = "ranker-v1"
+DEFAULT_RANKER = "ranker-v2"
 CATEGORIES = ("subject", "medium", "style", "artist", "lighting", "color", "composition", "mood", "booster")
 FEATURES = (
     "vote_share", "use_share", "best_user_similarity", "in_top1", "in_top3", "by_model", "model_rank",

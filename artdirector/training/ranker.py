@@ -2,10 +2,14 @@
 
 1. Ideas: one per prompt prefix of the data file (NeuroPrompts' prefix protocol, ``harness.prefix_items``),
    unsafe prompts left out, a seeded sample of ``limit``. The human's own modifiers are the labels' source.
-   Use prompts the director's model never trained on: on its own training prompts it writes what it
-   memorised, and the ranker would learn to trust it too much.
+   A model that memorised its training prompts would write them back, and the ranker would learn to trust
+   it too much: check before training on them. The shipped adapter (half an epoch) did not: its phrases
+   match the human's as often on 3,000 train ideas as on validation (soft precision 0.154 vs 0.153).
 2. For each idea, the director's own stages 2-4: the library's closest prompts and the model's greedy answer.
-   Chunks are journalled to ``OUT/answers.jsonl``, so a killed run resumes where it stopped.
+   The idea's own prefix group (its prompt, if the library holds it, and every prompt that begins like it)
+   is left out of what it retrieves, so that the ranker learns to adapt other people's prompts rather than
+   to copy the answer (``held_out``). Chunks are journalled to ``OUT/answers.jsonl``, so a killed run
+   resumes where it stopped.
 3. The features of every candidate phrase (``ranker.candidate_features``). The label: does the human's
    prompt hold a phrase within the soft-match cosine (``ranker.SOFT``)?
 4. A LightGBM binary model, deterministic and seeded, written with its recipe to ``OUT/ranker.txt`` and
@@ -31,6 +35,16 @@ def training_items(settings: RankerSettings) -> list:
 
     prompts = [p for p in read_prompts(settings.data) if not is_unsafe(p)]
     return prefix_items(prompts, limit=settings.limit, seed=settings.seed)[0]
+
+
+def held_out(director, idea: str) -> list:
+    """The prompts the director retrieves for ``idea``, less those of its prefix group."""
+    from artdirector.corpus import prompt_prefix
+    from artdirector.library.retrieval import RAG_DEPTH, retrieve
+
+    key = idea.strip().lower()
+    hits = retrieve(director.library, director.collection, idea, k=2 * RAG_DEPTH)
+    return [h for h in hits if prompt_prefix(h.prompt).strip().lower() != key][:RAG_DEPTH]
 
 
 def answers(director, ideas: list[str], retrieved: dict[str, list], out: Path, chunk: int,
@@ -103,7 +117,7 @@ def train_ranker(settings: RankerSettings, director, progress=None) -> dict:
     if not items:
         raise BadInput(f"{settings.data} has no prompt with an idea of 3+ words and 2+ modifiers")
     ideas = [it.idea for it in items]
-    retrieved = {idea: director.retrieve(idea) for idea in ideas}  # 2, once for the answers and the features
+    retrieved = {idea: held_out(director, idea) for idea in ideas}  # 2, once for the answers and the features
     texts = answers(director, ideas, retrieved, out, settings.chunk, progress)
     x, y = examples(items, texts, retrieved, PhraseVectors(director.library.embedder))  # 3
     booster = fit(x, y, settings)  # 4

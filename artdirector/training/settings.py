@@ -165,7 +165,7 @@ class ImageLoraSettings:
 
 @dataclass(frozen=True)
 class RankerSettings:
-    data: str  # prompts the director's model never trained on (the 1.07M Discord prompts: see the README)
+    data: str  # real prompts (the shipped ranker: the train split, which the built-in library holds)
     out: str
     limit: int = 3000  # ideas drawn from the data file (one per prompt prefix), seeded (6000: no better)
     trees: int = 300

@@ -195,3 +195,24 @@ def test_variety_holds_generic_phrases_back(minilm):
     for idea in CLOSE + FAR:
         for kind in (Ranker.default, Vote):
             assert generic(kind(minilm, variety=1.0), idea) < generic(kind(minilm, variety=0.0), idea)
+
+
+def test_training_leaves_the_ideas_own_prefix_group_out_of_its_pool(tmp_path, minilm):
+    from artdirector.director import ArtDirector
+    from artdirector.library.library import PromptLibrary
+    from artdirector.training.ranker import held_out
+
+    src = tmp_path / "lib.tsv"
+    src.write_text("prompt\n" + "\n".join([
+        "a lighthouse in a storm, seascape, by ivan aivazovsky",  # the target itself
+        "A Lighthouse in a Storm, oil painting, 8k",  # its prefix group
+        "a lighthouse on a cliff, matte painting, dramatic lighting",
+        "a ship in a storm, by ivan aivazovsky, oil on canvas",
+    ]) + "\n")
+    library = PromptLibrary(tmp_path / "home", minilm)
+    library.ingest(src, "mine")
+    director = ArtDirector(DummyLM({}, default=" 8k\n"), library=library, collection="mine", tuned=True)
+    assert len(director.retrieve("a lighthouse in a storm")) == 4
+    assert [h.prompt for h in held_out(director, "a lighthouse in a storm")] == [
+        "a lighthouse on a cliff, matte painting, dramatic lighting",
+        "a ship in a storm, by ivan aivazovsky, oil on canvas"]
