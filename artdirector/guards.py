@@ -83,7 +83,8 @@ WEATHER_CONFLICTS = {"clear": {"storm", "snow", "fog"}, "storm": {"clear"}, "sno
 KINDS = {
     "resolution": re.compile(r"^(\d+ ?k|uhd|hd|hdr|fhd|1080p|4k uhd|8k uhd|ultra hd|full hd|\d+k resolution|"
                              r"high resolution|ultra high resolution|hi-res|highres)$"),
-    "render engine": re.compile(r"^(octane|octane render|unreal engine( \d)?|vray|v-ray|redshift|cinema 4d|blender)$"),
+    "render engine": re.compile(r"^((rendered in |made in )?(octane|octante|unreal engine( \d)?|vray|v-ray|redshift|"
+                                r"cinema 4d|blender)( render)?)$"),
 }
 GENERIC_SHARE = 1e-3  # an uncategorised phrase in fewer prompts than this (about 800 of 793k) is scene content
 INTENSIFIERS = ("very", "highly", "extremely", "ultra", "super", "hyper", "insanely", "incredibly", "really")
@@ -161,11 +162,14 @@ def say_the_same(a: str, b: str) -> bool:
 
 
 def _stem(phrase: str) -> str:
-    """A phrase's comparison key: intensifiers dropped, a trailing -ing/-s taken off each word."""
+    """A phrase's comparison key: intensifiers dropped (also when glued on), a trailing -ing/-s taken off each
+    word."""
     out = []
     for w in words(phrase):
         if w in INTENSIFIERS:
             continue
+        glued = next((i for i in INTENSIFIERS if w.startswith(i) and len(w) > len(i) + 3), None)
+        w = w[len(glued):] if glued else w  # "hyperrealistic" is "hyper realistic"
         for suffix in ("ing", "s"):
             if w.endswith(suffix) and len(w) > len(suffix) + 3:
                 w = w[: -len(suffix)]

@@ -75,6 +75,8 @@ def test_near_duplicates_collapse_to_the_precise_phrase_and_one_resolution_token
                              "cinematic lighting", "very detailed", "highly detailed", "octane render",
                              "unreal engine"])
     assert set(kept) == {"trending on artstation", "8k", "cinematic light", "very detailed", "octane render"}
+    assert set(guarded("a skull", ["hyper realistic", "hyperrealistic", "octante render", "rendered in octane"])) == {
+        "hyper realistic", "octante render"}
     assert redundant(["8k", "4k"]) and redundant(["artstation", "trending on artstation"])
     assert not redundant(["8k", "oil painting", "dramatic lighting"])
 
