@@ -1270,8 +1270,8 @@ def _reward_weights(specs: tuple[str, ...]) -> dict[str, float] | None:
 
 @train.command("ranker")
 @click.option("--data", "data_file", required=True, type=click.Path(dir_okay=False, exists=True),
-              help="TSV/CSV/JSONL/Parquet with a 'prompt' column of real prompts the director's model never "
-                   "trained on (e.g. ../shared/data/prompts/sd_discord_prompts.tsv.gz).")
+              help="TSV/CSV/JSONL/Parquet with a 'prompt' column of real prompts (the shipped ranker: "
+                   "artdirector/data/prompts/train.tsv); each idea's own prefix group is left out of its pool.")
 @click.option("--out", required=True, type=click.Path(file_okay=False),
               help="Folder for the ranker; the model's answers are journalled there and a run there is resumed.")
 @click.option("--limit", type=click.IntRange(min=1), default=_train_default("ranker", "limit"), show_default=True,
@@ -1282,7 +1282,8 @@ def _reward_weights(specs: tuple[str, ...]) -> dict[str, float] | None:
 @_fail_on_bad_input
 def train_ranker_command(data_file, out, limit, trees, learning_rate, seed, **kw) -> None:
     """Train the phrase ranker that chooses a direction's modifiers (LightGBM on real prompts): the director
-    retrieves and writes for each idea as it would for a user, and learns which phrases the human used."""
+    retrieves and writes for each idea as it would for a user, and learns which phrases the human used. A model
+    that memorised the file's prompts would write them back: check before training on its own training data."""
     from artdirector.training.ranker import train_ranker
     from artdirector.training.settings import RankerSettings
 

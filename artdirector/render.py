@@ -142,7 +142,10 @@ def _article(phrase: str) -> str:
     first, last = phrase.split()[0].lower(), phrase.split()[-1].lower()
     if first in ("a", "an", "the") or phrase.endswith("s") or last in MASS_NOUNS:
         return phrase
-    return ("an " if phrase[0].lower() in "aeiou" else "a ") + phrase
+    low = phrase.lower()
+    # "a unicorn", "a ukiyo-e", but "an umbrella", "an ultra": a u, a consonant, a vowel sounds like "you"
+    you = re.match(r"u[^aeiou\W][aeiou]", low) is not None
+    return ("an " if low[0] in "aeiou" and not you else "a ") + phrase
 
 
 def _name(artist: str) -> str:
@@ -184,7 +187,7 @@ def _prose(idea: str, parts: dict[str, list[str]]) -> str:
     if get("medium"):
         look = _cap(_article(_join(get("medium"))))
         if styles:
-            look += f" with a {_join(styles)} feel"
+            look += f" with {_article(_join(styles) + ' feel')}"
     elif styles:
         look = f"In a {_join(styles)} style"
     if artists:

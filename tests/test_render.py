@@ -83,6 +83,8 @@ def test_flux_prose_reads_as_sentences_a_person_would_write():
                                                       "lighting": ["studio lighting"], "booster": ["4k", "detailed"]})
     assert render(photo, "flux").prompt == ("a plate of pasta with basil. A professional photo, with studio "
                                             "lighting. Detailed.")
+    car = Direction("a red car", {"medium": ["concept art"], "style": ["artstation hq"]})
+    assert render(car, "flux").prompt == "a red car. Concept art with an artstation hq feel."
 
 
 def test_video_puts_motion_right_after_the_idea():

@@ -28,14 +28,15 @@ VOTE_DEPTH = 18
 MODEL_VOTE = 0.6
 SHARPNESS = 1.0
 # How much a far idea's vote weighs relatedness (``library.ranker.Vote`` says which ideas are far). On validation,
-# against 0: out of domain fidelity 0.734 -> 0.760, top-10 share 0.51 -> 0.37 (2 was no more faithful and cost
-# prefix F1; bench/results/selection.json).
+# the shipped ranker with 1 against 0: out of domain fidelity 0.737 -> 0.764, top-10 share 0.40 -> 0.27, prefix
+# soft F1 0.177 -> 0.178 (2 was no more faithful; bench/results/selection.json).
 RELEVANCE = 1.0
 # How strongly generic phrases are held back (``--variety``): the ranker's order weighs each probability, and the
 # vote each phrase's total, by specificity ** variety (``specificity``), so that a generic phrase
 # ("highly detailed", in one prompt of eight) must be likelier than a specific one to come first. 0: by
-# likelihood alone. On validation (bench/results/selection.json), 0 / 0.25 / 0.5: prefix soft F1 0.184 / 0.179 /
-# 0.173, top-10 share 0.40 / 0.31 / 0.24, distinct added 0.25 / 0.29 / 0.31.
+# likelihood alone. On validation with the shipped ranker (bench/results/selection.json), 0 / 0.25 / 0.5 / 1:
+# prefix soft F1 0.182 / 0.183 / 0.178 / 0.153, top-10 share 0.39 / 0.28 / 0.21 / 0.16, distinct added 0.24 / 0.29
+# / 0.34 / 0.41; out of domain top-10 share 0.47 / 0.37 / 0.27 / 0.14, distinct added 0.22 / 0.29 / 0.36 / 0.50.
 VARIETY = 0.5
 MAX_MODIFIERS = 8
 MAX_VOTED_WORDS = 4  # longer retrieved phrases are scene descriptions, not modifiers
