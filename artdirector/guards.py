@@ -219,7 +219,7 @@ class Guards:
                                            f"{self.look}"), None
         if self.medium == "photo" and artist and "photo" not in mine:
             return Fault("medium", phrase, "a painter's name in a photo direction"), None
-        if "photo" in mine and self.painters:  # the better-ranked painter came first: no photo of his work
+        if "photo" in mine and self.painters:  # a better-ranked painter came first: no photo of a painting
             return Fault("medium", phrase, f"it is photo, and the direction has the painter {self.painters[0]}"), None
         other_paint = [x for x in PAINTS if contains(low, x) and x not in self.paints]
         if self.paints and other_paint:
