@@ -42,9 +42,9 @@ def held_out(director, idea: str) -> list:
     from artdirector.corpus import prompt_prefix
     from artdirector.library.retrieval import RAG_DEPTH, retrieve
 
-    key = idea.strip().lower()
+    key = prompt_prefix(idea)
     hits = retrieve(director.library, director.collection, idea, k=2 * RAG_DEPTH)
-    return [h for h in hits if prompt_prefix(h.prompt).strip().lower() != key][:RAG_DEPTH]
+    return [h for h in hits if prompt_prefix(h.prompt) != key][:RAG_DEPTH]
 
 
 def answers(director, ideas: list[str], retrieved: dict[str, list], out: Path, chunk: int,
