@@ -178,9 +178,8 @@ class Vote:
             vectors = self.embed([idea, *phrases])
             return vectors[1:] @ vectors[0]
 
-        far = not retrieved or float(retrieved[0].score) < MIN_SIMILARITY
         ranked = vote(model_phrases, retrieved, limit=None, used=used, variety=self.variety,
-                      relevance=relevance if far else None)
+                      relevance=None if Ranker.applies(retrieved) else relevance)
         return Ranking([ranked[pos] for pos in distinct(ranked, self.embed)], [], modifier_budget(retrieved))
 
 
