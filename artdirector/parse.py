@@ -4,6 +4,11 @@ A 135M-parameter model drifts: it may start a new "Idea:" line, write a sentence
 word, or emit markup. The parser keeps only phrases that look like prompt modifiers and says how many it
 rejected; the director falls back to vocabulary tags when too few survive, so garbage never reaches the
 rendered prompt.
+
+Candidates (the model's phrases and the retrieved prompts', never the user's own text) also have two slips of
+human prompt writers mended (``repaired``), each checked against how a million real prompts spell the phrase
+(``lexicon.phrase_share``): "lightning" typed for "lighting" ("cinematic lightning": 707 prompts, "cinematic
+lighting" 28,072), and "hq"/"hd" glued to a word ("artstationhq", which hides that it repeats "artstation").
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ _SPLIT = re.compile(r"[,;|]|\.(?:\s|$)")
 _WEIGHT = re.compile(r"^\((.*?)(?::[\d.]+)?\)$|^\[(.*)\]$")
 _ALLOWED = re.compile(r"^[\w][\w '&\-./+]*$")
 # Numbers prompt writers really use: output resolutions and lens focal lengths.
-_NUMERIC_OK = re.compile(r"^((4|8|16) ?k( uhd| resolution| hdr)?|\d{2,3} ?mm( lens| photography| film)?|1080p|"
+_NUMERIC_OK = re.compile(r"^((4|8|16) ?k( uhd| resolution| hdr)?|[1-9]\d{1,2} ?mm( lens| photography| film)?|1080p|"
                          r"(19|20)\d0s|\d ?d( render)?)$")
 
 
@@ -57,13 +62,35 @@ def _acceptable(phrase: str) -> bool:
     return not is_unsafe(phrase)
 
 
-def parse_modifiers(text: str, idea: str = "") -> Parsed:
-    """Split generated text into modifier phrases; drop duplicates, the idea itself and anything unclean."""
+# "lightning" is mended to "lighting" where real prompts spell the phrase so this many times more often ("red
+# lightning" stays: "red lighting" is only twice as common).
+MISSPELT = 10
+_GLUED = re.compile(r"\b([a-z]{4,})(hq|hd)\b")
+
+
+def repaired(phrase: str) -> str:
+    """``phrase`` with "lightning" for "lighting" and a glued "hq"/"hd" mended, where real prompts say so."""
+    from artdirector.lexicon import phrase_share
+
+    if "lightning" in phrase:
+        lighting = phrase.replace("lightning", "lighting")
+        if phrase_share(lighting) >= MISSPELT * max(phrase_share(phrase), 1e-9):
+            phrase = lighting
+    spaced = _GLUED.sub(r"\1 \2", phrase)
+    if spaced != phrase and all(phrase_share(f"{m.group(1)} {m.group(2)}") for m in _GLUED.finditer(phrase)):
+        phrase = spaced
+    return phrase
+
+
+def parse_modifiers(text: str, idea: str = "", *, repair: bool = False) -> Parsed:
+    """Split generated text into modifier phrases; drop duplicates, the idea itself and anything unclean.
+    ``repair``: mend the common slips of ``repaired`` (for candidates, never for the user's own text)."""
     text = _CUT.split(text, maxsplit=1)[0]
     out = Parsed()
     seen = {idea.strip().lower()}
     for raw in _SPLIT.split(text):
         phrase = _clean(raw)
+        phrase = repaired(phrase) if repair and phrase else phrase
         if not phrase or phrase in seen:
             continue
         seen.add(phrase)

@@ -72,7 +72,7 @@ def plausible_detail(phrase: str, idea_words: set[str]) -> bool:
 
 def model_phrases(idea: str, text: str, *, truncated: bool) -> tuple[list[str], list[str]]:
     """The usable phrases of the model's answer ``text``, and those it wrote that are unusable."""
-    parsed = parse_modifiers(text, idea)
+    parsed = parse_modifiers(text, idea, repair=True)
     phrases = parsed.phrases
     if truncated and phrases and not text.rstrip().endswith(","):
         phrases = phrases[:-1]  # the last phrase was cut off mid-word by the token limit

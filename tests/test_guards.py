@@ -26,6 +26,10 @@ def test_no_new_subject_matter_unless_asked():
     assert invented("snowy", "a cat") == []  # weather is a look, its own guard keeps it from contradicting
     assert invented("mini-skirt", "a woman walks her dog") == ["mini-skirt"]  # uncategorised and rare: content
     assert invented("ink", "a cat") == [] and invented("godrays", "a cat") == []
+    # a colour of the subject is subject matter; a colour of the palette or the light is not
+    assert invented("black hair", "an old man reading") == ["hair"] and invented("blue eyes", "a cat") == ["eyes"]
+    assert invented("red background", "a cat") == [] and invented("golden glow", "a cat") == []
+    assert invented("black and white", "a cat") == [] and invented("blue eyes", "a cat with blue eyes") == []
 
 
 def test_the_medium_follows_the_idea_and_photo_never_mixes():
@@ -34,6 +38,11 @@ def test_the_medium_follows_the_idea_and_photo_never_mixes():
     assert photo == ["soft light", "35mm"]  # in prompt order: lighting, then composition
     assert guarded("a watercolor painting of a harbor at dawn", ["oil painting", "3d render", "soft light",
                                                                   "watercolor"]) == ["soft light"]
+    # an illustration takes paint (it sits with any family but photo), and then no 3D beside the paint
+    assert guarded("an illustration of a fox", ["digital painting", "dslr photo", "octane render"]) == [
+        "digital painting"]
+    # the families the idea names are the user's, even when they would clash with each other
+    assert guarded("photo and oil painting of a fox", ["digital painting", "3d render"]) == ["digital painting"]
     # no medium in the idea: the best-ranked medium sets the family; photo mixes with nothing, and paint,
     # pencil and 3D not with each other, while illustration (concept art) sits with any of them
     assert guarded("an old lighthouse", ["digital painting", "dslr photograph", "octane render", "concept art",

@@ -38,3 +38,25 @@ def test_real_numbers_prompt_writers_use_are_kept():
 def test_diffusiondb_spaced_digits_are_joined_so_the_vocabulary_knows_them():
     p = parse_modifiers(" 8 k, 3 d, 1 9 2 0 s, 3 5 mm, 2 people", "x")
     assert p.phrases == ["8k", "3d", "1920s", "35mm"] and p.rejected == ["2 people"]
+
+
+def test_a_focal_length_never_starts_with_zero():
+    assert parse_modifiers(" 032mm, 105mm", "x").phrases == ["105mm"]
+
+
+def test_candidates_have_the_common_slips_mended_where_real_prompts_spell_them_so():
+    text = " cinematic lightning, red lightning, lightning storm, trending on artstationhq, artstationhd"
+    assert parse_modifiers(text, "x", repair=True).phrases == [
+        "cinematic lighting", "red lightning", "lightning storm", "trending on artstation hq", "artstation hd"]
+    # the user's own text is never changed
+    assert parse_modifiers(text, "x").phrases[0] == "cinematic lightning"
+
+
+def test_a_mended_glued_platform_is_found_redundant_with_the_platform():
+    from artdirector.guards import Guards
+
+    phrases = parse_modifiers(" artstation, trending on artstationhq", "a cat", repair=True).phrases
+    guards, accepted = Guards("a cat"), []
+    assert guards.check(phrases[0], accepted) == (None, None)
+    accepted.append(phrases[0])
+    assert guards.check(phrases[1], accepted) == (None, "artstation")  # the more precise phrase takes its place

@@ -58,7 +58,7 @@ def retrieve(library, collection: str, idea: str, k: int = RAG_DEPTH) -> list:
 def hit_modifiers(hit) -> list[str]:
     """The modifiers a retrieved prompt can vote for: cleaned as the model's own output is (so a retrieved
     "1024x768" stays out), no longer than ``MAX_VOTED_WORDS``."""
-    phrases = parse_modifiers(", " + ", ".join(prompt_modifiers(hit.prompt))).phrases
+    phrases = parse_modifiers(", " + ", ".join(prompt_modifiers(hit.prompt)), repair=True).phrases
     return [m for m in phrases if len(m.split()) <= MAX_VOTED_WORDS]
 
 
