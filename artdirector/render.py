@@ -6,7 +6,9 @@ what the user asked for. What follows depends on the model's text encoder:
 - ``sd15`` — CLIP ViT-L/14, 77 tokens: comma-separated tags, the convention these models were prompted with.
 - ``sdxl`` — two CLIP encoders (ViT-L/14 and OpenCLIP bigG/14). Both use the same BPE vocabulary and merges
   and differ only in padding, so one count is exact for both and both must fit 77.
-- ``flux`` — T5-XXL reads fluent sentences (CLIP-L sees only the start, which is the idea). FLUX.1-schnell
+- ``flux`` — T5-XXL reads fluent sentences (CLIP-L sees only the start, which is the idea): subject details
+  join the idea ("with fishing boats"), a time of day or weather word sets the scene ("at dusk", "on a foggy
+  day"), a lone modifier word stays a tag ("Clean."), then how it is made and lit. FLUX.1-schnell
   reads up to 256 T5 tokens. We have no T5 vocabulary offline, so the budget is counted in CLIP BPE tokens,
   which on English prompt text run at or above T5's SentencePiece counts: a conservative proxy.
 - ``video`` — AnimateDiff on SD 1.5: tags within 77 CLIP tokens, with motion, camera movement and pacing
@@ -164,6 +166,10 @@ _TECHNICAL = re.compile(r"(^|\s)(\d+ ?k|uhd|hd|hdr|1080p|octane|unreal engine|ar
                         r"resolution)(\s|$)")
 
 
+# A word this much of a modifier (its share of use after the first comma of real prompts) reads as a tag.
+LONE_MODIFIER = 0.7
+
+
 def _described(phrases: list[str], says: str, noun: str) -> list[str]:
     """Phrases that name their own noun as they are; the others together as one "a/an X, Y and Z <noun>"."""
     own = [p for p in phrases if re.search(rf"\b({says})\b", p)]
@@ -171,13 +177,44 @@ def _described(phrases: list[str], says: str, noun: str) -> list[str]:
     return own + ([_article(f"{_join(bare)} {noun}")] if bare else [])
 
 
+def _setting(phrase: str) -> str | None:
+    """A lone time of day or weather word as the clause that sets the scene ("dusk" -> "at dusk", "foggy" ->
+    "on a foggy day"), or None: "with dusk" is no English. The words are the guards' (one definition)."""
+    from artdirector.guards import TIMES, WEATHER
+
+    low = phrase.lower()
+    if " " in low:
+        return None
+    if low in ("morning", "evening", "afternoon"):
+        return f"in the {low}"
+    if any(low in terms for terms in TIMES.values()):
+        return f"at {low}"
+    if any(low in terms for terms in WEATHER.values()):
+        return f"on a {low} day" if low.endswith("y") else f"in the {low}"
+    return None
+
+
+def _lone_modifier(phrase: str) -> bool:
+    """A single word prompt writers use as a modifier ("clean", "symmetrical"): a tag, not a thing to be with."""
+    from artdirector.lexicon import modifier_share
+
+    return " " not in phrase and (modifier_share(phrase) or 0.0) >= LONE_MODIFIER
+
+
 def _prose(idea: str, parts: dict[str, list[str]]) -> str:
-    """Descriptive sentences for T5-read models: the idea and its details; how it is made (medium, style,
-    artist) and lit, as one sentence; then palette, framing and mood; at most one quality phrase."""
+    """Descriptive sentences for T5-read models: the idea, its details and its setting; how it is made
+    (medium, style, artist) and lit, as one sentence; then palette, framing and mood; at most one quality
+    phrase."""
     get = parts.get
     first = idea.rstrip(" .!?")
-    if get("subject"):
-        first += ", with " + _join(get("subject"))
+    details = get("subject", [])
+    settings = [c for c in map(_setting, details) if c]
+    tags = [d for d in details if not _setting(d) and _lone_modifier(d)]
+    things = [d for d in details if not _setting(d) and d not in tags]
+    if things:
+        first += ", with " + _join(things)
+    if settings:
+        first += " " + " and ".join(settings)
     sentences = [first + (idea.rstrip()[-1] if idea.rstrip()[-1:] in "!?" else ".")]
     artists = [_name(a[3:] if a.lower().startswith("by ") else a) for a in get("artist", [])]
     # A genre filed as a mood ("concept art", "fantasy art") says how the picture is made: a style.
@@ -197,7 +234,7 @@ def _prose(idea: str, parts: dict[str, list[str]]) -> str:
     if look:
         sentences.append(look + ".")
     scene = _described(get("color", []), r"palette|colou?rs?|tones?|hues?", "palette")
-    scene += get("composition", [])
+    scene += tags + get("composition", [])
     scene += _described([m for m in get("mood", []) if m not in genres], r"mood|atmosphere|feel|vibe", "atmosphere")
     if scene:
         sentences.append(_cap(_join(scene)) + ".")

@@ -87,6 +87,13 @@ def test_flux_prose_reads_as_sentences_a_person_would_write():
     assert render(car, "flux").prompt == "a red car. Concept art with an artstation hq feel."
 
 
+def test_flux_prose_sets_a_time_or_weather_detail_as_the_scene_and_a_lone_modifier_as_a_tag():
+    d = Direction("a harbor", {"subject": ["fishing boats", "dusk", "clean"], "medium": ["oil painting"]})
+    assert render(d, "flux").prompt == "a harbor, with fishing boats at dusk. An oil painting. Clean."
+    assert render(Direction("a harbor", {"subject": ["foggy"]}), "flux").prompt == "a harbor on a foggy day."
+    assert render(Direction("a harbor.", {"subject": ["rain"]}), "flux").prompt == "a harbor in the rain."
+
+
 def test_video_puts_motion_right_after_the_idea():
     d = rich_direction()
     d.parts.update(motion=["rolling waves"], camera=["slow dolly in"], pacing=["slow motion"])
