@@ -207,10 +207,13 @@ def _prose(idea: str, parts: dict[str, list[str]]) -> str:
     phrase."""
     get = parts.get
     first = idea.rstrip(" .!?")
-    details = get("subject", [])
-    settings = [c for c in map(_setting, details) if c]
-    tags = [d for d in details if not _setting(d) and _lone_modifier(d)]
-    things = [d for d in details if not _setting(d) and d not in tags]
+    settings, tags, things = [], [], []
+    for detail in get("subject", []):
+        clause = _setting(detail)
+        if clause:
+            settings.append(clause)
+        else:
+            (tags if _lone_modifier(detail) else things).append(detail)
     if things:
         first += ", with " + _join(things)
     if settings:
