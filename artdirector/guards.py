@@ -101,8 +101,13 @@ GENRE_HEADS = frozenset({"photography", "photograph", "photo", "painting", "art"
                          "aesthetic", "shot", "photoshoot", "cover", "concept"})
 
 
+# How the picture is framed is the director's choice too, never subject matter ("full body", "close-up", "side
+# view"), though ideas use these words more than modifiers do ("portrait" 0.18, "full" 0.48).
+FRAMING_WORDS = frozenset({"portrait", "portraits", "full", "body", "half", "upper", "close", "up", "close-up",
+                           "closeup", "shot", "view", "angle", "profile", "side", "front", "frame", "framed",
+                           "focus", "headshot", "macro", "centered", "centred", "zoom", "zoomed", "wide"})
 LOOK_WORDS = frozenset(w for terms in (COLOURS, *TIMES.values(), *WEATHER.values(), *MEDIA.values()) for t in terms
-                       for w in t.split()) | {"golden", "colors", "colours", "colored", "coloured"}
+                       for w in t.split()) | {"golden", "colors", "colours", "colored", "coloured"} | FRAMING_WORDS
 # A phrase that begins like the tail of another ("and turner" from "by x and turner"): the parser cut it.
 FRAGMENT = re.compile(r"^(and|or|from|of|with|for|to|the|a|an|as|but|than|into)\s")
 
@@ -140,8 +145,8 @@ def colours_named(text: str, *, golden: bool = True) -> set[str]:
 
 def invented(phrase: str, idea: str) -> list[str]:
     """The words by which ``phrase`` adds subject matter to ``idea`` (empty: it adds none). Colours, times
-    of day, weather and media are the director's choices of look, not subject matter (their own guards keep
-    them from contradicting the idea)."""
+    of day, weather, media and framing are the director's choices of look, not subject matter (their own
+    guards keep them from contradicting the idea)."""
     low = phrase.lower()
     if low in vocabulary() or low.startswith(("by ", "art by ", "in the style of ")):
         return []

@@ -9,6 +9,7 @@ Candidates (the model's phrases and the retrieved prompts', never the user's own
 human prompt writers mended (``repaired``), each checked against how a million real prompts spell the phrase
 (``lexicon.phrase_share``): "lightning" typed for "lighting" ("cinematic lightning": 707 prompts, "cinematic
 lighting" 28,072), and "hq"/"hd" glued to a word ("artstationhq", which hides that it repeats "artstation").
+DiffusionDB's tokenizer spaced hyphens out ("sci - fi", "close - up"); candidates have them closed.
 """
 
 from __future__ import annotations
@@ -68,10 +69,15 @@ MISSPELT = 10
 _GLUED = re.compile(r"\b([a-z]{4,})(hq|hd)\b")
 
 
+_SPACED_HYPHEN = re.compile(r"(?<=[a-z]) - (?=[a-z])")
+
+
 def repaired(phrase: str) -> str:
-    """``phrase`` with "lightning" for "lighting" and a glued "hq"/"hd" mended, where real prompts say so."""
+    """``phrase`` with "lightning" for "lighting" and a glued "hq"/"hd" mended, where real prompts say so, and
+    DiffusionDB's spaced hyphens closed ("sci - fi" -> "sci-fi", as its spaced digits are joined)."""
     from artdirector.lexicon import phrase_share
 
+    phrase = _SPACED_HYPHEN.sub("-", phrase)
     if "lightning" in phrase:
         lighting = phrase.replace("lightning", "lighting")
         if phrase_share(lighting) >= MISSPELT * max(phrase_share(phrase), 1e-9):

@@ -45,9 +45,10 @@ def test_a_focal_length_never_starts_with_zero():
 
 
 def test_candidates_have_the_common_slips_mended_where_real_prompts_spell_them_so():
-    text = " cinematic lightning, red lightning, lightning storm, trending on artstationhq, artstationhd"
+    text = " cinematic lightning, red lightning, lightning storm, trending on artstationhq, artstationhd, sci - fi"
     assert parse_modifiers(text, "x", repair=True).phrases == [
-        "cinematic lighting", "red lightning", "lightning storm", "trending on artstation hq", "artstation hd"]
+        "cinematic lighting", "red lightning", "lightning storm", "trending on artstation hq", "artstation hd",
+        "sci-fi"]
     # the user's own text is never changed
     assert parse_modifiers(text, "x").phrases[0] == "cinematic lightning"
 
