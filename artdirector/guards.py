@@ -13,7 +13,8 @@ critique loop, so what is measured is what is enforced. The guards, in order:
 - ``medium``: the medium follows the idea — when the idea names one ("a photo of ...", "a watercolor
   painting of ..."), added phrases of a family that clashes with it go; when it names none, the direction keeps
   the family its best-ranked medium phrase belongs to. Photo mixes with nothing else, and painting, drawing and
-  render not with each other; illustration (concept art, digital art) sits with any of the three, so "an
+  render not with each other; illustration (concept art, digital art, any "... art" that names no other
+  family, such as "psychedelic art") sits with any of the three, so "an
   illustration of ..." may take "digital painting" (on validation, against refusing every other family: soft
   F1 0.178 -> 0.180).
   Painter artists leave a photo direction (an artist phrase stays only if it says it is a photographer), and
@@ -125,6 +126,16 @@ def families(text: str, table: dict[str, Iterable[str]]) -> list[str]:
     return [name for name, terms in table.items() if any(contains(low, t) for t in terms)]
 
 
+ART_FORM = re.compile(r"\s(art|artwork)$")
+
+
+def phrase_media(phrase: str) -> list[str]:
+    """The medium families an added phrase names. A phrase that ends in "art" and names no family is an art
+    form, drawn or painted, not photographed ("psychedelic art", "fantasy art", "pop art"): illustration."""
+    found = families(phrase, MEDIA)
+    return found or (["illustration"] if ART_FORM.search(phrase.lower()) else [])
+
+
 def _look(low: str) -> str | None:
     """"stylised" or "realistic" when the lower-case text says one (and not both), else None."""
     stylised, realistic = (any(contains(low, t) for t in terms) for terms in (STYLISED, REALISTIC))
@@ -223,7 +234,7 @@ class Guards:
             return None, None
         if FRAGMENT.match(low) or all(w in STOPWORDS for w in low.split()):
             return Fault("format", phrase, "a fragment of a longer phrase"), None
-        mine = families(phrase, MEDIA)
+        mine = phrase_media(phrase)
         # A family the idea names is the user's choice, never a clash ("photo cartoon ... painting of").
         clash = next(((f, held) for held in self.media for f in mine
                       if f not in self.said_media and frozenset((f, held)) in CLASHES), None)
@@ -335,7 +346,7 @@ def direction_medium(direction: Direction) -> str | None:
     said = families(direction.idea, MEDIA)
     if said:
         return said[0]
-    return next((f for _, p in ranked_phrases(direction) for f in families(p, MEDIA)), None)
+    return next((f for _, p in ranked_phrases(direction) for f in phrase_media(p)), None)
 
 
 def negative_prompt(direction: Direction, generic: Iterable[str]) -> list[str]:

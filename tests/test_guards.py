@@ -45,6 +45,9 @@ def test_the_medium_follows_the_idea_and_photo_never_mixes():
     # an illustration takes paint (it sits with any family but photo), and then no 3D beside the paint
     assert guarded("an illustration of a fox", ["digital painting", "dslr photo", "octane render"]) == [
         "digital painting"]
+    # an art form is no photograph: "psychedelic art" leaves a photo direction, "fine art photography" stays
+    assert guarded("a plate of pasta", ["food photo", "psychedelic art", "fine art photography"]) == [
+        "food photo", "fine art photography"]
     # the families the idea names are the user's, even when they would clash with each other
     assert guarded("photo and oil painting of a fox", ["digital painting", "3d render"]) == ["digital painting"]
     # no medium in the idea: the best-ranked medium sets the family; photo mixes with nothing, and paint,
