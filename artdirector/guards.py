@@ -20,8 +20,8 @@ critique loop, so what is measured is what is enforced. The guards, in order:
   Painter artists leave a photo direction (an artist phrase stays only if it says it is a photographer), and
   a photo phrase ranked below a painter's name leaves the direction.
 - ``colour``, ``time``, ``weather``: no colour, time of day or weather that contradicts the idea ("dusk" for a
-  harbour at dawn, "blue" or "black and white" for a red car, "sunny" for a storm), nor, for time and weather,
-  one the direction already took ("dramatic sunrise" after "dusk").
+  harbour at dawn, "blue" or "black and white" for a red car, "sunny" or a "serene mood" for a storm), nor, for
+  time and weather, one the direction already took ("dramatic sunrise" after "dusk").
 - ``redundant``: near-duplicates collapse to the more specific phrase ("artstation" into "trending on
   artstation", "cinematic light" into "cinematic lighting", "very detailed" into "highly detailed"), and at
   most one phrase of each kind of technical token (resolution "4k/8k/uhd", render engine) stays.
@@ -83,7 +83,11 @@ WEATHER = {
     "fog": ("fog", "foggy", "mist", "misty", "haze", "hazy"),
     "clear": ("sunny", "sunshine", "clear sky", "clear skies", "cloudless", "bright sun"),
 }
-WEATHER_CONFLICTS = {"clear": {"storm", "snow", "fog"}, "storm": {"clear"}, "snow": {"clear"}, "fog": {"clear"}}
+# A calm mood is no storm's ("a lighthouse in a storm, ..., serene mood"): for the weather guard, it is weather.
+CALM = {"calm": ("serene", "serenity", "peaceful", "tranquil", "tranquility", "calm", "placid")}
+WEATHER_CONFLICTS = {"clear": {"storm", "snow", "fog"}, "storm": {"clear", "calm"}, "snow": {"clear"},
+                     "fog": {"clear"}, "calm": {"storm"}}
+WEATHER_AND_CALM = {**WEATHER, **CALM}
 # Technical tokens of which one per kind is enough.
 KINDS = {
     "resolution": re.compile(r"^(\d+ ?k|uhd|hd|hdr|fhd|1080p|4k uhd|8k uhd|ultra hd|full hd|\d+k resolution|"
@@ -224,7 +228,7 @@ class Guards:
         self.look = self.said_look or ("realistic" if self.medium == "photo" else None)
         self.painters: list[str] = []  # artists taken before the direction's medium was known
         # The idea's time of day and weather, then the direction's: a phrase may contradict neither.
-        self.said_times, self.said_weather = set(families(idea, TIMES)), set(families(idea, WEATHER))
+        self.said_times, self.said_weather = set(families(idea, TIMES)), set(families(idea, WEATHER_AND_CALM))
         self.times, self.weather = set(self.said_times), set(self.said_weather)
 
     def check(self, phrase: str, accepted: list[str], *, artist: bool = False) -> tuple[Fault | None, str | None]:
@@ -259,7 +263,7 @@ class Guards:
         if self.times and times - self.times:
             whose = "idea" if self.said_times else "direction"
             return Fault("time", phrase, f"the {whose} says {' and '.join(sorted(self.times))}"), None
-        weather = set(families(phrase, WEATHER))
+        weather = set(families(phrase, WEATHER_AND_CALM))
         if any(f in WEATHER_CONFLICTS.get(n, ()) for f in weather - self.weather for n in self.weather):
             whose = "idea" if self.said_weather else "direction"
             return Fault("weather", phrase, f"the {whose} says {' and '.join(sorted(self.weather))}"), None

@@ -73,7 +73,8 @@ def test_a_stylised_look_and_a_realistic_one_do_not_mix():
 @pytest.mark.parametrize("idea, bad, good", [
     ("a red car", ["blue", "black and white", "teal and orange"], ["red and black", "golden hour"][1:]),
     ("a watercolor painting of a harbor at dawn", ["dusk", "at night", "sunset glow"], ["sunrise"]),
-    ("a lighthouse in a storm", ["sunny", "clear sky"], ["fog", "lightning"]),
+    ("a lighthouse in a storm", ["sunny", "clear sky", "serene mood"], ["fog", "lightning"]),
+    ("a serene lake", ["stormy sky"], ["mist"]),
 ])
 def test_no_colour_time_or_weather_that_contradicts_the_idea(idea, bad, good):
     assert guarded(idea, bad + good) == good
