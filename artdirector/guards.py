@@ -88,6 +88,18 @@ CALM = {"calm": ("serene", "serenity", "peaceful", "tranquil", "tranquility", "c
 WEATHER_CONFLICTS = {"clear": {"storm", "snow", "fog"}, "storm": {"clear", "calm"}, "snow": {"clear"},
                      "fog": {"clear"}, "calm": {"storm"}}
 WEATHER_AND_CALM = {**WEATHER, **CALM}
+# Genres: what kind of world the picture shows. A far idea's retrieved prompts are about other things, and their
+# genre is theirs ("fantasy art" for a pillow on a nightstand); ``library.ranker.Vote`` keeps out those the idea
+# does not name.
+GENRES = {
+    "fantasy": ("fantasy", "magic", "magical", "mythical", "mythological"),
+    "sci-fi": ("sci-fi", "scifi", "sci fi", "science fiction", "futuristic", "space opera"),
+    "cyberpunk": ("cyberpunk", "synthwave", "vaporwave"),
+    "steampunk": ("steampunk", "dieselpunk"),
+    "horror": ("horror", "lovecraftian", "eldritch", "gothic"),
+    "post-apocalyptic": ("post-apocalyptic", "apocalyptic", "dystopian"),
+    "medieval": ("medieval",),
+}
 # Technical tokens of which one per kind is enough.
 KINDS = {
     "resolution": re.compile(r"^(\d+ ?k|uhd|hd|hdr|fhd|1080p|4k uhd|8k uhd|ultra hd|full hd|\d+k resolution|"

@@ -28,7 +28,11 @@ Two hand-written steps sit on the scores. Each is a few lines that no library of
 
 It ranks where the nearest retrieved idea is at least ``MIN_SIMILARITY`` close; farther ideas are left to the
 vote (``Vote``: the hand-set vote behind the same interface, each phrase weighed by its cosine to the idea),
-which measured more varied and more faithful there.
+which measured more varied and more faithful there. A far idea's neighbours are about other things, and so
+is their genre: a phrase naming a genre (``guards.GENRES``: fantasy, sci-fi, cyberpunk, ...) the idea does not
+name is left out ("fantasy art" for a pillow on a nightstand). On validation it halved the out-of-domain
+directions that add such a genre (27 -> 14 of 200; the rest come from close neighbours, who vouch for theirs),
+for 0.002 prefix soft F1.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ import numpy as np
 
 from artdirector.errors import BadInput
 from artdirector.evaluation.metrics import SOFT_THRESHOLD
+from artdirector.guards import GENRES, families
 from artdirector.library.retrieval import (
     REUSE_DISCOUNT,
     VARIETY,
@@ -178,8 +183,12 @@ class Vote:
             vectors = self.embed([idea, *phrases])
             return vectors[1:] @ vectors[0]
 
+        far = not Ranker.applies(retrieved)
         ranked = vote(model_phrases, retrieved, limit=None, used=used, variety=self.variety,
-                      relevance=None if Ranker.applies(retrieved) else relevance)
+                      relevance=relevance if far else None)
+        if far:  # the far neighbours' genres are theirs: a genre stays only if the idea names it
+            said = set(families(idea, GENRES))
+            ranked = [m for m in ranked if set(families(m, GENRES)) <= said]
         return Ranking([ranked[pos] for pos in distinct(ranked, self.embed)], [], modifier_budget(retrieved))
 
 

@@ -180,6 +180,16 @@ def test_far_ideas_are_voted_for_with_phrases_related_to_the_idea(minilm):
         assert related(ranking.phrases) > related(plain) + 0.02
 
 
+def test_a_far_ideas_pool_lends_it_no_genre_it_does_not_name(minilm):
+    pool = [Hit("a dragon over a castle, fantasy art, soft lighting, 8k", 0.45, "t"),
+            Hit("a neon street at night, cyberpunk, soft lighting, sci-fi", 0.4, "t")]
+    far = Vote(minilm).rank("a pillow on a nightstand", [], pool).phrases
+    assert "soft lighting" in far and not {"fantasy art", "cyberpunk", "sci-fi"} & set(far)
+    assert "fantasy art" in Vote(minilm).rank("a fantasy pillow on a nightstand", [], pool).phrases
+    close = [Hit(h.prompt, 0.8, "t") for h in pool]  # close neighbours vouch for their genre
+    assert "fantasy art" in Vote(minilm).rank("a pillow on a nightstand", [], close).phrases
+
+
 @pytest.mark.slow
 def test_variety_holds_generic_phrases_back(minilm):
     from artdirector.lexicon import phrase_share
