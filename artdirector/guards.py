@@ -14,9 +14,8 @@ critique loop, so what is measured is what is enforced. The guards, in order:
   painting of ..."), added phrases of a family that clashes with it go; when it names none, the direction keeps
   the family its best-ranked medium phrase belongs to. Photo mixes with nothing else, and painting, drawing and
   render not with each other; illustration (concept art, digital art, any "... art" that names no other
-  family, such as "psychedelic art") sits with any of the three, so "an
-  illustration of ..." may take "digital painting" (on validation, against refusing every other family: soft
-  F1 0.178 -> 0.180).
+  family, such as "psychedelic art") sits with any of the three, so "an illustration of ..." may take "digital
+  painting" (on validation, against refusing every other family: soft F1 0.178 -> 0.180).
   Painter artists leave a photo direction (an artist phrase stays only if it says it is a photographer), and
   a photo phrase ranked below a painter's name leaves the direction.
 - ``colour``, ``time``, ``weather``: no colour, time of day or weather that contradicts the idea ("dusk" for a
