@@ -180,7 +180,7 @@ def test_far_ideas_are_voted_for_with_phrases_related_to_the_idea(minilm):
         assert related(ranking.phrases) > related(plain) + 0.02
 
 
-def test_a_far_ideas_pool_lends_it_no_genre_it_does_not_name(minilm):
+def test_a_pool_not_close_to_the_idea_lends_it_no_genre_it_does_not_name(minilm):
     pool = [Hit("a dragon over a castle, fantasy art, soft lighting, 8k", 0.45, "t"),
             Hit("a neon street at night, cyberpunk, soft lighting, sci-fi", 0.4, "t")]
     far = Vote(minilm).rank("a pillow on a nightstand", [], pool).phrases
@@ -188,6 +188,13 @@ def test_a_far_ideas_pool_lends_it_no_genre_it_does_not_name(minilm):
     assert "fantasy art" in Vote(minilm).rank("a fantasy pillow on a nightstand", [], pool).phrases
     close = [Hit(h.prompt, 0.8, "t") for h in pool]  # close neighbours vouch for their genre
     assert "fantasy art" in Vote(minilm).rank("a pillow on a nightstand", [], close).phrases
+    ranker = Ranker.default(minilm)
+    assert "fantasy art" in ranker.rank("a pillow on a nightstand", [], close).phrases
+    # neighbours close enough for the learned ranker, but not very close, do not vouch for theirs either
+    middling = [Hit(h.prompt, 0.65, "t") for h in pool]
+    assert ranker.applies(middling)
+    middling_phrases = ranker.rank("a pillow on a nightstand", [], middling).phrases
+    assert "soft lighting" in middling_phrases and not {"fantasy art", "cyberpunk", "sci-fi"} & set(middling_phrases)
 
 
 @pytest.mark.slow
