@@ -229,7 +229,7 @@ def _prose(idea: str, parts: dict[str, list[str]]) -> str:
         if styles:
             look += f" with {_article(_join(styles) + ' feel')}"
     elif styles:
-        look = f"In a {_join(styles)} style"
+        look = f"In {_article(_join(styles) + ' style')}"
     if artists:
         look = f"{look}, after {_join(artists)}" if look else f"After {_join(artists)}"
     if get("lighting"):

@@ -85,6 +85,8 @@ def test_flux_prose_reads_as_sentences_a_person_would_write():
                                             "lighting. Detailed.")
     car = Direction("a red car", {"medium": ["concept art"], "style": ["artstation hq"]})
     assert render(car, "flux").prompt == "a red car. Concept art with an artstation hq feel."
+    assert render(Direction("a red car", {"style": ["artstation hq"]}), "flux").prompt == (
+        "a red car. In an artstation hq style.")
 
 
 def test_flux_prose_sets_a_time_or_weather_detail_as_the_scene_and_a_lone_modifier_as_a_tag():
