@@ -207,7 +207,8 @@ def test_variety_holds_generic_phrases_back(minilm):
 
     def generic(ranker, idea):
         ranking = ranker.rank(idea, ["highly detailed", "8k"], retrieve(library, "builtin", idea))
-        return np.mean([phrase_share(m) for m in ranking.phrases[:6]])
+        # how generic the top ten are, the better ranked counting more
+        return sum(phrase_share(m) / (1 + pos) for pos, m in enumerate(ranking.phrases[:10]))
 
     for idea in CLOSE + FAR:
         for kind in (Ranker.default, Vote):
