@@ -177,19 +177,18 @@ def invented(phrase: str, idea: str) -> list[str]:
     if low in vocabulary() or low.startswith(("by ", "art by ", "in the style of ")):
         return []
     found = [w for w in subject_words(low, idea) if w not in LOOK_WORDS]
+    said = set(words(idea))
+    unsaid = [w for w in words(low) if w not in said and w not in STOPWORDS and w not in LOOK_WORDS]
     if not found and colours_named(low) - {"achromatic"}:
         # A colour qualifies a palette ("red background", "blue tones", "golden glow") or the subject ("black
         # hair", "blue eyes" for an old man who has neither yet): what it qualifies must be a modifier word.
-        said = set(words(idea))
-        found = [w for w in words(low) if w not in said and w not in STOPWORDS and w not in LOOK_WORDS
-                 and (modifier_share(w) or 0.0) < PALETTE_WORD]
+        found = [w for w in unsaid if (modifier_share(w) or 0.0) < PALETTE_WORD]
     if found and words(low)[-1] in GENRE_HEADS and len(words(low)) <= 3:
         return []  # "food photography", "fantasy art": a genre of the whole picture
     if not found and classify(low) == "subject" and phrase_share(low) < GENERIC_SHARE:
         # No category claims it and few prompts use it: scene content ("mini-skirt", "silver hair",
         # "dripping paint"), not a style word ("smooth" is in 43k prompts, "godrays" in 861).
-        said = set(words(idea))
-        found = [w for w in words(low) if w not in said and w not in STOPWORDS and w not in LOOK_WORDS]
+        found = unsaid
     return found
 
 
