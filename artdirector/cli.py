@@ -910,8 +910,10 @@ def library_ingest(file, name, allow_unsafe, as_json) -> None:
     from rich.console import Console
     from rich.progress import Progress
 
-    if name == "builtin":
-        raise InputError("'builtin' is the shipped library; choose another --library name")
+    from artdirector.library.library import SHIPPED
+
+    if name in SHIPPED:
+        raise InputError(f"{name!r} is a shipped library; choose another --library name")
     lib = _open_library()
     with Progress(transient=True, console=Console(stderr=True)) as bar:
         task = bar.add_task("embedding", total=None)
@@ -937,8 +939,10 @@ def library_ingest(file, name, allow_unsafe, as_json) -> None:
 def library_search(query, k, mode, name, as_json) -> None:
     """Find prompts by meaning (vector), words (keyword) or both (hybrid, reciprocal-rank fusion)."""
     text = " ".join(query)
+    from artdirector.library.library import SHIPPED
+
     lib = _open_library()
-    if name == "builtin":
+    if name in SHIPPED:
         lib.ensure_builtin()
     start = time.perf_counter()
     if mode != "keyword":
@@ -1049,7 +1053,7 @@ def models_prepare() -> None:
     """Convert the embedded GGUF for PyTorch, export the embedder for ONNX Runtime and index the built-in prompt
     library (each done once)."""
     from artdirector.embedding.onnx_backend import ensure_exported
-    from artdirector.library.library import BUILTIN, PromptLibrary
+    from artdirector.library.library import BUILTIN, SHIPPED, PromptLibrary
     from artdirector.lm.embedded import ensure_converted
 
     say = lambda msg: click.echo(msg, err=True)  # noqa: E731
@@ -1058,7 +1062,9 @@ def models_prepare() -> None:
     lib = PromptLibrary.default()
     click.echo("indexing the built-in prompt library (once)", err=True)
     lib.ensure_builtin()
-    click.echo(f"library: {lib.location(BUILTIN)} ({lib.collections().get(BUILTIN, 0)} prompts)")
+    counts = lib.collections()
+    click.echo(f"library: {lib.location(BUILTIN)} ("
+               + ", ".join(f"{name} {counts.get(name, 0)} prompts" for name in SHIPPED) + ")")
     from artdirector.director import default_adapter
 
     if default_adapter() is not None:  # its llama.cpp form is written on first load; do it now, not then

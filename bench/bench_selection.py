@@ -10,7 +10,7 @@ by the evaluation harness: soft modifier F1 against the human prompts (the prefi
 metrics. The same grid runs on the out-of-domain validation ideas for the trust metrics. Prints and saves
 ``bench/results/selection.json``.
 
-    python bench/bench_selection.py --limit 200
+    python bench/bench_selection.py --limit 200                    # --ranker runs/ranker: another ranker
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--limit", type=int, default=200)
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "selection.json"))
+    ap.add_argument("--ranker", help="a trained ranker's folder (artdirector train ranker) instead of the shipped one")
     args = ap.parse_args()
 
     from artdirector.director import ArtDirector
@@ -113,6 +114,7 @@ def main() -> None:
                     setattr(retrieval, k, v)
             variety = variant.get("VARIETY", VARIETY)
             ranker = (Vote(embedder, variety=variety) if variant["RANKER"] == "vote"
+                      else Ranker.from_folder(args.ranker, embedder, variety=variety) if args.ranker
                       else Ranker.default(embedder, variety=variety))
             if variant["RANKER"] != "vote" and "without" in variant["RANKER"]:
                 ranker = WithoutModel(ranker)

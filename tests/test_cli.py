@@ -222,7 +222,8 @@ def test_direct_retrieves_from_the_builtin_library_unless_told_not_to():
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert len(out["retrieved"]) >= 3
-    assert all(set(h) == {"prompt", "score", "source"} and h["source"] == "train.tsv" for h in out["retrieved"])
+    assert all(set(h) == {"prompt", "score", "source"} for h in out["retrieved"])
+    assert {h["source"] for h in out["retrieved"]} <= {"train.tsv", "discord.tsv.gz"}  # the shipped collections
     assert out["retrieved"][0]["score"] > 0.5
     r = run("direct", "portrait of an old fisherman", "--json", "--no-rag")
     assert r.returncode == 0 and json.loads(r.stdout)["retrieved"] == []
@@ -260,8 +261,10 @@ def test_library_ingest_list_stats_remove(tmp_path: Path):
     assert (rep["added"], rep["unsafe"], rep["bad"]) == (1, 1, 1) and rep["bad_lines"] == ["line 3: no 'prompt' text"]
     listed = dict(line.split("\t") for line in cli("library", "list").stdout.splitlines())
     assert listed["mine"] == "1" and int(listed["builtin"]) > 10_000  # the built-in one lives with the install
+    assert int(listed["discord"]) > 50_000  # and its Discord collection
     assert json.loads(cli("library", "stats").stdout)["collections"]["mine"] == 1
     assert cli("library", "ingest", str(src), "--library", "builtin").returncode == 2
+    assert cli("library", "ingest", str(src), "--library", "discord").returncode == 2
     assert cli("library", "remove", "nope").returncode == 2
     assert cli("library", "remove", "builtin").returncode == 2
     r = cli("library", "remove", "mine")

@@ -97,12 +97,13 @@ class _Shared:
 def _factories(shared: _Shared) -> dict:
     from artdirector.config import user_dir
     from artdirector.evaluation import systems as S
+    from artdirector.library.library import SHIPPED
     from artdirector.prompting import exemplar_pool
 
     return {
         "original": lambda: S.Original(),
         "frequent-modifiers": lambda: S.FrequentModifiers(shared.train()),
-        "nearest-neighbour": lambda: S.NearestNeighbour(shared.train(), shared.embedder()),
+        "nearest-neighbour": lambda: S.NearestNeighbour(shared.library(), tuple(SHIPPED)),
         "dynamicprompts": lambda: S.DynamicPrompts(user_dir() / "wildcards"),
         "fewshot": lambda: S.FewShot(shared.lm(), exemplar_pool()),
         "vocab-expansion": lambda: S.VocabExpansion(shared.lm(), exemplar_pool()),

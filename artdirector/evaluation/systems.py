@@ -48,22 +48,23 @@ class FrequentModifiers(System):
 
 
 class NearestNeighbour(System):
-    """Retrieval alone: the modifiers of the train prompts whose prefixes are closest to the idea (MiniLM);
-    sample k takes the k-th nearest."""
+    """Retrieval alone: the modifiers of the library's prompts whose ideas are closest to the idea (MiniLM), over
+    all the ``collections`` the director retrieves from, their similarities as they are (the director discounts
+    the Discord collection's; the baseline takes whichever is closest); sample k takes the k-th nearest."""
 
     name = "nearest-neighbour"
 
-    def __init__(self, train: Sequence[HumanPrompt], embedder):
-        self.rows = [r for r in train if prompt_modifiers(r.prompt)]
-        self.embedder = embedder
-        self.vectors = embedder.encode([r.prefix for r in self.rows], progress=len(self.rows) > 2000)
+    def __init__(self, library, collections: Sequence[str]):
+        self.library, self.collections = library, [c for c in collections if library.has(c)]
 
     def generate(self, ideas, *, n, seed):
-        sims = self.embedder.encode(list(ideas)) @ self.vectors.T
+        from artdirector.library.retrieval import closest
+
         out = []
-        for idea, row in zip(ideas, sims):
-            best = row.argsort()[::-1][:n]
-            out.append([", ".join([idea, *prompt_modifiers(self.rows[j].prompt)]) for j in best])
+        for idea in ideas:
+            hits = sorted((h for c in self.collections for h in closest(self.library, c, idea, n)),
+                          key=lambda h: -h.score)
+            out.append([", ".join([idea, *prompt_modifiers(h.prompt)]) for h in hits][:n] or [idea])
         return out
 
 

@@ -36,6 +36,10 @@ from artdirector.safety import is_unsafe
 from artdirector.text import duplicate_key, fold_space
 
 BUILTIN = "builtin"
+DISCORD = "discord"
+# The collections that ship with artdirector (package data file of each), indexed at install: the train split,
+# and a curated sample of the Discord prompts of the same community (``bench/make_discord_library.py``).
+SHIPPED = {BUILTIN: "prompts/train.tsv", DISCORD: "prompts/discord.tsv.gz"}
 MAX_PROMPT_CHARS = 2000
 NEAR_DUPLICATE = 0.95  # MiniLM cosine at which two prompts count as the same prompt reworded
 BATCH = 256
@@ -165,7 +169,7 @@ class PromptLibrary:
 
     def _for(self, collection: str) -> PromptLibrary:
         """The library that holds ``collection``: the built-in one lives apart from the user's."""
-        return self._builtin if collection == BUILTIN and self._builtin is not None else self
+        return self._builtin if collection in SHIPPED and self._builtin is not None else self
 
     def location(self, collection: str) -> Path:
         """The folder that holds ``collection``."""
@@ -173,7 +177,7 @@ class PromptLibrary:
 
     def require(self, collection: str) -> None:
         """Refuse an unknown collection; build the built-in one if this installation has not yet."""
-        if collection == BUILTIN:
+        if collection in SHIPPED:
             self.ensure_builtin()
         elif not self.has(collection):
             raise BadInput(f"no library named {collection!r}; libraries: {', '.join(self.collections())}")
@@ -215,8 +219,8 @@ class PromptLibrary:
         return out
 
     def remove(self, collection: str) -> int:
-        if collection == BUILTIN:
-            raise BadInput("the built-in library ships with artdirector and cannot be removed")
+        if collection in SHIPPED:
+            raise BadInput(f"the {collection!r} library ships with artdirector and cannot be removed")
         with self._writer():
             n = self.db.execute("DELETE FROM prompts WHERE collection = ?", (collection,)).rowcount
             self.db.execute("DELETE FROM collections WHERE name = ?", (collection,))
@@ -481,14 +485,14 @@ class PromptLibrary:
                                f"this one is {name} ({dim}-d): use that embedder, or ingest into a new collection")
 
     def ensure_builtin(self, progress=None) -> None:
-        """Index the shipped training-split prompts on first use (the install step does it ahead of time)."""
+        """Index the shipped collections (``SHIPPED``) on first use (the install step does it ahead of time)."""
         if self._for(BUILTIN) is not self:
             return self._builtin.ensure_builtin(progress)
-        if self._meta("builtin:complete") == "1" and self.has(BUILTIN):
-            return
         from importlib import resources
 
-        path = Path(str(resources.files("artdirector.data").joinpath("prompts/train.tsv")))
-        self.ingest(path, BUILTIN, progress=progress)
-        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('builtin:complete', '1')")
-        self.db.commit()
+        for collection, data in SHIPPED.items():
+            if self._meta(f"shipped:{collection}") == "1" and self.has(collection):
+                continue
+            self.ingest(Path(str(resources.files("artdirector.data").joinpath(data))), collection, progress=progress)
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, '1')", (f"shipped:{collection}",))
+            self.db.commit()

@@ -9,14 +9,22 @@ TRAIN = [
 ]
 
 
-def test_nearest_neighbour_takes_the_closest_prefix_modifiers():
+def test_nearest_neighbour_takes_the_closest_ideas_modifiers_over_all_collections(tmp_path):
     from artdirector import embedding
+    from artdirector.library.library import PromptLibrary
 
-    nn = NearestNeighbour(TRAIN, embedding.load())
+    (tmp_path / "a.txt").write_text("\n".join(p.prompt for p in TRAIN) + "\n")
+    (tmp_path / "b.txt").write_text("an old fortress on a mountain at dusk, gouache, by john howe\n")
+    lib = PromptLibrary(tmp_path / "lib", embedding.load())
+    lib.ingest(tmp_path / "a.txt", "builtin")
+    lib.ingest(tmp_path / "b.txt", "discord")
+    nn = NearestNeighbour(lib, ("builtin", "discord", "absent"))
     out = nn.generate(["an old fortress on a mountain at dusk", "android girl portrait"], n=2, seed=0)
-    assert out[0][0] == "an old fortress on a mountain at dusk, oil painting, by thomas cole"
+    assert out[0] == ["an old fortress on a mountain at dusk, gouache, by john howe",  # the other collection's
+                      "an old fortress on a mountain at dusk, oil painting, by thomas cole"]
     assert out[1][0] == "android girl portrait, cyberpunk, neon lights, 8k"
-    assert out[0][1] != out[0][0]  # the second sample is the second-nearest prompt
+    only = NearestNeighbour(lib, ("builtin",)).generate(["an old fortress on a mountain at dusk"], n=1, seed=0)
+    assert only == [["an old fortress on a mountain at dusk, oil painting, by thomas cole"]]
 
 
 def test_dynamicprompts_fills_the_template_from_the_vocabularies(tmp_path):

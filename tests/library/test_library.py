@@ -277,3 +277,22 @@ def test_kill_during_ingest_leaves_a_consistent_resumable_library(tmp_path, embe
     clean = PromptLibrary(tmp_path / "clean", embedder)
     clean.ingest(src, "big")
     assert resumed == sorted(p for (p,) in clean.db.execute("SELECT prompt FROM prompts"))
+
+
+def test_the_builtin_library_brings_its_discord_collection_discounted(tmp_path, embedder):
+    from artdirector.library.library import BUILTIN, DISCORD
+    from artdirector.library.retrieval import DISCORD_DISCOUNT, retrieve
+
+    lib = PromptLibrary(tmp_path / "lib", embedder)
+    lib.ingest(write_tsv(tmp_path / "a.tsv", PROMPTS[:3]), BUILTIN)
+    lib.ingest(write_tsv(tmp_path / "b.tsv", ["a castle on a hill at sunset, gouache, by john howe",
+                                              "a bowl of ramen, anime style", PROMPTS[1].upper()]), DISCORD)
+    lib.ingest(write_tsv(tmp_path / "c.tsv", PROMPTS[3:]), "mine")
+    hits = retrieve(lib, BUILTIN, "a castle on a hill at sunset", k=3)
+    assert [h.collection for h in hits[:2]] == [BUILTIN, DISCORD]  # the same idea: the discount decides
+    assert hits[0].score - hits[1].score == pytest.approx(DISCORD_DISCOUNT, abs=1e-3)
+    every = [h.prompt.lower() for h in retrieve(lib, BUILTIN, "a castle on a hill at sunset", k=6)]
+    assert every.count(PROMPTS[1]) == 1  # posted in both: one vote
+    assert {h.collection for h in retrieve(lib, "mine", "a castle on a hill at sunset")} == {"mine"}
+    with pytest.raises(BadInput, match="ships with artdirector"):
+        lib.remove(DISCORD)
