@@ -8,6 +8,7 @@ A checkpoint is ``out/checkpoint-N/`` holding the weights (written by the caller
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,7 +29,11 @@ def save(point: Path, optimizer, state: dict) -> None:
 
     point.mkdir(parents=True, exist_ok=True)
     torch.save(optimizer.state_dict(), point / "optimizer.pt")
-    (point / STATE).write_text(json.dumps(state))  # last: the checkpoint is complete
+    # Last, and atomically: a kill between creating the file and writing it left an empty state.json that
+    # ``newest`` took for a complete checkpoint and resuming then refused as damaged.
+    part = point / f"{STATE}.part"
+    part.write_text(json.dumps(state))
+    os.replace(part, point / STATE)
 
 
 def restore(point: Path, optimizer, weights: Callable[[Path], None] | None = None) -> dict:
