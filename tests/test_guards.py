@@ -26,6 +26,8 @@ def test_no_new_subject_matter_unless_asked():
     assert invented("snowy", "a cat") == []  # weather is a look, its own guard keeps it from contradicting
     assert invented("mini-skirt", "a woman walks her dog") == ["mini-skirt"]  # uncategorised and rare: content
     assert invented("ink", "a cat") == [] and invented("godrays", "a cat") == []
+    # a genre names the look of the whole picture; a thing's name before "style" brings the thing
+    assert invented("steampunk style", "a cat") == [] and invented("samurai style", "a plate of pasta") == ["samurai"]
     # a framing is the director's choice, what it frames may be new matter
     assert invented("close-up", "a cat") == [] and invented("side view", "a car") == []
     assert invented("side table", "a car") == ["table"]
