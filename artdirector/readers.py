@@ -81,6 +81,8 @@ def read_records(path: str | Path, column: str = "prompt") -> Iterator[tuple[int
                 continue
             yield (i, record, value, None) if isinstance(value, str) else (i, record, None, f"no '{column}' text")
         return
+    # Python's default 128 KiB field limit would stop the whole file at one huge cell; the caller judges lengths.
+    csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))
     reader = csv.DictReader(io.StringIO(text), delimiter="\t" if suffix == ".tsv" else ",")
     if reader.fieldnames is None or column not in reader.fieldnames:
         raise BadInput(f"{path} has no '{column}' column (columns: {', '.join(reader.fieldnames or [])})")

@@ -41,26 +41,25 @@ def held_out_ideas() -> set[str]:
 
 def main() -> None:
     from artdirector.corpus import prompt_modifiers, prompt_prefix
+    from artdirector.readers import read_rows
     from artdirector.safety import is_unsafe
     from artdirector.text import fold_space
 
-    csv.field_size_limit(10**7)
     held, seen, tails, kept = held_out_ideas(), set(), {}, []
-    with gzip.open(DISCORD, "rt", encoding="utf-8") as f:
-        for row in csv.DictReader(f, delimiter="\t"):
-            prompt = fold_space(row["prompt"] or "")
-            if not prompt or len(prompt) > 600 or "," not in prompt:
-                continue
-            modifiers = prompt_modifiers(prompt)
-            idea = prompt_prefix(prompt)
-            tail = ", ".join(m.lower() for m in modifiers)
-            if len(modifiers) < 2 or not idea or idea in seen or idea in held or tails.get(tail, 0) >= TAIL_REPEATS:
-                continue
-            if is_unsafe(prompt):
-                continue
-            seen.add(idea)
-            tails[tail] = tails.get(tail, 0) + 1
-            kept.append(prompt)
+    for _line, text, _error in read_rows(DISCORD):
+        prompt = fold_space(text or "")
+        if not prompt or len(prompt) > 600 or "," not in prompt:
+            continue
+        modifiers = prompt_modifiers(prompt)
+        idea = prompt_prefix(prompt)
+        tail = ", ".join(m.lower() for m in modifiers)
+        if len(modifiers) < 2 or not idea or idea in seen or idea in held or tails.get(tail, 0) >= TAIL_REPEATS:
+            continue
+        if is_unsafe(prompt):
+            continue
+        seen.add(idea)
+        tails[tail] = tails.get(tail, 0) + 1
+        kept.append(prompt)
     random.Random(0).shuffle(kept)
     with gzip.open(OUT, "wt", encoding="utf-8", newline="") as f:
         writer = csv.writer(f, delimiter="\t", lineterminator="\n")

@@ -94,6 +94,10 @@ def test_flux_prose_sets_a_time_or_weather_detail_as_the_scene_and_a_lone_modifi
     assert render(d, "flux").prompt == "a harbor, with fishing boats at dusk. An oil painting. Clean."
     assert render(Direction("a harbor", {"subject": ["foggy"]}), "flux").prompt == "a harbor on a foggy day."
     assert render(Direction("a harbor.", {"subject": ["rain"]}), "flux").prompt == "a harbor in the rain."
+    # An adjective is no thing to be "with", whatever its share: "with artistic" was the woman-and-dog prose.
+    walk = Direction("A woman walks her dog in the park.", {"subject": ["artistic"], "medium": ["thick oil paint"]})
+    assert render(walk, "flux").prompt == "A woman walks her dog in the park. Thick oil paint. Artistic."
+    assert render(Direction("a shelf", {"subject": ["crystal"]}), "flux").prompt == "a shelf, with crystal."
 
 
 def test_video_puts_motion_right_after_the_idea():

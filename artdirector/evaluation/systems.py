@@ -58,13 +58,12 @@ class NearestNeighbour(System):
         self.library, self.collections = library, [c for c in collections if library.has(c)]
 
     def generate(self, ideas, *, n, seed):
-        from artdirector.library.retrieval import closest
+        from artdirector.library.retrieval import nearest
 
         out = []
         for idea in ideas:
-            hits = sorted((h for c in self.collections for h in closest(self.library, c, idea, n)),
-                          key=lambda h: -h.score)
-            out.append([", ".join([idea, *prompt_modifiers(h.prompt)]) for h in hits][:n] or [idea])
+            hits = nearest(self.library, dict.fromkeys(self.collections, 0.0), idea, n)
+            out.append([", ".join([idea, *prompt_modifiers(h.prompt)]) for h in hits] or [idea])
         return out
 
 

@@ -417,11 +417,13 @@ class PromptLibrary:
         return {r[0]: r[1:] for r in rows}
 
     def search(self, query: str, *, k: int = 10, mode: str = "hybrid", collection: str = BUILTIN,
-               include_unsafe: bool = False, source: str | None = None, by: str = "prompt") -> list[Hit]:
+               include_unsafe: bool = False, source: str | None = None, by: str = "prompt",
+               vector: np.ndarray | None = None) -> list[Hit]:
         """Prompts by meaning (``vector``), words (``keyword``) or both (``hybrid``). ``by="idea"`` compares
         the query with each prompt's idea (the text before its first comma) instead of the whole prompt: what
         the director retrieves with, since its query is an idea (collections ingested before idea embeddings
-        existed are searched by the whole prompt)."""
+        existed are searched by the whole prompt). ``vector``: the query's embedding (1 x dimension), when the
+        caller already has it (one idea searched in several collections)."""
         if by not in FIELDS:
             raise BadInput(f"unknown search field {by!r}; valid: {', '.join(FIELDS)}")
         if mode not in ("vector", "keyword", "hybrid"):
@@ -430,7 +432,7 @@ class PromptLibrary:
             raise BadInput("the search query is empty")
         if self._for(collection) is not self:
             return self._builtin.search(query, k=k, mode=mode, collection=collection,
-                                        include_unsafe=include_unsafe, source=source, by=by)
+                                        include_unsafe=include_unsafe, source=source, by=by, vector=vector)
         if not self.has(collection):
             raise BadInput(f"no library named {collection!r}; libraries: {', '.join(self.collections()) or 'none'}")
         if mode != "keyword":
@@ -439,7 +441,8 @@ class PromptLibrary:
         ranked: dict[str, list[tuple[int, float]]] = {}
         if mode in ("vector", "hybrid"):
             field = by if by == "prompt" or self.has_ideas(collection) else "prompt"
-            ids, scores = self.index(collection, field).search(self.embedder.encode([query]), depth)
+            ids, scores = self.index(collection, field).search(
+                self.embedder.encode([query]) if vector is None else vector, depth)
             ranked["vector"] = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
         if mode in ("keyword", "hybrid"):
             ranked["keyword"] = self._keyword(query, collection, depth)

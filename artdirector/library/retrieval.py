@@ -62,21 +62,29 @@ def retrieve(library, collection: str, idea: str, k: int = RAG_DEPTH) -> list:
         return []
     from artdirector.library.library import BUILTIN, DISCORD
 
-    hits = closest(library, collection, idea, k)
+    discounts = {collection: 0.0}
     if collection == BUILTIN and library.has(DISCORD):
-        # Some train prompts were posted in the Discord too: one prompt casts one vote.
-        seen = {duplicate_key(h.prompt) for h in hits}
-        hits += [replace(h, score=h.score - DISCORD_DISCOUNT) for h in closest(library, DISCORD, idea, k)
-                 if duplicate_key(h.prompt) not in seen]
-        hits.sort(key=lambda h: -h.score)
+        discounts[DISCORD] = DISCORD_DISCOUNT
+    return nearest(library, discounts, idea, k)
+
+
+def nearest(library, discounts: Mapping[str, float], idea: str, k: int) -> list:
+    """The ``k`` prompts closest to ``idea`` over several collections (with prompts: all idea prompts left out),
+    each one's similarity lowered by its collection's discount, best first. A prompt found in an earlier
+    collection is not counted again (some train prompts were posted in the Discord too: one prompt, one vote).
+    The idea is embedded once for all of them."""
+    vector = library.embedder.encode([idea])
+    hits: list = []
+    seen: set[str] = set()
+    for collection, discount in discounts.items():
+        # Prompts without modifiers are all idea: they would fill the places and cast no vote.
+        found = library.search(idea, k=k * OVERFETCH, mode="vector", collection=collection, by="idea",
+                               vector=vector)
+        found = [h for h in found if "," in h.prompt and duplicate_key(h.prompt) not in seen][:k]
+        seen.update(duplicate_key(h.prompt) for h in found)
+        hits += [replace(h, score=h.score - discount) if discount else h for h in found]
+    hits.sort(key=lambda h: -h.score)
     return hits[:k]
-
-
-def closest(library, collection: str, idea: str, k: int) -> list:
-    """The ``k`` prompts of one collection whose ideas are closest to ``idea``, best first."""
-    # Prompts without modifiers are all idea: they would fill the places and cast no vote.
-    hits = library.search(idea, k=k * OVERFETCH, mode="vector", collection=collection, by="idea")
-    return [h for h in hits if "," in h.prompt][:k]
 
 
 def hit_modifiers(hit) -> list[str]:

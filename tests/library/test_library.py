@@ -294,5 +294,19 @@ def test_the_builtin_library_brings_its_discord_collection_discounted(tmp_path, 
     every = [h.prompt.lower() for h in retrieve(lib, BUILTIN, "a castle on a hill at sunset", k=6)]
     assert every.count(PROMPTS[1]) == 1  # posted in both: one vote
     assert {h.collection for h in retrieve(lib, "mine", "a castle on a hill at sunset")} == {"mine"}
+    # Searched with the idea embedded once, each collection scores as its own search does.
+    alone = {h.prompt: h.score for h in lib.search("a castle on a hill at sunset", k=3, mode="vector",
+                                                    collection=DISCORD, by="idea")}
+    for h in hits:
+        if h.collection == DISCORD:
+            assert h.score == pytest.approx(alone[h.prompt] - DISCORD_DISCOUNT, abs=1e-5)
+    calls = []
+    encode = embedder.encode
+    embedder.encode = lambda texts: calls.append(list(texts)) or encode(texts)
+    try:
+        retrieve(lib, BUILTIN, "a castle on a hill at sunset", k=3)
+    finally:
+        del embedder.encode
+    assert calls == [["a castle on a hill at sunset"]]
     with pytest.raises(BadInput, match="ships with artdirector"):
         lib.remove(DISCORD)
