@@ -135,7 +135,8 @@ def _join(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
-MASS_NOUNS = ("art", "photography", "artwork", "realism", "design", "cgi", "3d", "paint")  # "vector art", not "a vector art"
+# "vector art", not "a vector art"; "oil paint", not "an oil paint"
+MASS_NOUNS = ("art", "photography", "artwork", "realism", "design", "cgi", "3d", "paint")
 PARTICLES = frozenset({"van", "von", "de", "da", "di", "del", "der", "den", "la", "le", "du", "of", "the", "and",
                        "y", "ter"})
 
@@ -171,7 +172,7 @@ LONE_MODIFIER = 0.7
 # Shares alone do not tell adjectives from nouns ("artistic" 0.67, "boats" 0.53), and no part-of-speech model
 # installs offline; an adjective's ending does, for a word prompt writers use as a modifier often enough
 # ("metallic" 0.45, "whimsical" 0.58; "crystal" 0.33 and "animal" 0.32 stay things).
-ADJECTIVE = re.compile(r"(ic|ical|ful|ous|ive|ish|less|able|ible|esque|istic|ial|al)$")
+ADJECTIVE = re.compile(r"(ic|al|ful|ous|ive|ish|less|able|ible|esque)$")
 ADJECTIVE_MODIFIER = 0.4
 
 

@@ -69,8 +69,8 @@ def retrieve(library, collection: str, idea: str, k: int = RAG_DEPTH) -> list:
 
 
 def nearest(library, discounts: Mapping[str, float], idea: str, k: int) -> list:
-    """The ``k`` prompts closest to ``idea`` over several collections (with prompts: all idea prompts left out),
-    each one's similarity lowered by its collection's discount, best first. A prompt found in an earlier
+    """The ``k`` prompts closest to ``idea`` over several collections (prompts that are all idea left out), each
+    one's similarity lowered by its collection's discount, best first. A prompt found in an earlier
     collection is not counted again (some train prompts were posted in the Discord too: one prompt, one vote).
     The idea is embedded once for all of them."""
     vector = library.embedder.encode([idea])
@@ -82,7 +82,7 @@ def nearest(library, discounts: Mapping[str, float], idea: str, k: int) -> list:
                                vector=vector)
         found = [h for h in found if "," in h.prompt and duplicate_key(h.prompt) not in seen][:k]
         seen.update(duplicate_key(h.prompt) for h in found)
-        hits += [replace(h, score=h.score - discount) if discount else h for h in found]
+        hits += [replace(h, score=h.score - discount) for h in found]
     hits.sort(key=lambda h: -h.score)
     return hits[:k]
 

@@ -279,7 +279,7 @@ def test_kill_during_ingest_leaves_a_consistent_resumable_library(tmp_path, embe
     assert resumed == sorted(p for (p,) in clean.db.execute("SELECT prompt FROM prompts"))
 
 
-def test_the_builtin_library_brings_its_discord_collection_discounted(tmp_path, embedder):
+def test_the_builtin_library_brings_its_discord_collection_discounted(tmp_path, embedder, monkeypatch):
     from artdirector.library.library import BUILTIN, DISCORD
     from artdirector.library.retrieval import DISCORD_DISCOUNT, retrieve
 
@@ -302,11 +302,8 @@ def test_the_builtin_library_brings_its_discord_collection_discounted(tmp_path, 
             assert h.score == pytest.approx(alone[h.prompt] - DISCORD_DISCOUNT, abs=1e-5)
     calls = []
     encode = embedder.encode
-    embedder.encode = lambda texts: calls.append(list(texts)) or encode(texts)
-    try:
-        retrieve(lib, BUILTIN, "a castle on a hill at sunset", k=3)
-    finally:
-        del embedder.encode
+    monkeypatch.setattr(embedder, "encode", lambda texts: calls.append(list(texts)) or encode(texts))
+    retrieve(lib, BUILTIN, "a castle on a hill at sunset", k=3)
     assert calls == [["a castle on a hill at sunset"]]
     with pytest.raises(BadInput, match="ships with artdirector"):
         lib.remove(DISCORD)
