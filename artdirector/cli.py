@@ -93,8 +93,8 @@ MODEL_OPTIONS = (
                       "folder."),
     click.option("--ranker", default="default", show_default=True,
                  help="What chooses the modifiers among the retrieved prompts' and the model's: 'default' (the "
-                      "shipped learned ranker), 'vote' (the hand-set similarity vote) or a folder from "
-                      "'train ranker'."),
+                      "shipped learned ranker), 'consensus' (the set that agrees best with the closest human "
+                      "prompts), 'vote' (the hand-set similarity vote) or a folder from 'train ranker'."),
     click.option("--variety", type=click.FloatRange(0, 2), default=VARIETY, show_default=True,
                  help="How strongly the ranker holds generic phrases ('highly detailed', '8k') back for specific "
                       "ones: 0 ranks by likelihood alone."),
@@ -654,6 +654,19 @@ def data_lexicon(source: str, out: str) -> None:
 
     for name, rows in build(source, out).items():
         click.echo(f"{name}: {rows} rows")
+
+
+@data.command("associations")
+@click.argument("source", type=click.Path(dir_okay=False, exists=True))
+@click.option("--exclude", multiple=True, type=click.Path(dir_okay=False, exists=True),
+              help="Prompt files (repeatable) whose near-copies are left out: the splits anything learns or is "
+                   "measured on.")
+@click.option("--out", type=click.Path(file_okay=False), default="artdirector/data/vocab", show_default=True)
+def data_associations(source: str, exclude: tuple[str, ...], out: str) -> None:
+    """Count which modifier phrases go with which idea words (after 'data lexicon', over the same SOURCE)."""
+    from artdirector.lexicon import ASSOCIATIONS, build_associations
+
+    click.echo(f"{ASSOCIATIONS}: {build_associations(source, out, exclude=exclude)} pairs")
 
 
 @main.group("eval")
@@ -1277,7 +1290,7 @@ def _reward_weights(specs: tuple[str, ...]) -> dict[str, float] | None:
 @train.command("ranker")
 @click.option("--data", "data_file", required=True, type=click.Path(dir_okay=False, exists=True),
               help="TSV/CSV/JSONL/Parquet with a 'prompt' column of real prompts (the shipped ranker: "
-                   "artdirector/data/prompts/train.tsv); each idea's own prefix group is left out of its pool.")
+                   "artdirector/data/prompts/train.tsv); each idea's near-copies are left out of its pool.")
 @click.option("--out", required=True, type=click.Path(file_okay=False),
               help="Folder for the ranker; the model's answers are journalled there and a run there is resumed.")
 @click.option("--limit", type=click.IntRange(min=1), default=_train_default("ranker", "limit"), show_default=True,

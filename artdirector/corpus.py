@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from artdirector.safety import is_unsafe
-from artdirector.text import fold_space
+from artdirector.text import duplicate_key, fold_space
 
 BLOCK_PARTS = 250
 BUFFER_PARTS = 3
@@ -45,6 +45,18 @@ class HumanPrompt:
 def prompt_prefix(prompt: str) -> str:
     """NeuroPrompts' idea extraction: the text before the first comma, lower-cased and space-folded."""
     return fold_space(prompt.split(",", 1)[0]).lower()
+
+
+COPY_WORDS = 6
+
+
+def copy_keys(prompt: str) -> tuple[str, str]:
+    """Two prompts sharing either key are one prompt retyped, or one session's: the same text before the first
+    comma, or the same first ``COPY_WORDS`` words. The keys by which the Discord prompts were filtered against
+    the validation and test splits (``../shared/data/README.md``), so that whatever learns on the train split
+    is kept from its near-copies the same way."""
+    words = duplicate_key(prompt).split()
+    return "prefix:" + prompt_prefix(prompt), "words:" + " ".join(words[:COPY_WORDS])
 
 
 def prompt_modifiers(prompt: str) -> list[str]:

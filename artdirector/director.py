@@ -81,7 +81,8 @@ class ArtDirector:
         """``library`` (a ``PromptLibrary``) turns on retrieval: the human prompts closest to each idea
         become few-shot examples and vote on the modifiers. ``tuned`` says ``lm`` carries a fine-tuned
         adapter, so it is prompted zero-shot in the frame it was trained in; ``prompter`` replaces the frame;
-        ``ranker`` (a ``library.ranker.Ranker``) ranks and sizes the modifiers instead of the retrieval vote."""
+        ``ranker`` (``library.consensus.Consensus``, ``library.ranker.Ranker`` or ``Vote``) ranks and sizes the
+        modifiers instead of the retrieval vote."""
         self.lm = lm
         self.tuned = tuned
         self.max_new_tokens = max_new_tokens
@@ -97,9 +98,8 @@ class ArtDirector:
         """The embedded SmolLM2-135M-Instruct with the shipped adapter (``adapter``: "default", a PEFT
         adapter folder, or None for the plain model) on a registered backend (``lm.BACKENDS``), or the model a
         served backend's ``server`` names (``lm.load_backend``; prompted few-shot), grounded in the built-in
-        prompt library unless ``rag=False``, its modifiers chosen by the shipped ranker (``ranker``: "default",
-        a folder from ``artdirector train ranker``, or "vote" for the hand-set retrieval vote; ``variety``: how
-        strongly they hold generic phrases back, None for ``library.retrieval.VARIETY``)."""
+        prompt library unless ``rag=False``, its modifiers chosen as ``ranker`` says (``load_ranker``; ``variety``:
+        how strongly generic phrases are held back, None for ``library.retrieval.VARIETY``)."""
         from artdirector.lm import SERVED, load_backend
 
         if adapter == "default":
@@ -233,19 +233,23 @@ class ArtDirector:
 
 
 def load_ranker(ranker: str | Path | None, library, variety: float | None = None):
-    """"default" (the shipped ranker; the vote if this installation has none), "vote" (``library.ranker.Vote``),
-    a ranker folder, or None; there is nothing to rank without a library. ``variety``: how strongly generic
-    phrases are held back (None: ``library.retrieval.VARIETY``)."""
+    """"default" (the shipped learned ranker; the vote if this installation has none), "consensus" (the set that
+    agrees best with the closest prompts, ``library.consensus``), "vote" (``library.ranker.Vote``), a ranker
+    folder, or None; there is nothing to rank without a library. ``variety``: how strongly generic phrases are
+    held back (None: ``library.retrieval.VARIETY``)."""
     if ranker is None or library is None:
         return None
+    from artdirector.library.consensus import Consensus
     from artdirector.library.ranker import Ranker, Vote
     from artdirector.library.retrieval import VARIETY
 
     variety = VARIETY if variety is None else variety
-    if ranker == "vote":
-        return Vote(library.embedder, variety=variety)
     if ranker == "default":
         return Ranker.default(library.embedder, variety=variety) or Vote(library.embedder, variety=variety)
+    if ranker == "consensus":
+        return Consensus(library.embedder, variety=variety)
+    if ranker == "vote":
+        return Vote(library.embedder, variety=variety)
     return Ranker.from_folder(ranker, library.embedder, variety=variety)
 
 

@@ -42,9 +42,13 @@ from artdirector.vocab import classify, vocabulary
 # Medium families, by the words that name them. Photo conflicts with every other family.
 MEDIA = {
     "photo": ("photo", "photograph", "photography", "photographic", "dslr", "polaroid", "kodak", "portra",
-              "canon", "nikon", "35mm", "50mm", "85mm", "film still", "photoshoot"),
+              "kodachrome", "ektachrome", "fujifilm", "cinestill", "ilford", "daguerreotype", "daguerrotype",
+              "tintype", "canon", "nikon", "35mm", "50mm", "85mm", "film still", "photoshoot"),
+    # The painting movements are painting too: "renaissance" or "impressionism" makes a food photo a painting.
     "painting": ("painting", "painted", "oil", "watercolor", "watercolour", "acrylic", "gouache", "canvas",
-                 "impasto", "fresco", "tempera", "brushstrokes", "brush strokes"),
+                 "impasto", "fresco", "tempera", "brushstrokes", "brush strokes", "renaissance", "baroque",
+                 "rococo", "impressionism", "impressionist", "post-impressionism", "pre-raphaelite", "fauvism",
+                 "pointillism", "cubism", "cubist"),
     "render": ("render", "rendered", "rendering", "3d", "octane", "unreal engine", "blender", "cgi", "vray",
                "cinema 4d", "c4d", "redshift", "zbrush", "ray tracing"),
     "drawing": ("drawing", "sketch", "pencil", "charcoal", "ink", "lineart", "line art", "crayon", "etching",
@@ -58,8 +62,10 @@ CLASHES = {frozenset(p) for p in (("photo", "painting"), ("photo", "render"), ("
                                    ("photo", "illustration"), ("painting", "render"), ("painting", "drawing"),
                                    ("drawing", "render"))}
 # A stylised look and a realistic one contradict each other, whatever the medium ("vector art ... photorealistic").
+# Thick, visible paint is a look of its own, no photograph's ("thick oil paint ... photorealistic").
 STYLISED = ("vector art", "vector", "cartoon", "anime", "manga", "comic", "cel shaded", "cel-shaded", "flat colors",
-            "flat colours", "pixel art", "chibi", "low poly", "clipart", "clip art", "sticker")
+            "flat colours", "pixel art", "chibi", "low poly", "clipart", "clip art", "sticker", "impasto",
+            "thick paint", "thick oil paint", "palette knife", "loose brushwork", "expressive brushstrokes")
 REALISTIC = ("photorealistic", "photorealism", "photo realistic", "hyperrealistic", "hyper realistic",
              "hyperrealism", "hyper-realistic", "realistic", "realism", "lifelike", "true to life")
 # Specific paints: a watercolor idea takes no oil painting, and so on.
@@ -103,8 +109,18 @@ GENRES = {
 KINDS = {
     "resolution": re.compile(r"^(\d+ ?k|uhd|hd|hdr|fhd|1080p|4k uhd|8k uhd|ultra hd|full hd|\d+k resolution|"
                              r"high resolution|ultra high resolution|hi-res|highres)$"),
-    "render engine": re.compile(r"^((rendered in |made in )?(octane|octante|unreal engine( \d)?|vray|v-ray|redshift|"
-                                r"cinema 4d|blender)( render)?)$"),
+    "render engine": re.compile(r"^((rendered in |made in |render )?(octane|octante|unreal engine( \d)?|vray|v-ray|"
+                                r"redshift|cinema 4d|blender)( render(er|ing)?)?)$"),
+    # One film stock or photographic process: Kodachrome and a daguerreotype are two different pictures.
+    "film stock": re.compile(r"^((shot on |on )?(kodachrome|ektachrome|portra( \d+)?|kodak( \w+)?|fujifilm( \w+)?|"
+                             r"cinestill( \w+)?|ilford( \w+)?|polaroid|daguerreotype|daguerrotype|tintype)"
+                             r"( film| photo| photograph)?)$"),
+    # One "detailed": "ultra detailed", "very high detail" and "artstation highly detailed" say it three times.
+    "detail": re.compile(r"^(\w+ )?((very|highly|ultra|super|extremely|hyper|insanely|incredibly|intricately|high)"
+                         r"[ -])*(detail|detailed|details)$"),
+    # One mention of each art site: "artstation hq" after "trending on artstation" says it again.
+    **{site: re.compile(rf"^((trending|featured|popular) on |on |from )?{site}( hq| hd| contest winner| trending)?$")
+       for site in ("artstation", "deviantart", "behance", "cgsociety", "pixiv")},
 }
 # What a colour may qualify without adding to the subject: words this much of a modifier ("background" 0.74,
 # "tones" 0.84, "glow" 0.82; "hair" is 0.50, "eyes" 0.61, "skin" 0.67).

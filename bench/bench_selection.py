@@ -11,6 +11,7 @@ metrics. The same grid runs on the out-of-domain validation ideas for the trust 
 ``bench/results/selection.json``.
 
     python bench/bench_selection.py --limit 200                    # --ranker runs/ranker: another ranker
+    python bench/bench_selection.py --limit 200 --variants 0,1     # the ranker and its LM ablation only
 """
 
 from __future__ import annotations
@@ -50,14 +51,14 @@ class WithoutModel:
         return self.ranker.rank(idea, (), retrieved, used)
 
 
-def directed(ideas, rows, hits, ranker) -> list[list[str]]:
+def directed(ideas, rows, hits, ranker, details: bool = False) -> list[list[str]]:
     from artdirector.render import render
     from artdirector.selection import select_modifiers
 
     prompts = []
     for idea, (text, finish), retrieved in zip(ideas, rows, hits):
         chosen = select_modifiers(idea, text, truncated=finish == "length", seed=0, retrieved=retrieved,
-                                  ranker=ranker)
+                                  ranker=ranker, details=details)
         prompts.append([render(chosen.direction, "sd15").prompt])
     return prompts
 
@@ -67,11 +68,14 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=200)
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "selection.json"))
     ap.add_argument("--ranker", help="a trained ranker's folder (artdirector train ranker) instead of the shipped one")
+    ap.add_argument("--variants", help="run only these of the grid's variants, by position (0,1: the ranker and its "
+                                       "LM ablation)")
     args = ap.parse_args()
 
     from artdirector.director import ArtDirector
     from artdirector.evaluation.harness import idea_items, prefix_items, read_prompts, score
     from artdirector.library import retrieval
+    from artdirector.library.consensus import Consensus
     from artdirector.library.ranker import Ranker, Vote
     from artdirector.library.retrieval import VARIETY
     from artdirector.readers import read_texts
@@ -87,13 +91,16 @@ def main() -> None:
     # (VARIETY 0, no RELEVANCE), with either change alone, and with less and more variety; then the vote on its
     # own (--ranker vote): as shipped, its LM ablation (the same pipeline without the model's phrases), as last
     # stop shipped it, less variety, RELEVANCE 2, and a fixed budget of 8. Keys left out keep their shipped values.
-    # BUDGET: the modifier budget by the nearest idea's similarity ("shipped"), or always 8 ("fixed").
+    # BUDGET: the modifier budget by the nearest idea's similarity ("shipped"), or always 8 ("fixed"). Last, the
+    # consensus set (--ranker consensus), and it and the shipped ranker with --details (no invented-matter guard).
     grid = [{"RANKER": "shipped"}, {"RANKER": "shipped, without the model's phrases"},
             {"RANKER": "shipped", "VARIETY": 0.0, "RELEVANCE": 0.0}, {"RANKER": "shipped", "VARIETY": 0.0},
             {"RANKER": "shipped", "RELEVANCE": 0.0}, {"RANKER": "shipped", "VARIETY": 0.25},
             {"RANKER": "shipped", "VARIETY": 1.0}, {"RANKER": "vote"}, {"RANKER": "vote", "MODEL_VOTE": 0.0},
             {"RANKER": "vote", "VARIETY": 0.0, "RELEVANCE": 0.0}, {"RANKER": "vote", "VARIETY": 0.25},
-            {"RANKER": "vote", "RELEVANCE": 2.0}, {"RANKER": "vote", "BUDGET": "fixed"}]
+            {"RANKER": "vote", "RELEVANCE": 2.0}, {"RANKER": "vote", "BUDGET": "fixed"},
+            {"RANKER": "consensus"}, {"RANKER": "consensus", "DETAILS": True}, {"RANKER": "shipped", "DETAILS": True}]
+    grid = [grid[int(i)] for i in args.variants.split(",")] if args.variants else grid
     keep = ("soft_modifier_f1", "modifier_f1", "fidelity", "redundant_rate", "top10_share", "distinct_added",
             "invented_rate", "colour_contradictions", "medium_consistency", "mixed_media_rate", "malformed_joins",
             "over_budget_rate")
@@ -110,16 +117,17 @@ def main() -> None:
             if variant.get("BUDGET") == "fixed":
                 retrieval.BUDGET_BY_SIMILARITY = ((0.0, retrieval.MAX_MODIFIERS),)
             for k, v in variant.items():
-                if k not in ("RANKER", "VARIETY", "BUDGET"):
+                if k not in ("RANKER", "VARIETY", "BUDGET", "DETAILS"):
                     setattr(retrieval, k, v)
             variety = variant.get("VARIETY", VARIETY)
             ranker = (Vote(embedder, variety=variety) if variant["RANKER"] == "vote"
+                      else Consensus(embedder, variety=variety) if variant["RANKER"] == "consensus"
                       else Ranker.from_folder(args.ranker, embedder, variety=variety) if args.ranker
                       else Ranker.default(embedder, variety=variety))
             if variant["RANKER"] != "vote" and "without" in variant["RANKER"]:
                 ranker = WithoutModel(ranker)
             start = time.perf_counter()
-            prompts = directed(ideas, rows, hits, ranker)
+            prompts = directed(ideas, rows, hits, ranker, details=variant.get("DETAILS", False))
             selection_ms = (time.perf_counter() - start) / len(ideas) * 1000
             recs = [{"prompts": p, "seconds": 0.0} for p in prompts]
             table = score(items, {"artdirector": recs}, embedder)

@@ -1,6 +1,7 @@
 from artdirector.corpus import (
     BUFFER_PARTS,
     HumanPrompt,
+    copy_keys,
     in_buffer,
     prompt_modifiers,
     prompt_prefix,
@@ -14,6 +15,13 @@ def test_prefix_and_modifiers():
     p = "A Castle  at dusk, oil painting , by greg rutkowski,, 8k"
     assert prompt_prefix(p) == "a castle at dusk"
     assert prompt_modifiers(p) == ["oil painting", "by greg rutkowski", "8k"]
+
+
+def test_copy_keys_tie_a_retyped_prompt_and_its_session_but_not_another_idea():
+    base = copy_keys("A castle on a hill at dusk, matte painting, 8k")
+    assert set(base) & set(copy_keys("a castle on a hill at dusk , oil painting"))  # the same prefix
+    assert set(base) & set(copy_keys("a castle on a hill at dawn, matte painting"))  # the same first six words
+    assert not set(base) & set(copy_keys("a castle on a cliff at dusk, matte painting, 8k"))
 
 
 def test_parts_split_in_blocks_with_a_buffer():

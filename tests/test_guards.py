@@ -100,6 +100,25 @@ def test_near_duplicates_collapse_to_the_precise_phrase_and_one_resolution_token
     assert not redundant(["8k", "oil painting", "dramatic lighting"])
 
 
+def test_one_of_each_kind_of_technical_token():
+    # one render engine however it is written, one film stock, one "detailed", one mention of each art site
+    assert set(guarded("a red car", ["render vray", "3d", "unreal engine render", "ultra detailed",
+                                     "artstation highly detailed", "very high detail", "artstation hq",
+                                     "trending on artstation", "deviantart"])) == {
+        "render vray", "3d", "ultra detailed", "artstation hq", "deviantart"}
+    assert set(guarded("a plate of pasta", ["kodachrome", "food photography", "daguerrotype", "overhead shot"])) == {
+        "kodachrome", "food photography", "overhead shot"}
+    assert redundant(["render vray", "octane render"]) and redundant(["ultra detailed", "highly detailed"])
+    assert not redundant(["render vray", "kodachrome", "highly detailed", "trending on artstation"])
+
+
+def test_a_painting_movement_is_painting_and_thick_paint_is_no_photorealism():
+    assert set(guarded("a plate of pasta", ["food photography", "renaissance", "baroque", "overhead shot"])) == {
+        "food photography", "overhead shot"}
+    assert set(guarded("a woman walks her dog", ["thick oil paint", "golden hour", "photorealistic"])) == {
+        "thick oil paint", "golden hour"}
+
+
 def test_at_most_three_artists_and_two_lights():
     kept = guarded("a castle", [f"by {name}" for name in ("greg rutkowski", "wlop", "rossdraws", "artgerm")])
     assert kept == ["greg rutkowski", "wlop", "rossdraws"]

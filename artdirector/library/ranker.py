@@ -2,15 +2,17 @@
 
 The candidates are the modifiers of the retrieved human prompts and the phrases the model wrote. The
 hand-set vote of ``retrieval.vote`` weighs them by the similarity of the prompts that use them. On 200
-validation prefixes it tells a phrase the human used from one they did not with ROC AUC 0.72. This ranker
-reaches 0.86 (``bench/bench_selection.py``). It is a gradient-boosted tree model (LightGBM, the standard tool
-for tabular learning-to-rank) over 28 features per phrase:
+validation prefixes it tells a phrase the human used from one they did not with ROC AUC 0.72. The ranker
+reached 0.86 in v2 (``bench/bench_selection.py``). It is a gradient-boosted tree model (LightGBM, the standard tool
+for tabular learning-to-rank) over 30 features per phrase:
 
 - how the retrieved prompts vouch for it: exactly, and softly (a retrieved phrase within the soft-match
   cosine counts);
 - whether, where and how similarly the model wrote it;
 - how generic it is across a million real prompts (``lexicon.phrase_share``);
-- its category, and how close it is to the idea.
+- its category, and how close it is to the idea;
+- how much more often prompts whose idea says the idea's words use it (``lexicon.associations``: every Discord
+  prompt that shares a word with the idea, not only the retrieved ones).
 
 ``artdirector train ranker`` fits it on real prompts the model never saw. The label says whether the
 human's own prompt holds a phrase within the soft-match cosine (``evaluation.metrics.SOFT_THRESHOLD``).
@@ -29,10 +31,12 @@ Two hand-written steps sit on the scores. Each is a few lines that no library of
 It ranks where the nearest retrieved idea is at least ``MIN_SIMILARITY`` close; farther ideas are left to the
 vote (``Vote``: the hand-set vote behind the same interface, each phrase weighed by its cosine to the idea),
 which measured more varied and more faithful there. Neighbours that are not very close (below
-``GENRE_SIMILARITY``) are about other things, and so is their genre: for such an idea, a phrase naming a genre
-(``guards.GENRES``: fantasy, sci-fi, cyberpunk, ...) that the idea does not name is left out ("fantasy art" for a
-pillow on a nightstand, "sci-fi concept art" for a red car). On validation the out-of-domain directions that add
-such a genre went from 27 to 5 of 200, at the same prefix soft F1 (0.179).
+``GENRE_SIMILARITY``) are about other things, and so is their genre: a phrase naming a genre (``guards.GENRES``:
+fantasy, sci-fi, cyberpunk, ...) that neither the idea nor a retrieved prompt that close names is left out
+("fantasy art" for a pillow on a nightstand; "sci-fi concept art" for a red car, whose closest prompts are of
+cars and whose sci-fi came from a red robot's). Applied to far ideas only (the nearest idea below
+``GENRE_SIMILARITY``), the out-of-domain directions that add such a genre went from 27 to 5 of 200 on validation,
+at the same prefix soft F1 (0.179).
 """
 
 from __future__ import annotations
@@ -58,14 +62,14 @@ from artdirector.library.retrieval import (
 )
 from artdirector.vocab import classify
 
-DEFAULT_RANKER = "ranker-v2"
+DEFAULT_RANKER = "ranker-v3"
 CATEGORIES = ("subject", "medium", "style", "artist", "lighting", "color", "composition", "mood", "booster")
 FEATURES = (
     "vote_share", "use_share", "best_user_similarity", "in_top1", "in_top3", "by_model", "model_rank",
     "log_phrase_share", "words", "top_similarity", "idea_overlap", "by_model_x_top_similarity",
     "vote_share_x_top_similarity", "by_model_x_log_phrase_share", "first_user_rank",
     *(f"category_{c}" for c in CATEGORIES),
-    "idea_cosine", "soft_vote_share", "soft_use_share", "model_cosine",
+    "idea_cosine", "soft_vote_share", "soft_use_share", "model_cosine", "word_lift_sum", "word_lift_max",
 )
 SOFT = SOFT_THRESHOLD  # the metrics' soft-match cosine: the labels' line, also the duplicate line
 MIN_BUDGET = 3
@@ -85,7 +89,7 @@ def candidate_features(idea: str, model_phrases: Sequence[str], retrieved: Seque
                        embed: Embed) -> tuple[list[str], np.ndarray, float]:
     """The candidates (retrieved modifiers, then the model's new ones), their ``FEATURES`` rows, and the mean
     modifier count of the retrieved prompts (``R`` of the expected-F1 budget)."""
-    from artdirector.lexicon import phrase_share
+    from artdirector.lexicon import associations, phrase_share
 
     sets = [hit_modifiers(h) for h in retrieved]
     sims = np.array([max(float(h.score), 0.0) for h in retrieved])
@@ -110,6 +114,8 @@ def candidate_features(idea: str, model_phrases: Sequence[str], retrieved: Seque
     for j, s in enumerate(sets):
         for m in dict.fromkeys(s):
             users_of.setdefault(m, []).append(j)
+    table = associations()
+    lifts = table.lift(idea, phrases) if table else np.full((len(phrases), 2), np.nan)
     rows = []
     for i, m in enumerate(phrases):
         users = users_of.get(m, [])
@@ -124,7 +130,7 @@ def candidate_features(idea: str, model_phrases: Sequence[str], retrieved: Seque
             share, len(words), top, sum(w in idea_words for w in words) / len(words), by_model * top,
             vote * top, by_model * share, min(users, default=k) / k,
             *(float(category == c) for c in CATEGORIES),
-            float(vecs[i] @ idea_vec), soft_vote[i] / total, soft_use[i] / k, float(model_cos[i]),
+            float(vecs[i] @ idea_vec), soft_vote[i] / total, soft_use[i] / k, float(model_cos[i]), *lifts[i],
         ])
     return phrases, np.asarray(rows, dtype=np.float32), float(np.mean([len(s) for s in sets])) if sets else 0.0
 
@@ -151,11 +157,10 @@ def distinct(phrases: Sequence[str], embed: Embed) -> list[int]:
 
 
 def own_genres(idea: str, phrases: Sequence[str], retrieved: Sequence) -> list[int]:
-    """The positions of ``phrases`` to keep: all of them when the nearest human idea is ``GENRE_SIMILARITY``
-    close, else those naming no genre (``guards.GENRES``) that the idea does not name."""
-    if retrieved and float(retrieved[0].score) >= GENRE_SIMILARITY:
-        return list(range(len(phrases)))
+    """The positions of ``phrases`` to keep: those naming no genre (``guards.GENRES``) that neither the idea nor a
+    retrieved prompt at least ``GENRE_SIMILARITY`` close names."""
     said = set(families(idea, GENRES))
+    said.update(g for h in retrieved if float(h.score) >= GENRE_SIMILARITY for g in families(h.prompt, GENRES))
     return [pos for pos, m in enumerate(phrases) if set(families(m, GENRES)) <= said]
 
 

@@ -6,10 +6,10 @@
    it too much: check before training on them. The shipped adapter (half an epoch) did not: its phrases
    match the human's as often on 3,000 train ideas as on validation (soft precision 0.154 vs 0.153).
 2. For each idea, the director's own stages 2-4: the library's closest prompts and the model's greedy answer.
-   The idea's own prefix group (its prompt, if the library holds it, and every prompt that begins like it)
-   is left out of what it retrieves, so that the ranker learns to adapt other people's prompts rather than
-   to copy the answer (``held_out``). Chunks are journalled to ``OUT/answers.jsonl``, so a killed run
-   resumes where it stopped.
+   The idea's near-copies (its prompt, if the library holds it, every prompt that begins like it, shares its
+   first words or nearly its modifiers) are left out of what it retrieves, so that the ranker learns to adapt
+   other people's prompts rather than to copy the answer (``held_out``). Chunks are journalled to
+   ``OUT/answers.jsonl``, so a killed run resumes where it stopped.
 3. The features of every candidate phrase (``ranker.candidate_features``). The label: does the human's
    prompt hold a phrase within the soft-match cosine (``ranker.SOFT``)?
 4. A LightGBM binary model, deterministic and seeded, written with its recipe to ``OUT/ranker.txt`` and
@@ -27,6 +27,7 @@ from artdirector.library.ranker import FEATURES, SOFT, PhraseVectors, candidate_
 from artdirector.training.settings import RankerSettings
 
 JOURNAL = "answers.jsonl"
+COPY_OVERLAP = 0.8  # a retrieved prompt sharing this much of the item's modifier set is the item retyped
 
 
 def training_items(settings: RankerSettings) -> list:
@@ -37,14 +38,23 @@ def training_items(settings: RankerSettings) -> list:
     return prefix_items(prompts, limit=settings.limit, seed=settings.seed)[0]
 
 
-def held_out(director, idea: str) -> list:
-    """The prompts the director retrieves for ``idea``, less those of its prefix group."""
-    from artdirector.corpus import prompt_prefix
+def held_out(director, item) -> list:
+    """The prompts the director retrieves for ``item.idea``, less the item's own near-copies: those sharing a
+    ``corpus.copy_keys`` key with its prompt (its prefix group, its session's retypings) or holding nearly its
+    modifiers (``COPY_OVERLAP``). The Discord collection was filtered against the validation and test splits by
+    the same rules, not against train: without them the ranker would learn from pools that hold the answer."""
+    from artdirector.corpus import copy_keys, prompt_modifiers
     from artdirector.library.retrieval import RAG_DEPTH, retrieve
 
-    key = prompt_prefix(idea)
-    hits = retrieve(director.library, director.collection, idea, k=2 * RAG_DEPTH)
-    return [h for h in hits if prompt_prefix(h.prompt) != key][:RAG_DEPTH]
+    keys = set(copy_keys(item.prompt))
+    own = {m.lower() for m in item.modifiers}
+    hits = retrieve(director.library, director.collection, item.idea, k=2 * RAG_DEPTH)
+    return [h for h in hits if not keys.intersection(copy_keys(h.prompt))
+            and jaccard({m.lower() for m in prompt_modifiers(h.prompt)}, own) < COPY_OVERLAP][:RAG_DEPTH]
+
+
+def jaccard(a: set, b: set) -> float:
+    return len(a & b) / len(a | b) if a | b else 0.0
 
 
 def answers(director, ideas: list[str], retrieved: dict[str, list], out: Path, chunk: int,
@@ -117,7 +127,7 @@ def train_ranker(settings: RankerSettings, director, progress=None) -> dict:
     if not items:
         raise BadInput(f"{settings.data} has no prompt with an idea of 3+ words and 2+ modifiers")
     ideas = [it.idea for it in items]
-    retrieved = {idea: held_out(director, idea) for idea in ideas}  # 2, once for the answers and the features
+    retrieved = {it.idea: held_out(director, it) for it in items}  # 2, once for the answers and the features
     texts = answers(director, ideas, retrieved, out, settings.chunk, progress)
     x, y = examples(items, texts, retrieved, PhraseVectors(director.library.embedder))  # 3
     booster = fit(x, y, settings)  # 4

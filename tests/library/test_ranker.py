@@ -58,6 +58,9 @@ def test_features_say_who_vouches_for_each_phrase(minilm):
     # "matte painting" is near "oil painting" for the embedder or not; either way the soft vote holds the exact one
     assert f["soft_vote_share"]["oil painting"] >= f["vote_share"]["oil painting"]
     assert expected == pytest.approx(np.mean([3, 2, 3]))
+    # The shipped counts: castle ideas take golden hour more often than prompts at large, and zzq is no listed phrase
+    assert f["word_lift_max"]["golden hour"] > 0 and f["word_lift_sum"]["golden hour"] > 0
+    assert np.isnan(f["word_lift_max"]["zzq"]) and np.isnan(f["word_lift_sum"]["zzq"])
 
 
 @pytest.mark.slow
@@ -195,6 +198,12 @@ def test_a_pool_not_close_to_the_idea_lends_it_no_genre_it_does_not_name(minilm)
     assert ranker.applies(middling)
     middling_phrases = ranker.rank("a pillow on a nightstand", [], middling).phrases
     assert "soft lighting" in middling_phrases and not {"fantasy art", "cyberpunk", "sci-fi"} & set(middling_phrases)
+    # a close prompt vouches for its own genre, not for those of the farther ones beside it
+    mixed = [Hit("a red car, concept art, 8k", 0.77, "t"), Hit("a red robot, sci-fi concept art, octane", 0.5, "t")]
+    phrases = ranker.rank("a red car", [], mixed).phrases
+    assert "concept art" in phrases and "sci-fi concept art" not in phrases
+    mixed[0] = Hit("a red car, sci-fi, 8k", 0.77, "t")
+    assert "sci-fi concept art" in ranker.rank("a red car", [], mixed).phrases
 
 
 @pytest.mark.slow
@@ -215,22 +224,28 @@ def test_variety_holds_generic_phrases_back(minilm):
             assert generic(kind(minilm, variety=1.0), idea) < generic(kind(minilm, variety=0.0), idea)
 
 
-def test_training_leaves_the_ideas_own_prefix_group_out_of_its_pool(tmp_path, minilm):
+def test_training_leaves_the_ideas_near_copies_out_of_its_pool(tmp_path, minilm):
     from artdirector.director import ArtDirector
+    from artdirector.evaluation.harness import prefix_items
     from artdirector.library.library import PromptLibrary
     from artdirector.training.ranker import held_out
 
+    target = "a lighthouse in a storm at night, seascape, by ivan aivazovsky, oil on canvas, dramatic"
     src = tmp_path / "lib.tsv"
     src.write_text("prompt\n" + "\n".join([
-        "a lighthouse in a storm, seascape, by ivan aivazovsky",  # the target itself
-        "A Lighthouse in a Storm, oil painting, 8k",  # its prefix group
+        target,
+        "A Lighthouse in a Storm at Night, oil painting, 8k",  # its prefix group
+        "a lighthouse in a storm at dawn, matte painting",  # the same first six words: its session
+        # nearly its modifiers
+        "an old lighthouse on rocks under heavy rain, seascape, by ivan aivazovsky, oil on canvas, dramatic, 8k",
         "a lighthouse on a cliff, matte painting, dramatic lighting",
         "a ship in a storm, by ivan aivazovsky, oil on canvas",
     ]) + "\n")
     library = PromptLibrary(tmp_path / "home", minilm)
     library.ingest(src, "mine")
     director = ArtDirector(DummyLM({}, default=" 8k\n"), library=library, collection="mine", tuned=True)
-    assert len(director.retrieve("a lighthouse in a storm")) == 4
-    assert [h.prompt for h in held_out(director, "a lighthouse in a storm")] == [
+    item = prefix_items([target], limit=None, seed=0)[0][0]
+    assert len(director.retrieve(item.idea)) == 6
+    assert sorted(h.prompt for h in held_out(director, item)) == [
         "a lighthouse on a cliff, matte painting, dramatic lighting",
         "a ship in a storm, by ivan aivazovsky, oil on canvas"]
