@@ -66,7 +66,9 @@ def directed(ideas, rows, hits, ranker, details: bool = False) -> list[list[str]
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--limit", type=int, default=200)
-    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "selection.json"))
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "selection.json"),
+                    help="where the figures go (stop 30: --variants 0,1,13,14,15 --out "
+                         "bench/results/selection-s30.json)")
     ap.add_argument("--ranker", help="a trained ranker's folder (artdirector train ranker) instead of the shipped one")
     ap.add_argument("--variants", help="run only these of the grid's variants, by position (0,1: the ranker and its "
                                        "LM ablation)")

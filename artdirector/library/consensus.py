@@ -25,14 +25,15 @@ things; there the vote weighed by relatedness chooses (``ranker.Vote``), as for 
 Why hand-written: the greedy expected-F1 set over soft matches is a loop over a small matrix; MBR libraries
 rerank whole generated texts, not sets assembled from a pool.
 
-Measured on 200 validation prefixes with the same cached LM answers (``/tmp`` scripts of stop 30, recorded in the
-ranker-v3 model card): the set on its own, before the guards and the renderer, at variety 0 and up to 12
-phrases, matches the human's modifiers with soft F1 0.239 (1.34x the nearest human prompt's 0.178); at variety
-0.5, 0.227. Through the guards (no invented subject matter, the medium, near-duplicates) and the sd15 renderer
-it falls to 0.186, because the human's own scene details are what it agrees on most (the guards drop 281 of its
-phrases, 73 of them the human's). The learned ranker scores 0.184 there, with less boilerplate (top-10 share
-0.20 against 0.29, distinct added 0.36 against 0.33), so it stays the default; this is the option for users who
-run with ``--details``, where the invented-matter guard is off.
+Measured on 200 validation prefixes with the same cached LM answers: the set on its own, before the guards and
+the renderer, at variety 0 and up to 12 phrases, matches the human's modifiers with soft F1 0.239 (1.34x the
+nearest human prompt's 0.178); at variety 0.5, 0.227. Through the guards and the sd15 renderer
+(``python bench/bench_selection.py --limit 200 --variants 0,1,13,14,15``) it scores 0.186 against the learned
+ranker's 0.187, with more boilerplate (top-10 share 0.29 against 0.21, distinct added 0.33 against 0.36), and
+with ``--details`` 0.199 against 0.203: most of what it agrees on is the human's own scene details, which the
+guard against invented subject matter drops (281 of its phrases on 200 ideas, 73 of them the human's). So the
+learned ranker stays the default. Building the set from the phrases that guard admits (an experiment, not
+shipped: the ranker interface does not carry ``--details``) raised it only to 0.191.
 """
 
 from __future__ import annotations
