@@ -107,7 +107,8 @@ GENRES = {
 }
 # Technical tokens of which one per kind is enough.
 KINDS = {
-    "resolution": re.compile(r"^(\d+ ?k|uhd|hd|hdr|fhd|1080p|4k uhd|8k uhd|ultra hd|full hd|\d+k resolution|"
+    # "8k hdr" and "4k" are two resolution tokens as much as "8k" and "4k" are
+    "resolution": re.compile(r"^((\d+ ?k|uhd|hd|hdr|fhd|1080p)( (uhd|hd|hdr|resolution))*|ultra hd|full hd|"
                              r"high resolution|ultra high resolution|hi-res|highres)$"),
     "render engine": re.compile(r"^((rendered in |made in |render )?(octane|octante|unreal engine( \d)?|vray|v-ray|"
                                 r"redshift|cinema 4d|blender)( render(er|ing)?)?)$"),

@@ -235,7 +235,7 @@ def _prose(idea: str, parts: dict[str, list[str]]) -> str:
     styles = [*get("style", []), *genres]
     look = ""
     if get("medium"):
-        look = _cap(_article(_join(get("medium"))))
+        look = _cap(_join([_article(m) for m in get("medium")]))  # "food photography and a polaroid photo"
         if styles:
             look += f" with {_article(_join(styles) + ' feel')}"
     elif styles:

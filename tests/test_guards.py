@@ -109,6 +109,7 @@ def test_one_of_each_kind_of_technical_token():
     assert set(guarded("a plate of pasta", ["kodachrome", "food photography", "daguerrotype", "overhead shot"])) == {
         "kodachrome", "food photography", "overhead shot"}
     assert redundant(["render vray", "octane render"]) and redundant(["ultra detailed", "highly detailed"])
+    assert redundant(["8k hdr", "4k"]) and not redundant(["8k", "hdr lighting"])
     assert not redundant(["render vray", "kodachrome", "highly detailed", "trending on artstation"])
 
 

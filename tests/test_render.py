@@ -56,6 +56,11 @@ def test_idea_over_budget_is_never_cut_and_is_reported():
     assert any("not shortened" in n for n in r.notes)
 
 
+def test_a_mass_noun_medium_takes_no_article_beside_one_that_does():
+    direction = Direction(idea="a plate of pasta", parts={"medium": ["food photography", "polaroid photo"]})
+    assert render(direction, "flux").prompt.startswith("a plate of pasta. Food photography and a polaroid photo.")
+
+
 def test_sdxl_uses_the_same_budget_as_both_clip_encoders():
     r = render(rich_direction(), "sdxl")
     assert r.budget == 77 and r.tokens <= 77
@@ -64,7 +69,7 @@ def test_sdxl_uses_the_same_budget_as_both_clip_encoders():
 def test_flux_reads_as_prose():
     r = render(rich_direction(), "flux")
     assert r.prompt.startswith("a lighthouse in a storm, with crashing waves and rocky cliff. An oil painting and "
-                               "matte painting")  # sentences that describe, with articles
+                               "a matte painting")  # sentences that describe, an article for each medium
     assert "after Ivan Aivazovsky, Greg Rutkowski and Caspar David Friedrich, with dramatic lighting" in r.prompt
     assert "an ominous, epic and cinematic atmosphere" in r.prompt  # artists as names, light in the look sentence
     assert r.prompt.count(".") >= 4 and r.prompt.endswith(".") and "8k" not in r.prompt
