@@ -121,8 +121,9 @@ def build_associations(source: str | Path, out_dir: str | Path, *, exclude: Sequ
     pairs, counts = np.unique(np.concatenate(codes) if codes else np.zeros(0, np.int64), return_counts=True)
     keep = counts >= min_pair_count
     pairs, counts = pairs[keep], counts[keep]
-    np.savez_compressed(out_dir / ASSOCIATIONS, words=(pairs // len(phrase_index)).astype(np.uint16),
-                        phrases=(pairs % len(phrase_index)).astype(np.uint16), counts=counts.astype(np.uint32),
+    index = np.uint16 if max(len(word_index), len(phrase_index)) < 1 << 16 else np.uint32
+    np.savez_compressed(out_dir / ASSOCIATIONS, words=(pairs // len(phrase_index)).astype(index),
+                        phrases=(pairs % len(phrase_index)).astype(index), counts=counts.astype(np.uint32),
                         word_prompts=word_prompts.astype(np.uint32), phrase_prompts=phrase_prompts.astype(np.uint32),
                         total=np.array(total))
     return int(len(pairs))
