@@ -48,7 +48,6 @@ from artdirector.library.retrieval import MAX_MODIFIERS, RAG_DEPTH, REUSE_DISCOU
 
 SHARPNESS = 8.0  # on validation: 1 -> 0.214, 4 -> 0.234, 8 -> 0.239 soft F1 (48 prompts, no variety)
 MODEL_WEIGHT = 0.5  # the model's answer as a sample: 0.25 / 0.5 / 1 / 2 of the closest prompt's weight
-LIMIT = MAX_MODIFIERS
 ORDER_LENGTH = 3 * MAX_MODIFIERS  # how far the order runs past the set, for the guards' refills
 
 
@@ -56,11 +55,9 @@ class Consensus:
     """The consensus set as a ranker: ``rank`` gives the candidates best first and the set's size."""
 
     def __init__(self, embedder, vectors: PhraseVectors | None = None, *, variety: float = VARIETY,
-                 sharpness: float = SHARPNESS, model_weight: float = MODEL_WEIGHT, depth: int = RAG_DEPTH,
-                 limit: int = LIMIT):
+                 sharpness: float = SHARPNESS, model_weight: float = MODEL_WEIGHT, depth: int = RAG_DEPTH):
         self.embed = vectors or PhraseVectors(embedder)
         self.variety, self.sharpness, self.model_weight, self.depth = variety, sharpness, model_weight, depth
-        self.limit = limit
         self.vote = Vote(embedder, self.embed, variety=variety)
 
     def rank(self, idea: str, model_phrases: Sequence[str], retrieved: Sequence,
@@ -81,7 +78,7 @@ class Consensus:
             return Ranking([], [], 0)
         order, size = self._greedy(candidates, samples, np.asarray(weights), used or {})
         order = [order[pos] for pos in own_genres(idea, order, retrieved)]
-        return Ranking(order, [], min(size, self.limit))
+        return Ranking(order, [], min(size, MAX_MODIFIERS))
 
     def _greedy(self, candidates: list[str], samples: list[list[str]], weights: np.ndarray,
                 used: Mapping[str, int]) -> tuple[list[str], int]:
@@ -104,5 +101,6 @@ class Consensus:
             expected = totals[best]
             held = np.minimum(held + matches[best], sizes)
             open_ &= (vecs @ vecs[best]) < SOFT
-            open_ &= np.array([not say_the_same(c, candidates[best]) for c in candidates])
+            for i in np.flatnonzero(open_):  # the guards' near-duplicates, asked only of those still open
+                open_[i] = not say_the_same(candidates[i], candidates[best])
         return order, len(order) if size is None else size
