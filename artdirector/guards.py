@@ -213,6 +213,13 @@ def invented(phrase: str, idea: str) -> list[str]:
     return found
 
 
+def admissible(phrase: str, idea: str) -> bool:
+    """Whether the invented-matter guard lets ``phrase`` into a direction of ``idea``: an artist, or a phrase
+    that adds no subject matter. Of the guards it is the one that depends on no other phrase of the direction,
+    so a ranker can leave out what it refuses before it ranks and sizes a direction (``Guards.admits``)."""
+    return classify(phrase) == "artist" or not invented(phrase, idea)
+
+
 def same_kind(a: str, b: str) -> str | None:
     """The kind of technical token (``KINDS``) both lower-case phrases are, or None."""
     return next((kind for kind, pattern in KINDS.items() if pattern.match(a) and pattern.match(b)), None)
@@ -262,6 +269,10 @@ class Guards:
         self.said_times, self.said_weather = set(families(idea, TIMES)), set(families(idea, WEATHER_AND_CALM))
         self.times, self.weather = set(self.said_times), set(self.said_weather)
 
+    def admits(self, phrase: str) -> bool:
+        """Whether ``phrase`` may be ranked at all: pinned, scene details asked for, or ``admissible``."""
+        return self.details or phrase.lower() in self.pinned or admissible(phrase, self.idea)
+
     def check(self, phrase: str, accepted: list[str], *, artist: bool = False) -> tuple[Fault | None, str | None]:
         """(the fault that keeps ``phrase`` out, or None; an accepted phrase it replaces, or None)."""
         low = phrase.lower()
@@ -302,15 +313,19 @@ class Guards:
             named = invented(phrase, self.idea)
             if named:
                 return Fault("invented", phrase, f"it adds {', '.join(named)}, which the idea does not name"), None
+        replaced = None
         for q in accepted:
             b = q.lower()
             if _stem(low) == _stem(b) or contains(b, low):
                 return Fault("redundant", phrase, f"'{q}' says it"), None
             if contains(low, b) and b not in self.pinned:
-                return None, q  # the more precise phrase takes the other's place
-        kind = next((k for q in accepted if (k := same_kind(low, q.lower()))), None)
+                replaced = q  # the more precise phrase takes the other's place
+                break
+        kind = next((k for q in accepted if q != replaced and (k := same_kind(low, q.lower()))), None)
         if kind:
             return Fault("redundant", phrase, f"one {kind} token is enough"), None
+        # A replacement is taken like any phrase: "extremely detailed oil painting" in place of "extremely
+        # detailed" brings painting, and no render may follow it.
         if mine and self.medium is None:
             self.medium = mine[0]  # the best-ranked medium decides the direction's family
         self.media.update(mine)  # and no later phrase may clash with any family taken
@@ -320,7 +335,7 @@ class Guards:
             self.painters.append(phrase)
         self.times |= times  # "dusk" taken: no "dramatic sunrise" after it
         self.weather |= weather
-        return None, None
+        return None, replaced
 
 
 def ranked_phrases(direction: Direction) -> list[tuple[str, str]]:

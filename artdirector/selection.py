@@ -4,8 +4,9 @@ What the model writes goes through ``parse_modifiers`` (clean phrases only) and 
 vocabularies do not know are kept as subject details only when they are plausible ones. With retrieved
 prompts, the model's phrases and theirs are ranked by the learned ranker (``library.ranker``) where one is
 installed and the nearest human idea is close, by the retrieval vote (``library.retrieval.vote``) otherwise.
-The ranked phrases are then taken best first through the coherence and fidelity guards (``guards.Guards``:
-no invented subject matter, the idea's medium, no contradicted colour, time or weather, no near-duplicates)
+The rankers rank only what the invented-matter guard admits (``Guards.admits``), so the budget is of
+phrases that can get in. The ranked phrases are then taken best first through the coherence and fidelity
+guards (``guards.Guards``: no invented subject matter, the idea's medium, no contradicted colour, time or weather, no near-duplicates)
 until the budget is reached (the ranker's expected-F1 budget, or ``retrieval.modifier_budget``: up to
 ``MAX_MODIFIERS``, fewer when the nearest human idea is far). A direction the guards leave short stays short
 (padding it is what they prevent). If fewer than ``MIN_MODIFIERS`` clean phrases came from the model, the
@@ -98,7 +99,7 @@ def select_modifiers(idea: str, text: str, *, truncated: bool, seed: int, retrie
     guards = Guards(idea, details=details)
     take = _taker(selection, guards)
     if ranker is not None and retrieved:
-        ranking = ranker.rank(idea, kept, retrieved, used)
+        ranking = ranker.rank(idea, kept, retrieved, used, guards.admits)
         ranked, budget = ranking.phrases, ranking.budget
     else:
         ranked = vote(kept, retrieved, limit=None, used=used) if retrieved else kept

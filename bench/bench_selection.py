@@ -47,8 +47,8 @@ class WithoutModel:
     def __init__(self, ranker):
         self.ranker = ranker
 
-    def rank(self, idea, model_phrases, retrieved, used=None):
-        return self.ranker.rank(idea, (), retrieved, used)
+    def rank(self, idea, model_phrases, retrieved, used=None, admits=None):
+        return self.ranker.rank(idea, (), retrieved, used, admits)
 
 
 def directed(ideas, rows, hits, ranker, details: bool = False) -> list[list[str]]:

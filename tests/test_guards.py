@@ -4,7 +4,7 @@ import pytest
 
 from artdirector.brief import Direction
 from artdirector.evaluation.quality import MALFORMED, prompt_faults, quality, redundant
-from artdirector.guards import Guards, apply_guards, faults, invented, negative_prompt
+from artdirector.guards import Guards, admissible, apply_guards, faults, invented, negative_prompt
 from artdirector.render import render
 from artdirector.selection import select_modifiers
 
@@ -36,6 +36,31 @@ def test_no_new_subject_matter_unless_asked():
     assert invented("black hair", "an old man reading") == ["hair"] and invented("blue eyes", "a cat") == ["eyes"]
     assert invented("red background", "a cat") == [] and invented("golden glow", "a cat") == []
     assert invented("black and white", "a cat") == [] and invented("blue eyes", "a cat with blue eyes") == []
+
+
+def test_what_the_invented_matter_guard_refuses_is_never_ranked():
+    """The guard that needs no other phrase is asked before ranking (``admits``), so the ranking and its budget are
+    of phrases that can get in; artists, pinned phrases and --details pass it."""
+    assert not admissible("slurping spaghetti", "a plate of pasta with basil")
+    assert admissible("food photography", "a plate of pasta with basil") and admissible("greg rutkowski", "a cat")
+    assert not Guards("a plate of pasta").admits("tomato sauce")
+    assert Guards("a plate of pasta", details=True).admits("tomato sauce")
+    assert Guards("a plate of pasta", pinned=["Tomato sauce"]).admits("tomato sauce")
+
+    class Recorder:  # a ranker that keeps the candidates the selection lets it rank
+        def rank(self, idea, model_phrases, retrieved, used=None, admits=None):
+            from artdirector.library.ranker import Ranking
+
+            self.ranked = [m for m in model_phrases if admits is None or admits(m)]
+            return Ranking(self.ranked, [], 2)
+
+    from artdirector.library.library import Hit
+
+    for details, expected in ((False, ["food photography", "8k"]), (True, ["tomato sauce", "food photography", "8k"])):
+        recorder = Recorder()
+        select_modifiers("a plate of pasta", ", tomato sauce, food photography, 8k", truncated=False, seed=0,
+                         retrieved=[Hit("pasta, oil painting", 0.9, "t")], ranker=recorder, details=details)
+        assert recorder.ranked == expected
 
 
 def test_the_medium_follows_the_idea_and_photo_never_mixes():
@@ -98,6 +123,13 @@ def test_near_duplicates_collapse_to_the_precise_phrase_and_one_resolution_token
         "hyper realistic", "octante render"}
     assert redundant(["8k", "4k"]) and redundant(["artstation", "trending on artstation"])
     assert not redundant(["8k", "oil painting", "dramatic lighting"])
+
+
+def test_a_phrase_that_replaces_a_vaguer_one_brings_its_medium():
+    # "extremely detailed oil painting" takes the place of "extremely detailed"; the render after it clashes
+    assert guarded("a brown frog and a green pond", ["extremely detailed", "perfect digital art",
+                                                     "extremely detailed oil painting", "hd octane render"]) == [
+        "perfect digital art", "extremely detailed oil painting"]
 
 
 def test_one_of_each_kind_of_technical_token():

@@ -48,6 +48,13 @@ def test_sd15_renders_artists_with_by():
     assert r.dropped == []
 
 
+def test_a_lone_modifier_among_the_subject_details_is_a_mood_tag_not_the_first_word():
+    d = Direction("A woman walks her dog in the park.", parts={
+        "subject": ["artistic", "red leash"], "medium": ["thick oil paint"], "booster": ["detailed"]})
+    assert render(d, "sd15").prompt == ("A woman walks her dog in the park. Red leash, thick oil paint, artistic, "
+                                        "detailed")
+
+
 def test_idea_over_budget_is_never_cut_and_is_reported():
     idea = " ".join(["an enormous baroque cathedral"] * 25)
     r = render(Direction(idea=idea, parts={"booster": ["8k"]}), "sd15")

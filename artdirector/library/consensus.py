@@ -32,8 +32,8 @@ nearest human prompt's 0.178); at variety 0.5, 0.227. Through the guards and the
 ranker's 0.187, with more boilerplate (top-10 share 0.29 against 0.21, distinct added 0.33 against 0.36), and
 with ``--details`` 0.199 against 0.203: most of what it agrees on is the human's own scene details, which the
 guard against invented subject matter drops (281 of its phrases on 200 ideas, 73 of them the human's). So the
-learned ranker stays the default. Building the set from the phrases that guard admits (an experiment, not
-shipped: the ranker interface does not carry ``--details``) raised it only to 0.191.
+learned ranker stays the default. Building the set from the phrases that guard admits (``admits``, which every
+ranker now takes) raised it only to 0.191.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from artdirector.guards import say_the_same
-from artdirector.library.ranker import SOFT, PhraseVectors, Ranker, Ranking, Vote, own_genres
+from artdirector.library.ranker import SOFT, Admits, PhraseVectors, Ranker, Ranking, Vote, own_genres
 from artdirector.library.retrieval import MAX_MODIFIERS, RAG_DEPTH, REUSE_DISCOUNT, VARIETY, hit_modifiers, specificity
 
 SHARPNESS = 8.0  # on validation: 1 -> 0.214, 4 -> 0.234, 8 -> 0.239 soft F1 (48 prompts, no variety)
@@ -61,9 +61,9 @@ class Consensus:
         self.vote = Vote(embedder, self.embed, variety=variety)
 
     def rank(self, idea: str, model_phrases: Sequence[str], retrieved: Sequence,
-             used: Mapping[str, int] | None = None) -> Ranking:
+             used: Mapping[str, int] | None = None, admits: Admits | None = None) -> Ranking:
         if not Ranker.applies(retrieved):
-            return self.vote.rank(idea, model_phrases, retrieved, used)
+            return self.vote.rank(idea, model_phrases, retrieved, used, admits)
         hits = list(retrieved[:self.depth])
         samples = [hit_modifiers(h) for h in hits]
         weights = [max(float(h.score), 0.0) ** self.sharpness for h in hits]
@@ -73,7 +73,7 @@ class Consensus:
         if model and self.model_weight > 0 and weights:
             samples.append(model)
             weights.append(self.model_weight * max(weights))
-        candidates = list(dict.fromkeys([m for s in samples for m in s] + model))
+        candidates = [m for m in dict.fromkeys([m for s in samples for m in s] + model) if admits is None or admits(m)]
         if not candidates or not samples:
             return Ranking([], [], 0)
         order, size = self._greedy(candidates, samples, np.asarray(weights), used or {})

@@ -10,8 +10,10 @@
    first words or nearly its modifiers) are left out of what it retrieves, so that the ranker learns to adapt
    other people's prompts rather than to copy the answer (``held_out``). Chunks are journalled to
    ``OUT/answers.jsonl``, so a killed run resumes where it stopped.
-3. The features of every candidate phrase (``ranker.candidate_features``). The label: does the human's
-   prompt hold a phrase within the soft-match cosine (``ranker.SOFT``)?
+3. The features of every candidate phrase the invented-matter guard admits (``ranker.candidate_features``,
+   ``guards.admissible``: the director ranks no other by default, and a human's scene detail it could never
+   take would teach it that scene details are what people add). The label: does the human's prompt hold a
+   phrase within the soft-match cosine (``ranker.SOFT``)?
 4. A LightGBM binary model, deterministic and seeded, written with its recipe to ``OUT/ranker.txt`` and
    ``OUT/ranker.json``. ``ArtDirector.from_default(ranker=OUT)`` (``direct --ranker OUT``) uses it.
 """
@@ -90,6 +92,7 @@ def answers(director, ideas: list[str], retrieved: dict[str, list], out: Path, c
 
 def examples(items, texts, retrieved: dict[str, list], embed) -> tuple[np.ndarray, np.ndarray]:
     """Feature rows and labels of every candidate phrase of every idea."""
+    from artdirector.guards import admissible
     from artdirector.selection import model_phrases
     from artdirector.text import normalise_phrase
 
@@ -97,6 +100,8 @@ def examples(items, texts, retrieved: dict[str, list], embed) -> tuple[np.ndarra
     for item, (text, truncated) in zip(items, texts):
         kept, _ = model_phrases(item.idea, text, truncated=truncated)
         phrases, x, _ = candidate_features(item.idea, kept, retrieved[item.idea], embed)
+        keep = [i for i, p in enumerate(phrases) if admissible(p, item.idea)]
+        phrases, x = [phrases[i] for i in keep], x[keep]
         reference = list(dict.fromkeys(normalise_phrase(m) for m in item.modifiers))
         if not phrases or not reference:
             continue

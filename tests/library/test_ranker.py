@@ -88,6 +88,29 @@ def test_the_shipped_ranker_collapses_near_duplicates_and_sizes_the_direction(mi
         assert again.phrases[0] != ranking.phrases[0]
 
 
+@pytest.mark.slow
+def test_what_the_guards_refuse_is_neither_ranked_nor_counted_in_the_budget(minilm):
+    from artdirector.library.library import PromptLibrary
+    from artdirector.library.retrieval import retrieve
+
+    library = PromptLibrary.default(minilm)
+    for ranker in (Ranker.default(minilm), Vote(minilm)):
+        for idea in (CLOSE[0], FAR[0]):
+            retrieved = retrieve(library, "builtin", idea)
+            every = ranker.rank(idea, ["cinematic lighting", "8k"], retrieved)
+            refused = set(every.phrases[:2])
+            some = ranker.rank(idea, ["cinematic lighting", "8k"], retrieved,
+                               admits=lambda m, refused=refused: m not in refused)
+            assert not refused & set(some.phrases)
+            # the rest keep their order (phrases the refused ones had collapsed may come in)
+            assert [m for m in every.phrases if m in some.phrases] == [m for m in some.phrases if m in every.phrases]
+            assert len(some.phrases) >= len(every.phrases) - 2
+            if Ranker.applies(retrieved) and isinstance(ranker, Ranker):  # the budget is of what can get in
+                assert some.budget == expected_f1_budget(some.probs, candidate_features(
+                    idea, ["cinematic lighting", "8k"], retrieved, ranker.embed)[2], MIN_BUDGET,
+                    modifier_budget(retrieved))
+
+
 def test_a_folder_that_is_no_ranker_is_refused(tmp_path):
     class Embedder:
         name = "e"
