@@ -6,8 +6,8 @@ prompts, the model's phrases and theirs are ranked by the learned ranker (``libr
 installed and the nearest human idea is close, by the retrieval vote (``library.retrieval.vote``) otherwise.
 The rankers rank only what the invented-matter guard admits (``Guards.admits``), so the budget is of
 phrases that can get in. The ranked phrases are then taken best first through the coherence and fidelity
-guards (``guards.Guards``: no invented subject matter, the idea's medium, no contradicted colour, time or weather, no near-duplicates)
-until the budget is reached (the ranker's expected-F1 budget, or ``retrieval.modifier_budget``: up to
+guards (``guards.Guards``: no invented subject matter, the idea's medium, no contradicted colour, time or
+weather, no near-duplicates) until the budget is reached (the ranker's expected-F1 budget, or ``retrieval.modifier_budget``: up to
 ``MAX_MODIFIERS``, fewer when the nearest human idea is far). A direction the guards leave short stays short
 (padding it is what they prevent). If fewer than ``MIN_MODIFIERS`` clean phrases came from the model, the
 direction falls back to the modifiers the retrieved prompts share, then to tags drawn from the shipped
