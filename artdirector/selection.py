@@ -1,13 +1,13 @@
 """Stage 5 of a direction: from what the model wrote to the phrases of a ``Direction``.
 
 What the model writes goes through ``parse_modifiers`` (clean phrases only) and ``classify``; phrases the
-vocabularies do not know are kept as subject details only when they are plausible ones. With retrieved
-prompts, the model's phrases and theirs are ranked by the learned ranker (``library.ranker``) where one is
-installed and the nearest human idea is close, by the retrieval vote (``library.retrieval.vote``) otherwise.
-The rankers rank only what the invented-matter guard admits (``Guards.admits``), so the budget is of
-phrases that can get in. The ranked phrases are then taken best first through the coherence and fidelity
-guards (``guards.Guards``: no invented subject matter, the idea's medium, no contradicted colour, time or
-weather, no near-duplicates) until the budget is reached (the ranker's expected-F1 budget, or ``retrieval.modifier_budget``: up to
+vocabularies do not know are kept as subject details only when they are plausible ones. With retrieved prompts,
+the model's phrases and theirs are ranked by the learned ranker (``library.ranker``) where one is installed and
+the nearest human idea is close, by the retrieval vote (``library.retrieval.vote``) otherwise. The rankers rank
+only what the invented-matter guard admits (``Guards.admits``), so the budget is of phrases that can get in. The
+ranked phrases are then taken best first through the coherence and fidelity guards (``guards.Guards``: no
+invented subject matter, the idea's medium, no contradicted colour, time or weather, no near-duplicates) until
+the budget is reached (the ranker's expected-F1 budget, or ``retrieval.modifier_budget``: up to
 ``MAX_MODIFIERS``, fewer when the nearest human idea is far). A direction the guards leave short stays short
 (padding it is what they prevent). If fewer than ``MIN_MODIFIERS`` clean phrases came from the model, the
 direction falls back to the modifiers the retrieved prompts share, then to tags drawn from the shipped
