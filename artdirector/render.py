@@ -123,9 +123,9 @@ def _artist(phrase: str) -> str:
 def _tags(idea: str, parts: dict[str, list[str]], order: tuple[str, ...], early: list[str] = ()) -> str:
     # A lone modifier the vocabularies do not claim ("artistic") is no detail of the subject: it reads as a mood
     # tag ("... in the park. Thick oil paint, ..., artistic"), not as the first word after the idea.
-    subject = parts.get("subject", [])
-    parts = {**parts, "subject": [p for p in subject if not _lone_modifier(p)],
-             "mood": [*parts.get("mood", []), *(p for p in subject if _lone_modifier(p))]}
+    lone = [p for p in parts.get("subject", []) if _lone_modifier(p)]
+    parts = {**parts, "subject": [p for p in parts.get("subject", []) if p not in lone],
+             "mood": [*parts.get("mood", []), *lone]}
     tags = [_artist(p) if category == "artist" else p for category in order for p in parts.get(category, [])]
     first = [t for e in early for t in tags if t.lower() in (e.lower(), _artist(e).lower())]
     tags = list(dict.fromkeys([*first, *tags]))

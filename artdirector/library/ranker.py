@@ -91,10 +91,11 @@ Embed = Callable[[Sequence[str]], np.ndarray]
 Admits = Callable[[str], bool]
 
 
-def candidate_features(idea: str, model_phrases: Sequence[str], retrieved: Sequence,
-                       embed: Embed) -> tuple[list[str], np.ndarray, float]:
+def candidate_features(idea: str, model_phrases: Sequence[str], retrieved: Sequence, embed: Embed,
+                       admits: Admits | None = None) -> tuple[list[str], np.ndarray, float]:
     """The candidates (retrieved modifiers, then the model's new ones), their ``FEATURES`` rows, and the mean
-    modifier count of the retrieved prompts (``R`` of the expected-F1 budget)."""
+    modifier count of the retrieved prompts (``R`` of the expected-F1 budget). ``admits``: only the candidates
+    the guards would let in at all get a row; the soft vote still counts every retrieved phrase."""
     from artdirector.lexicon import associations, phrase_share
 
     sets = [hit_modifiers(h) for h in retrieved]
@@ -120,10 +121,12 @@ def candidate_features(idea: str, model_phrases: Sequence[str], retrieved: Seque
     for j, s in enumerate(sets):
         for m in dict.fromkeys(s):
             users_of.setdefault(m, []).append(j)
+    chosen = [i for i, m in enumerate(phrases) if admits is None or admits(m)]
     table = associations()
-    lifts = table.lift(idea, phrases) if table else np.full((len(phrases), 2), np.nan)
+    lifts = table.lift(idea, [phrases[i] for i in chosen]) if table else np.full((len(chosen), 2), np.nan)
     rows = []
-    for i, m in enumerate(phrases):
+    for pos, i in enumerate(chosen):
+        m = phrases[i]
         users = users_of.get(m, [])
         vote = float(sum(sims[j] for j in users)) / total
         by_model = float(m in model)
@@ -136,9 +139,10 @@ def candidate_features(idea: str, model_phrases: Sequence[str], retrieved: Seque
             share, len(words), top, sum(w in idea_words for w in words) / len(words), by_model * top,
             vote * top, by_model * share, min(users, default=k) / k,
             *(float(category == c) for c in CATEGORIES),
-            float(vecs[i] @ idea_vec), soft_vote[i] / total, soft_use[i] / k, float(model_cos[i]), *lifts[i],
+            float(vecs[i] @ idea_vec), soft_vote[i] / total, soft_use[i] / k, float(model_cos[i]), *lifts[pos],
         ])
-    return phrases, np.asarray(rows, dtype=np.float32), float(np.mean([len(s) for s in sets])) if sets else 0.0
+    rows = np.asarray(rows, dtype=np.float32).reshape(len(chosen), len(FEATURES))
+    return [phrases[i] for i in chosen], rows, float(np.mean([len(s) for s in sets])) if sets else 0.0
 
 
 def expected_f1_budget(probs: Sequence[float], expected_count: float, low: int, high: int) -> int:
@@ -265,10 +269,7 @@ class Ranker:
         Ideas the ranker does not apply to are ranked by the vote."""
         if not self.applies(retrieved):
             return self.vote.rank(idea, model_phrases, retrieved, used, admits)
-        phrases, rows, expected = candidate_features(idea, model_phrases, retrieved, self.embed)
-        if admits is not None:  # after the features: the soft vote still counts what the guards refuse
-            keep = [i for i, m in enumerate(phrases) if admits(m)]
-            phrases, rows = [phrases[i] for i in keep], rows[keep]
+        phrases, rows, expected = candidate_features(idea, model_phrases, retrieved, self.embed, admits)
         probs = self.probabilities(rows)
         for i, phrase in enumerate(phrases):
             probs[i] *= REUSE_DISCOUNT ** (used or {}).get(phrase, 0)

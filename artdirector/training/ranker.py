@@ -99,9 +99,8 @@ def examples(items, texts, retrieved: dict[str, list], embed) -> tuple[np.ndarra
     rows, labels = [], []
     for item, (text, truncated) in zip(items, texts):
         kept, _ = model_phrases(item.idea, text, truncated=truncated)
-        phrases, x, _ = candidate_features(item.idea, kept, retrieved[item.idea], embed)
-        keep = [i for i, p in enumerate(phrases) if admissible(p, item.idea)]
-        phrases, x = [phrases[i] for i in keep], x[keep]
+        phrases, x, _ = candidate_features(item.idea, kept, retrieved[item.idea], embed,
+                                           lambda m, idea=item.idea: admissible(m, idea))
         reference = list(dict.fromkeys(normalise_phrase(m) for m in item.modifiers))
         if not phrases or not reference:
             continue
