@@ -240,17 +240,19 @@ def load_ranker(ranker: str | Path | None, library, variety: float | None = None
     if ranker is None or library is None:
         return None
     from artdirector.library.consensus import Consensus
-    from artdirector.library.ranker import Ranker, Vote
+    from artdirector.library.ranker import PhraseVectors, Ranker, Vote
     from artdirector.library.retrieval import VARIETY
 
     variety = VARIETY if variety is None else variety
+    embedder, vectors = library.embedder, PhraseVectors.of(library)
     if ranker == "default":
-        return Ranker.default(library.embedder, variety=variety) or Vote(library.embedder, variety=variety)
+        return (Ranker.default(embedder, variety=variety, vectors=vectors)
+                or Vote(embedder, vectors, variety=variety))
     if ranker == "consensus":
-        return Consensus(library.embedder, variety=variety)
+        return Consensus(embedder, vectors, variety=variety)
     if ranker == "vote":
-        return Vote(library.embedder, variety=variety)
-    return Ranker.from_folder(ranker, library.embedder, variety=variety)
+        return Vote(embedder, vectors, variety=variety)
+    return Ranker.from_folder(ranker, embedder, variety=variety, vectors=vectors)
 
 
 class Stopwatch:

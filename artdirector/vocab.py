@@ -50,19 +50,28 @@ _LIST_WEIGHT = 100  # curated lists without counts rank below every counted Neur
 
 # Keyword rules, tried in order on the lower-cased phrase. Each reflects a regular way prompt writers
 # phrase a category: "by X" names an artist, "... lighting" a light, "... colors" a palette, and so on.
+# The look words among the most used modifiers of the train split that no list claims ("smooth", "chiaroscuro",
+# "art station", "deep focus", "film grain"...) are here too: left to "subject", a direction listed its
+# lighting and boosters as subject details. A lone "sharp" or "smooth" is a booster, "sharp teeth" is not.
 _RULE_WORDS = {  # category: alternatives, joined into one pattern each below
-    "booster": r"\d+k|hd|uhd|hdr|detail(ed)?|quality|resolution|masterpiece|award|trending|artstation|"
-               r"unreal engine|octane|ray ?trac|sharp focus|intricate|4k|8k|realistic",
+    "booster": r"\d+k|hd|uhd|hdr|hdri|(hyper|fine |high |extreme )?details?|(hyper)?detailed|quality|resolution|"
+               r"masterpiece|award|trending|art ?station\w*|pixiv|deviantart|cgsociety|behance|pinterest|"
+               r"featured on \w+|unreal( engine| \d)?|octane|vray|cinema 4d|blender|ray ?trac\w*|path traced|"
+               r"ambient occlusion|subsurface scattering|post[- ]?processed|sharp focus|hard focus|^(sharp|smooth)$|"
+               r"intricate|4k|8k|(ultra|hyper)?realistic|lifelike|very coherent|no blur|high definition",
     "lighting": r"light(s|ing)?|lit|glow(ing)?|shadows?|sun ?(set|rise|light)|golden hour|neon|moonlight|"
-                r"illuminat\w*|rim light|backlit|volumetric",
+                r"illuminat\w*|rim light|backlit|volumetric|chiaroscuro|god ?rays|sunbeams|spotlight",
     "color": r"colou?rs?|colou?rful|palette|tones?|hues?|monochrom\w*|pastel|"
              r"red|blue|green|teal|gold(en)?|purple|orange|pink|yellow|black and white",
     "composition": r"shot|angle|view|close[- ]?up|portrait|composition|perspective|symmetr\w*|lens|\d+ ?mm|bokeh|"
-                   r"depth of field|wide|panoram\w*|centered|framing",
+                   r"depth of field|wide|panoram\w*|centered|framing|rule of thirds|(full|upper) body|headshot|"
+                   r"^macro$|(deep|soft|selective) focus|aperture|f ?/? ?\d+(\.\d+)?",
     "medium": r"painting|photo(graph(y)?)?|illustration|render(ing)?|drawing|sketch|watercolou?r|oil|canvas|"
-              r"digital art|concept art|3d|poster|matte|print|pencil",
+              r"digital art|concept art|3d|poster|matte|print|pencil|(movie|film) still|film grain|polaroid|"
+              r"kodachrome|ektachrome|dslr|cgi|cell?[- ]shaded|character (design|art)|key art",
     "mood": r"mood(y)?|atmospher\w*|dramatic|cinematic|serene|eerie|dark|epic|melanchol\w*|peaceful|mysterious|"
-            r"dreamy|ethereal|whimsical|gloomy|cozy",
+            r"dreamy|ethereal|whimsical|gloomy|cozy|creepy|scary|ominous|terrifying|unsettling|mystical|majestic|"
+            r"divine|sense of awe",
 }
 _LIGHT_HEAD = re.compile(r"\b(lighting|light|lights|backlight|backlit|glow|illumination)$")
 _RULES = (

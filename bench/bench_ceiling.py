@@ -46,7 +46,7 @@ def main() -> None:
     from artdirector.selection import model_phrases
 
     director = ArtDirector.from_default()
-    vectors = PhraseVectors(director.library.embedder)
+    vectors = PhraseVectors.of(director.library)
     items = prefix_items(read_prompts(ROOT / "data/splits/validation.tsv"), limit=args.limit, seed=0)[0]
     ideas = [it.idea for it in items]
     rows = decoded("prefix-validation", ideas, director)

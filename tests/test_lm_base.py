@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from artdirector.lm.base import GenerationConfig, adjust_scores, first_stop, pick_token
+from artdirector.lm.base import NUCLEUS_HEAD, GenerationConfig, adjust_scores, first_stop, nucleus, pick_token
 
 
 def test_presence_penalty_is_additive_on_logprobs():
@@ -36,6 +36,18 @@ def test_top_p_keeps_only_the_nucleus():
     cfg = GenerationConfig(temperature=1.0, top_p=0.5, presence_penalty=0.0)
     rng = np.random.default_rng(0)
     assert {pick_token(logprobs, [], cfg, rng) for _ in range(200)} == {1}
+
+
+@pytest.mark.parametrize("spread", [0.5, 3.0, 8.0, 30.0])  # flat to peaked: nuclei of 43k, 5k, 8 and 3 tokens
+def test_nucleus_is_the_full_sorts(spread):
+    rng = np.random.default_rng(3)
+    probs = np.exp(rng.normal(size=49_152) * spread)
+    probs /= probs.sum()
+    order = np.argsort(-probs, kind="stable")
+    want = order[: int(np.searchsorted(np.cumsum(probs[order]), 0.95)) + 1]
+    keep, p = nucleus(probs, 0.95)
+    assert keep.tolist() == want.tolist() and abs(p.sum() - 1) < 1e-9
+    assert (len(keep) > NUCLEUS_HEAD) == (spread < 8)  # the flat cases take the whole-vocabulary path
 
 
 def test_first_stop():

@@ -29,6 +29,16 @@ def test_category_vocab_is_most_used_first():
     ("8k", "booster"),
     ("a red scarf on a hook", "color"),
     ("flower field", "subject"),
+    # look words no list claims, frequent in human prompts: they are no subject details
+    ("chiaroscuro", "lighting"),
+    ("art station", "booster"),
+    ("smooth", "booster"),
+    ("deep focus", "composition"),
+    ("film grain", "medium"),
+    ("ominous", "mood"),
+    # ... while the same words about the subject stay subject matter
+    ("sharp teeth", "subject"),
+    ("smooth skin", "subject"),
 ])
 def test_classify(phrase, category):
     assert classify(phrase) == category

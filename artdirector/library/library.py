@@ -91,7 +91,15 @@ MIGRATIONS = (
     "ALTER TABLE prompts ADD COLUMN idea_vector BLOB;",
     # ``has_ideas`` runs on every search by idea: without this it scanned the collection (19 ms at 12k rows).
     "CREATE INDEX IF NOT EXISTS prompts_without_idea ON prompts(collection) WHERE idea_vector IS NULL;",
+    # The vectors of the shipped collections' modifier phrases, embedded once at install
+    # (``remember_phrases``): a direction ranks a few hundred of them, and embedding them on every call was
+    # most of the selection stage. Keyed by embedder name: another embedder's vectors are not comparable.
+    """
+    CREATE TABLE IF NOT EXISTS phrase_vectors (embedder TEXT NOT NULL, phrase TEXT NOT NULL, vector BLOB NOT NULL,
+                                               PRIMARY KEY (embedder, phrase)) WITHOUT ROWID;
+    """,
 )
+PHRASE_BATCH = 2048  # phrases embedded and committed at a time by ``remember_phrases``
 FIELDS = {"prompt": ("vector", "", "indexed"), "idea": ("idea_vector", ".idea", "indexed-idea")}
 
 
@@ -499,3 +507,48 @@ class PromptLibrary:
             self.ingest(Path(str(resources.files("artdirector.data").joinpath(data))), collection, progress=progress)
             self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, '1')", (f"shipped:{collection}",))
             self.db.commit()
+        for collection in SHIPPED:
+            if self._meta(f"phrases:{collection}") is None:
+                self.remember_phrases(collection, progress=progress)
+
+    # -- phrase vectors ----------------------------------------------------------------------------------
+
+    def remember_phrases(self, collection: str, progress=None) -> int:
+        """Embed and keep every phrase the prompts of ``collection`` can vote for
+        (``retrieval.voteable``), so that ranking them reads vectors instead of computing them
+        (``known_vectors``). Resumable: phrases already kept are skipped, each batch commits. The count added."""
+        from artdirector.library.retrieval import voteable
+
+        if self._for(collection) is not self:
+            return self._builtin.remember_phrases(collection, progress)
+        name, added = self.embedder.name, 0
+        phrases = dict.fromkeys(m for (p,) in self.db.execute(
+            "SELECT prompt FROM prompts WHERE collection = ? ORDER BY id", (collection,)) for m in voteable(p))
+        kept = {m for (m,) in self.db.execute("SELECT phrase FROM phrase_vectors WHERE embedder = ?", (name,))}
+        todo = [m for m in phrases if m not in kept]
+        with self._writer():
+            for start in range(0, len(todo), PHRASE_BATCH):
+                batch = todo[start:start + PHRASE_BATCH]
+                vectors = self.embedder.encode(batch)
+                with self.db:
+                    self.db.executemany("INSERT OR IGNORE INTO phrase_vectors VALUES (?, ?, ?)",
+                                        [(name, m, v.astype(np.float32).tobytes()) for m, v in zip(batch, vectors)])
+                added += len(batch)
+                if progress:
+                    progress(f"{collection} phrases: {added}/{len(todo)}")
+            with self.db:
+                self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (f"phrases:{collection}", name))
+        return added
+
+    def known_vectors(self, phrases: Sequence[str]) -> dict[str, np.ndarray]:
+        """The kept vector (``remember_phrases``) of each of ``phrases`` that has one, by this library's
+        embedder; the built-in library's too."""
+        found = self._builtin.known_vectors(phrases) if self._builtin is not None else {}
+        todo = [m for m in dict.fromkeys(phrases) if m not in found]
+        name = self.embedder.name
+        for start in range(0, len(todo), 900):  # SQLite's bound-parameter limit, with room for the name
+            chunk = todo[start:start + 900]
+            rows = self.db.execute(f"SELECT phrase, vector FROM phrase_vectors WHERE embedder = ? AND phrase IN "
+                                   f"({','.join('?' * len(chunk))})", (name, *chunk))
+            found.update((m, np.frombuffer(v, dtype=np.float32)) for m, v in rows)
+        return found

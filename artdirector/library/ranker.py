@@ -182,17 +182,27 @@ class Ranking:
 
 
 class PhraseVectors:
-    """The embedder's unit vectors for texts, remembered: the same phrases come back idea after idea."""
+    """The embedder's unit vectors for texts, remembered: the same phrases come back idea after idea.
+    ``known``: where vectors computed ahead of time are read first (``PromptLibrary.known_vectors``)."""
 
-    def __init__(self, embedder, size: int = 50_000):
-        self.embedder, self.size, self._cache = embedder, size, {}
+    def __init__(self, embedder, size: int = 50_000, *, known: Callable[[Sequence[str]], Mapping] | None = None):
+        self.embedder, self.size, self.known, self._cache = embedder, size, known, {}
+
+    @classmethod
+    def of(cls, library) -> PhraseVectors:
+        """The vectors of ``library``'s embedder, read from its kept phrase vectors where it has them."""
+        return cls(library.embedder, known=library.known_vectors)
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         new = [t for t in dict.fromkeys(texts) if t not in self._cache]
         if new:
             if len(self._cache) + len(new) > self.size:
                 self._cache.clear()
-            self._cache.update(zip(new, self.embedder.encode(new)))
+            found = self.known(new) if self.known is not None else {}
+            self._cache.update(found)
+            rest = [t for t in new if t not in found]
+            if rest:
+                self._cache.update(zip(rest, self.embedder.encode(rest)))
         return np.stack([self._cache[t] for t in texts])
 
 
@@ -221,12 +231,14 @@ class Vote:
 class Ranker:
     """A trained LightGBM phrase ranker and the embedder its features were computed with."""
 
-    def __init__(self, booster, embedder, *, meta: Mapping | None = None, variety: float = VARIETY):
-        self.booster, self.embed, self.meta = booster, PhraseVectors(embedder), dict(meta or {})
+    def __init__(self, booster, embedder, *, meta: Mapping | None = None, variety: float = VARIETY,
+                 vectors: PhraseVectors | None = None):
+        self.booster, self.embed, self.meta = booster, vectors or PhraseVectors(embedder), dict(meta or {})
         self.variety, self.vote = variety, Vote(embedder, self.embed, variety=variety)
 
     @classmethod
-    def from_folder(cls, folder: str | Path, embedder, *, variety: float = VARIETY) -> Ranker:
+    def from_folder(cls, folder: str | Path, embedder, *, variety: float = VARIETY,
+                    vectors: PhraseVectors | None = None) -> Ranker:
         """A folder written by ``artdirector train ranker``: ``ranker.txt`` (the LightGBM model) and
         ``ranker.json`` (its features and recipe)."""
         import lightgbm
@@ -242,15 +254,17 @@ class Ranker:
         if meta.get("embedder") not in (None, embedder.name):
             raise BadInput(f"the ranker in {folder} was trained with the embedder {meta['embedder']}, "
                            f"not {embedder.name}")
-        return cls(booster, embedder, meta=meta, variety=variety)
+        return cls(booster, embedder, meta=meta, variety=variety, vectors=vectors)
 
     @classmethod
-    def default(cls, embedder, *, variety: float = VARIETY) -> Ranker | None:
+    def default(cls, embedder, *, variety: float = VARIETY, vectors: PhraseVectors | None = None) -> Ranker | None:
         """The ranker shipped in the package (None if this installation has none)."""
         from importlib import resources
 
         folder = Path(str(resources.files("artdirector.data").joinpath(f"ranker/{DEFAULT_RANKER}")))
-        return cls.from_folder(folder, embedder, variety=variety) if (folder / "ranker.txt").is_file() else None
+        if not (folder / "ranker.txt").is_file():
+            return None
+        return cls.from_folder(folder, embedder, variety=variety, vectors=vectors)
 
     def probabilities(self, rows: np.ndarray) -> np.ndarray:
         # One thread: a handful of rows, and a second OpenMP team would slow the LM's decode on these cores.

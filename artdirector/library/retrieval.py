@@ -87,11 +87,16 @@ def nearest(library, discounts: Mapping[str, float], idea: str, k: int) -> list:
     return hits[:k]
 
 
-def hit_modifiers(hit) -> list[str]:
-    """The modifiers a retrieved prompt can vote for: cleaned as the model's own output is (so a retrieved
-    "1024x768" stays out), no longer than ``MAX_VOTED_WORDS``."""
-    phrases = parse_modifiers(", " + ", ".join(prompt_modifiers(hit.prompt)), repair=True).phrases
+def voteable(prompt: str) -> list[str]:
+    """The modifiers a prompt can vote for: cleaned as the model's own output is (so a retrieved "1024x768"
+    stays out), no longer than ``MAX_VOTED_WORDS``."""
+    phrases = parse_modifiers(", " + ", ".join(prompt_modifiers(prompt)), repair=True).phrases
     return [m for m in phrases if len(m.split()) <= MAX_VOTED_WORDS]
+
+
+def hit_modifiers(hit) -> list[str]:
+    """``voteable`` of a retrieved prompt."""
+    return voteable(hit.prompt)
 
 
 def pool_weights(retrieved: Sequence) -> dict[str, float]:

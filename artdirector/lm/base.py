@@ -245,8 +245,23 @@ def pick_token(logprobs: np.ndarray, answer: Sequence[int], config: GenerationCo
     scores = scores / config.temperature
     probs = np.exp(scores - scores.max())
     probs /= probs.sum()
-    order = np.argsort(-probs)
-    cumulative = np.cumsum(probs[order])
-    keep = order[: int(np.searchsorted(cumulative, config.top_p)) + 1]
-    p = probs[keep] / probs[keep].sum()
+    keep, p = nucleus(probs, config.top_p)
     return int(rng.choice(keep, p=p))
+
+
+NUCLEUS_HEAD = 64
+
+
+def nucleus(probs: np.ndarray, top_p: float) -> tuple[np.ndarray, np.ndarray]:
+    """The most likely tokens whose mass first reaches ``top_p``, likeliest first, and their renormalised
+    probabilities. The nucleus is nearly always a few tokens of a 49k vocabulary: the ``NUCLEUS_HEAD`` likeliest are
+    found by partition and only they are sorted (a full sort per token and sequence was 3% of a direction's time);
+    the whole vocabulary is sorted only when they fall short of ``top_p``."""
+    head = np.argpartition(-probs, NUCLEUS_HEAD)[:NUCLEUS_HEAD] if len(probs) > NUCLEUS_HEAD else np.arange(len(probs))
+    order = head[np.argsort(-probs[head], kind="stable")]
+    cumulative = np.cumsum(probs[order])
+    if cumulative[-1] < top_p and len(order) < len(probs):
+        order = np.argsort(-probs, kind="stable")
+        cumulative = np.cumsum(probs[order])
+    keep = order[: int(np.searchsorted(cumulative, top_p)) + 1]
+    return keep, probs[keep] / probs[keep].sum()

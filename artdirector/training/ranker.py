@@ -133,7 +133,7 @@ def train_ranker(settings: RankerSettings, director, progress=None) -> dict:
     ideas = [it.idea for it in items]
     retrieved = {it.idea: held_out(director, it) for it in items}  # 2, once for the answers and the features
     texts = answers(director, ideas, retrieved, out, settings.chunk, progress)
-    x, y = examples(items, texts, retrieved, PhraseVectors(director.library.embedder))  # 3
+    x, y = examples(items, texts, retrieved, PhraseVectors.of(director.library))  # 3
     booster = fit(x, y, settings)  # 4
     booster.save_model(str(out / "ranker.txt"))
     summary = {"features": list(FEATURES), "embedder": director.library.embedder.name,

@@ -168,6 +168,39 @@ def test_the_schema_is_versioned_and_records_each_collections_embedder(tmp_path,
     assert PromptLibrary(tmp_path / "lib", Other()).search("castle", k=1, mode="keyword", collection="mine")
 
 
+def test_phrase_vectors_are_kept_once_and_read_instead_of_embedded(tmp_path, embedder):
+    from artdirector.library.ranker import PhraseVectors
+    from artdirector.library.retrieval import voteable
+
+    class Counting:  # the real embedder, counting the texts it is asked to embed
+        name, dimension, asked = embedder.name, embedder.dimension, []
+
+        def encode(self, texts, progress=False):
+            self.asked.extend(texts)
+            return embedder.encode(texts)
+
+    counting = Counting()
+    lib = PromptLibrary(tmp_path / "lib", counting)
+    lib.ingest(write_tsv(tmp_path / "in.tsv", PROMPTS), "mine")
+    phrases = list(dict.fromkeys(m for p in PROMPTS for m in voteable(p)))
+    assert "by thomas cole" in phrases and "8k" in phrases
+    assert lib.remember_phrases("mine") == len(phrases)
+    assert lib.remember_phrases("mine") == 0  # resumable: nothing is embedded twice
+    kept = lib.known_vectors([*phrases, "never seen"])
+    assert set(kept) == set(phrases)
+    # the kept vectors are the embedder's, one phrase at a time as a direction would embed it
+    for m in phrases:
+        assert np.allclose(kept[m], embedder.encode([m])[0], atol=1e-5)
+    # another embedder's vectors are not comparable: it finds none of them
+    Other = type("Other", (), {"name": "other", "dimension": embedder.dimension, "encode": counting.encode})
+    assert PromptLibrary(tmp_path / "lib", Other()).known_vectors(phrases) == {}
+    counting.asked.clear()
+    vectors = PhraseVectors.of(lib)
+    got = vectors(["a castle at dusk", *phrases])
+    assert counting.asked == ["a castle at dusk"]  # only the text no prompt holds is embedded
+    assert np.allclose(got[1:], embedder.encode(phrases), atol=1e-5)
+
+
 def unit_rows(n: int, dim: int = 32, seed: int = 0) -> np.ndarray:
     x = np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
     return x / np.linalg.norm(x, axis=1, keepdims=True)
