@@ -2,6 +2,8 @@
 
 Measures, side by side in one run, and reports medians:
 - CLI: ``artdirector --help`` and cold start to the first ``direct --json`` result (fresh processes);
+- one direction from a fresh start, with the phrase vectors kept at install and with them embedded on the
+  spot;
 - one direction on the fast path (llama.cpp, the whole director: prompt, decode, parse, render; with the
   default retrieval and without it) vs plain transformers ``generate`` of the same model on the same
   few-shot prompt (greedy, same token limit);
@@ -139,6 +141,33 @@ def bench_single(ideas: list[str]) -> dict:
     }
 
 
+def bench_phrase_vectors(ideas: list[str]) -> dict:
+    """One direction as a fresh process starts it (nothing remembered between directions), with the phrase
+    vectors kept at install (``PromptLibrary.remember_phrases``) and with every candidate embedded on the spot,
+    alternately per idea. Before each, the LM forgets what it cached (its KV prefixes and answers) and the vectors
+    cache is emptied, so both decode the same from scratch and differ only in where the vectors come from."""
+    from artdirector.director import ArtDirector
+
+    director = ArtDirector.from_default()
+    vectors = director.ranker.embed
+    known = vectors.known
+    director.direct(ideas[0])
+    runs: dict[str, dict[str, list[float]]] = {k: {"direction": [], "select": []} for k in ("kept", "embedded")}
+    for i, idea in enumerate(ideas):
+        for kind in (("kept", "embedded") if i % 2 == 0 else ("embedded", "kept")):
+            vectors._cache.clear()
+            director.lm.forget()
+            vectors.known = known if kind == "kept" else None
+            start = time.perf_counter()
+            result = director.direct(idea)
+            runs[kind]["direction"].append(time.perf_counter() - start)
+            runs[kind]["select"].append(result.timings["select"])
+    vectors.known = known
+    p50 = {k: {f"{stage}_p50_s": statistics.median(v) for stage, v in r.items()} for k, r in runs.items()}
+    return {"ideas": len(ideas), **p50,
+            "direction_ratio_p50": p50["embedded"]["direction_p50_s"] / p50["kept"]["direction_p50_s"]}
+
+
 def bench_batch(ideas: list[str], repeats: int) -> dict:
     out = {"ideas": len(ideas)}
     for label, director in zip(("rag", "no_rag"), directors()):
@@ -206,6 +235,7 @@ def main() -> None:
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
         "cli": bench_cli(args.repeats),
         "single": bench_single(validation_ideas(args.ideas)),
+        "phrase_vectors": bench_phrase_vectors(validation_ideas(32)),
         "batch": bench_batch(validation_ideas(32), args.repeats),
         "decode_rates": bench_decode_rates(validation_ideas(32), args.repeats),
         "ingest": bench_ingest(),
