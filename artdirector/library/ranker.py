@@ -229,7 +229,8 @@ class Vote:
 
 
 class Ranker:
-    """A trained LightGBM phrase ranker and the embedder its features were computed with."""
+    """A trained LightGBM phrase ranker (read by ``trees.TreeModel``) and the embedder its features were
+    computed with."""
 
     def __init__(self, booster, embedder, *, meta: Mapping | None = None, variety: float = VARIETY,
                  vectors: PhraseVectors | None = None):
@@ -241,13 +242,13 @@ class Ranker:
                     vectors: PhraseVectors | None = None) -> Ranker:
         """A folder written by ``artdirector train ranker``: ``ranker.txt`` (the LightGBM model) and
         ``ranker.json`` (its features and recipe)."""
-        import lightgbm
+        from artdirector.library.trees import TreeModel
 
         folder = Path(folder)
         try:
             meta = json.loads((folder / "ranker.json").read_text())
-            booster = lightgbm.Booster(model_file=str(folder / "ranker.txt"))
-        except (OSError, ValueError, lightgbm.basic.LightGBMError) as e:
+            booster = TreeModel.from_file(folder / "ranker.txt")
+        except (OSError, ValueError, KeyError) as e:
             raise BadInput(f"{folder} is no ranker folder from 'artdirector train ranker' ({e})") from None
         if tuple(meta.get("features", ())) != FEATURES:
             raise BadInput(f"the ranker in {folder} was trained on other features; train it again")
@@ -267,8 +268,7 @@ class Ranker:
         return cls.from_folder(folder, embedder, variety=variety, vectors=vectors)
 
     def probabilities(self, rows: np.ndarray) -> np.ndarray:
-        # One thread: a handful of rows, and a second OpenMP team would slow the LM's decode on these cores.
-        return self.booster.predict(rows, num_threads=1) if len(rows) else np.zeros(0)
+        return self.booster.predict(rows) if len(rows) else np.zeros(0)
 
     @staticmethod
     def applies(retrieved: Sequence) -> bool:
