@@ -1,0 +1,104 @@
+"""Where the director loses to the nearest human prompt, and what moving the ranker's reach would do, on validation.
+
+1. Per idea soft modifier F1 of the director and of the nearest-neighbour baseline (the records of an ``eval prefix``
+   run, ``--results``), averaged by the similarity of the nearest idea the director retrieves: the baseline wins
+   only where the library holds a near-copy of the idea, whose subject details the invented-matter guard refuses.
+2. Selection variants on cached LM answers (``bench_selection``'s cache): the learned ranker's reach
+   (``ranker.MIN_SIMILARITY``; below it the vote chooses), the specificity weight (``--variety``), and a larger
+   phrase cap for ideas with a near-copy (``retrieval.BUDGET_BY_SIMILARITY``, ``selection.CATEGORY_CAPS``),
+   scored by the evaluation harness on the validation prefixes and the out-of-domain validation ideas.
+
+Prints and saves ``bench/results/by_similarity.json``.
+
+    python bench/bench_by_similarity.py --results bench/results/eval-val-200-s32/results.jsonl --limit 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+from bench_selection import ROOT, decoded, directed
+
+BUCKETS = (0.0, 0.6, 0.7, 0.8, 0.9, 1.01)
+VARIANTS = (
+    {"name": "shipped"},
+    {"name": "ranker below 0.5 too", "MIN_SIMILARITY": 0.5},
+    {"name": "ranker everywhere", "MIN_SIMILARITY": 0.0},
+    {"name": "ranker everywhere, variety 1", "MIN_SIMILARITY": 0.0, "VARIETY": 1.0},
+    {"name": "up to 14 phrases and 5 artists at 0.85", "BUDGET": ((0.85, 14), (0.7, 8), (0.55, 6), (0.0, 4)),
+     "CAPS": {"artist": 5, "lighting": 2}},
+)
+KEEP = ("soft_modifier_f1", "fidelity", "top10_share", "distinct_added", "redundant_rate", "invented_rate",
+        "colour_contradictions", "medium_consistency", "malformed_joins", "over_budget_rate", "modifiers_per_prompt")
+
+
+def by_similarity(items, hits, results: Path, embedder) -> list[dict]:
+    from artdirector.evaluation.metrics import modifiers_of, soft_prf
+    from artdirector.text import normalise_phrase
+
+    firsts: dict[str, dict[int, str]] = {}
+    for line in results.read_text().splitlines():
+        row = json.loads(line)
+        firsts.setdefault(row["system"], {})[row["i"]] = row["prompts"][0]
+
+    def f1(prompt: str, item) -> float:
+        mods, ref = modifiers_of(prompt, item.idea), [normalise_phrase(m) for m in item.modifiers]
+        return soft_prf(embedder.encode(mods) if mods else np.zeros((0, 1)), embedder.encode(ref))[2]
+
+    tops = np.array([float(h[0].score) if h else 0.0 for h in hits])
+    scores = {s: np.array([f1(p[i], it) for i, it in enumerate(items)]) for s, p in firsts.items()}
+    rows = []
+    for lo, hi in zip(BUCKETS, BUCKETS[1:]):
+        sel = (tops >= lo) & (tops < hi)
+        rows.append({"nearest_similarity": [lo, min(hi, 1.0)], "ideas": int(sel.sum()),
+                     **{s: float(v[sel].mean()) if sel.any() else None for s, v in scores.items()}})
+        print("by similarity", json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in rows[-1].items()}))
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--results", required=True, help="results.jsonl of an 'eval prefix' run with nearest-neighbour "
+                                                     "and artdirector on the same --limit")
+    ap.add_argument("--limit", type=int, default=200)
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "by_similarity.json"))
+    args = ap.parse_args()
+
+    from artdirector import selection
+    from artdirector.director import ArtDirector
+    from artdirector.evaluation.harness import idea_items, prefix_items, read_prompts, score
+    from artdirector.library import ranker, retrieval
+    from artdirector.readers import read_texts
+
+    director = ArtDirector.from_default()
+    embedder = director.library.embedder
+    sets = {"prefix-validation": prefix_items(read_prompts(ROOT / "data/splits/validation.tsv"), limit=args.limit,
+                                              seed=0)[0],
+            "ood-validation": idea_items(read_texts(ROOT / "data/ood/validation.txt"), limit=args.limit, seed=0)[0]}
+    shipped = (ranker.MIN_SIMILARITY, retrieval.BUDGET_BY_SIMILARITY, dict(selection.CATEGORY_CAPS))
+    out = {}
+    for name, items in sets.items():
+        ideas = [it.idea for it in items]
+        rows, hits = decoded(name, ideas, director), [director.retrieve(i) for i in ideas]
+        if name == "prefix-validation":
+            out["by_similarity"] = by_similarity(items, hits, Path(args.results), embedder)
+        out[name] = []
+        for v in VARIANTS:
+            ranker.MIN_SIMILARITY = v.get("MIN_SIMILARITY", shipped[0])
+            retrieval.BUDGET_BY_SIMILARITY = v.get("BUDGET", shipped[1])
+            selection.CATEGORY_CAPS = v.get("CAPS", shipped[2])
+            chosen = ranker.Ranker.default(embedder, variety=v.get("VARIETY", retrieval.VARIETY))
+            prompts = directed(ideas, rows, hits, chosen)
+            table = score(items, {"artdirector": [{"prompts": p, "seconds": 0.0} for p in prompts]}, embedder)
+            out[name].append({"variant": v["name"], **{k: table["artdirector"].get(k) for k in KEEP}})
+            print(name, json.dumps({k: round(x, 3) if isinstance(x, float) else x for k, x in out[name][-1].items()}))
+        ranker.MIN_SIMILARITY, retrieval.BUDGET_BY_SIMILARITY, selection.CATEGORY_CAPS = shipped
+    Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
