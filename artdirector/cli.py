@@ -1252,16 +1252,23 @@ def train_image_lora_command(data_dir, base, out, max_steps, resolution, batch_s
               show_default=True)
 @click.option("--log-steps", type=click.IntRange(min=1), default=_train_default("sft", "logging_steps"),
               show_default=True)
+@click.option("--neighbours", type=click.IntRange(min=0), default=_train_default("sft", "neighbours"),
+              show_default=True, help="Retrieval-augmented: show this many retrieved prompts (the target's own "
+                                      "near-copies left out) before each target; the adapter reads them at use.")
+@click.option("--max-length", type=click.IntRange(min=1), default=_train_default("sft", "max_length"),
+              show_default=True, help="Tokens of frame + prompt (raise it with --neighbours).")
+@click.option("--from-adapter", default=None, help="Continue this PEFT adapter's LoRA ('default': the shipped one).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @_fail_on_bad_input
 def train_sft_command(data_file, out, base, limit, epochs, max_steps, batch_size, learning_rate, lora_r, seed,
-                      save_steps, log_steps, as_json) -> None:
+                      save_steps, log_steps, neighbours, max_length, from_adapter, as_json) -> None:
     """Supervised fine-tuning (LoRA, TRL) on prefix-extracted human prompts."""
     from artdirector.training.settings import SFTSettings
 
     settings = SFTSettings(data=data_file, out=out, base=base, limit=limit, epochs=epochs, max_steps=max_steps,
                            batch_size=batch_size, learning_rate=learning_rate, lora_r=lora_r, seed=seed,
-                           save_steps=save_steps, logging_steps=log_steps)
+                           save_steps=save_steps, logging_steps=log_steps, neighbours=neighbours,
+                           max_length=max_length, from_adapter=from_adapter)
     from artdirector.training.sft import train_sft
 
     summary = train_sft(settings, progress=not as_json)

@@ -29,7 +29,7 @@ from artdirector.errors import BadInput, check_seed
 from artdirector.guards import negative_prompt
 from artdirector.library.retrieval import retrieve
 from artdirector.lm.base import GenerationConfig, LanguageModel
-from artdirector.prompting import N_SHOTS, AdapterPrompter, FewShotPrompter, Prompter
+from artdirector.prompting import N_SHOTS, AdapterPrompter, FewShotPrompter, Prompter, adapter_neighbours
 from artdirector.render import add_motion, get_target, render
 from artdirector.result import DirectionResult
 from artdirector.selection import select_modifiers
@@ -114,6 +114,8 @@ class ArtDirector:
             library.require(collection)
             library.embedder  # noqa: B018 - loaded now, so a direction's retrieve time is the search alone
         lm = load_backend(backend, adapter=adapter, progress=progress, server=server)
+        if adapter is not None and "prompter" not in kwargs:
+            kwargs["prompter"] = AdapterPrompter(adapter_neighbours(adapter))  # the frame it was trained in
         return cls(lm, library=library, collection=collection, tuned=adapter is not None,
                    ranker=load_ranker(ranker, library, variety), **kwargs)
 

@@ -1,8 +1,9 @@
 """Stage 3 of a direction: the language model's prompt, and the exemplars it shows.
 
 Two frames. With a fine-tuned adapter (``training.sft``; the shipped one is the default) the prompt is the
-zero-shot chat frame the adapter was trained in (``adapter_prompt``): no examples to read, so it is shorter
-and faster, and the model writes in the human prompt engineers' style it learned. Without one it is a chat
+chat frame the adapter was trained in (``adapter_prompt``): zero-shot, so it is shorter and faster, and the
+model writes in the human prompt engineers' style it learned; or, for an adapter trained retrieval-augmented
+(``SFTSettings.neighbours``), the idea followed by the retrieved prompts it learned to adapt. Without one it is a chat
 few-shot: a system instruction, then real human prompts from the training split as (idea, prompt) turns —
 retrieved ones nearest the question, after a seeded sample from a fixed pool — then the user's idea. In both,
 the decoder begins the assistant's answer with the idea itself and a comma, which keeps the subject first and
@@ -19,16 +20,19 @@ is prompted with are one definition.
 
 from __future__ import annotations
 
+import json
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from functools import lru_cache
+from pathlib import Path
 
 from artdirector.corpus import HumanPrompt, prompt_modifiers, read_tsv
 from artdirector.vocab import vocabulary
 
 N_SHOTS = 6
 MAX_RETRIEVED_SHOTS = 4  # the other shots come from a pool sample shared by every idea of a batch (cached once)
+NEIGHBOURS_HEADER = "Prompts people wrote for similar ideas:"
 SYSTEM = (
     "You are an art director. Expand the user's idea into a Stable Diffusion prompt: the idea, then "
     "comma-separated modifiers for medium, style, artist, lighting, color, composition, mood and quality."
@@ -44,9 +48,24 @@ def chatml(turns: Sequence[tuple[str, str]]) -> str:
         "<|im_start|>assistant\n"
 
 
-def adapter_prompt(idea: str) -> str:
-    """The zero-shot chat frame a fine-tuned adapter was trained in (``training.sft``) and is prompted with."""
-    return chatml([("user", idea)])
+def adapter_messages(idea: str, neighbours: Sequence[str] = ()) -> Messages:
+    """The chat frame a fine-tuned adapter was trained in (``training.sft``) and is prompted with: the idea
+    alone (zero-shot), or, for a retrieval-augmented adapter, the idea and then human prompts of similar ideas
+    (``shown_neighbours``), nearest first."""
+    if not neighbours:
+        return [("user", idea)]
+    return [("user", "\n".join([idea, NEIGHBOURS_HEADER, *(f"- {p}" for p in neighbours)]))]
+
+
+def adapter_prompt(idea: str, neighbours: Sequence[str] = ()) -> str:
+    """``adapter_messages`` in ChatML, up to the assistant's answer: what training puts before the target."""
+    return chatml(adapter_messages(idea, neighbours))
+
+
+def shown_neighbours(retrieved: Sequence, k: int) -> list[str]:
+    """The retrieved prompts (best first) a retrieval-augmented adapter reads: the first ``k`` of a sane shape
+    (``good_exemplar``, not strict), the same rule in training and at inference."""
+    return [h.prompt for h in retrieved if good_exemplar(h.prompt, strict=False)][:k] if k else []
 
 
 def good_exemplar(prompt: str, *, strict: bool = True) -> bool:
@@ -83,10 +102,24 @@ class Prompter(ABC):
 
 
 class AdapterPrompter(Prompter):
-    """The zero-shot frame of a fine-tuned adapter."""
+    """The frame of a fine-tuned adapter: zero-shot, or with ``neighbours`` retrieved prompts when the adapter
+    was trained with them (``adapter_neighbours``)."""
+
+    def __init__(self, neighbours: int = 0):
+        self.neighbours = neighbours
 
     def messages(self, idea: str, seed: int = 0, retrieved: Sequence = ()) -> Messages:
-        return [("user", idea)]
+        return adapter_messages(idea, shown_neighbours(retrieved, self.neighbours))
+
+
+def adapter_neighbours(adapter) -> int:
+    """How many retrieved prompts the adapter in folder ``adapter`` was trained to read (its
+    ``artdirector-sft.json``; 0 for a zero-shot adapter or one trained elsewhere)."""
+    recipe = Path(adapter) / "artdirector-sft.json"
+    try:
+        return int(json.loads(recipe.read_text())["settings"].get("neighbours", 0)) if recipe.is_file() else 0
+    except (ValueError, KeyError, TypeError):
+        return 0
 
 
 class FewShotPrompter(Prompter):

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from artdirector.errors import BadInput
 
-BASE_SYSTEMS = ("original", "frequent-modifiers", "nearest-neighbour", "dynamicprompts", "fewshot",
-                "vocab-expansion", "artdirector")
+BASE_SYSTEMS = ("original", "frequent-modifiers", "nearest-neighbour", "nearest-neighbour-guarded", "dynamicprompts",
+                "fewshot", "vocab-expansion", "artdirector")
 # "-rag": the director without retrieval; "-sft": the plain model prompted few-shot, without the adapter;
 # "-vote": the hand-set retrieval vote instead of the learned ranker
 ABLATIONS = ("artdirector-rag", "artdirector-sft", "artdirector-vote")
@@ -104,6 +104,7 @@ def _factories(shared: _Shared) -> dict:
         "original": lambda: S.Original(),
         "frequent-modifiers": lambda: S.FrequentModifiers(shared.train()),
         "nearest-neighbour": lambda: S.NearestNeighbour(shared.library(), tuple(SHIPPED)),
+        "nearest-neighbour-guarded": lambda: S.GuardedNearestNeighbour(shared.library(), tuple(SHIPPED)),
         "dynamicprompts": lambda: S.DynamicPrompts(user_dir() / "wildcards"),
         "fewshot": lambda: S.FewShot(shared.lm(), exemplar_pool()),
         "vocab-expansion": lambda: S.VocabExpansion(shared.lm(), exemplar_pool()),

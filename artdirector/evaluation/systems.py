@@ -63,8 +63,29 @@ class NearestNeighbour(System):
         out = []
         for idea in ideas:
             hits = nearest(self.library, dict.fromkeys(self.collections, 0.0), idea, n)
-            out.append([", ".join([idea, *prompt_modifiers(h.prompt)]) for h in hits] or [idea])
+            out.append([", ".join([idea, *self.keep(idea, prompt_modifiers(h.prompt))]) for h in hits] or [idea])
         return out
+
+    def keep(self, idea: str, modifiers: list[str]) -> list[str]:
+        """The neighbour's modifiers this baseline adds: all of them."""
+        return modifiers
+
+
+class GuardedNearestNeighbour(NearestNeighbour):
+    """The nearest-neighbour baseline under the director's coherence and fidelity guards (``guards.judge``, in
+    the neighbour's own order): the same retrieval, held to the same trust rules. The plain baseline keeps the
+    neighbour's scene details ("medium length white hair" for "portrait of a woman"), which the director refuses
+    by default; this one says how much of its lead those details are."""
+
+    name = "nearest-neighbour-guarded"
+
+    def keep(self, idea: str, modifiers: list[str]) -> list[str]:
+        from artdirector.guards import Guards, judge
+        from artdirector.vocab import classify
+
+        modifiers = list(dict.fromkeys(modifiers))  # a phrase written twice is no fault of the second
+        gone = {f.phrase for f in judge(Guards(idea), [(classify(m), m) for m in modifiers])}
+        return [m for m in modifiers if m not in gone]
 
 
 class DynamicPrompts(System):

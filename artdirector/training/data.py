@@ -25,12 +25,14 @@ MIN_MODIFIERS = 2
 MAX_CHARS = 400
 MAX_IDEA_WORDS = 16
 PER_IDEA = 2
+COPY_OVERLAP = 0.8  # a retrieved prompt sharing this much of the target's modifier set is the target retyped
 
 
 @dataclass(frozen=True)
 class Example:
     idea: str
     target: str
+    neighbours: tuple[str, ...] = ()  # the retrieved prompts shown in the frame (retrieval-augmented training)
 
 
 @dataclass
@@ -83,3 +85,40 @@ def load_examples(path: str | Path, *, limit: int | None = None) -> tuple[list[E
     if not examples:
         raise BadInput(f"{path}: no usable training rows ({dict(report.skipped) or 'file is empty'})")
     return examples, report
+
+
+def held_out(library, collection: str, idea: str, prompt: str) -> list:
+    """The prompts the director retrieves for ``idea`` (``retrieval.retrieve``), less the near-copies of
+    ``prompt``, the human's own: those sharing a ``corpus.copy_keys`` key with it (its prefix group, its
+    session's retypings) or holding nearly its modifiers (``COPY_OVERLAP``). Whatever learns from the train split
+    with retrieved prompts in view (the ranker, a retrieval-augmented adapter) sees these, so it learns to adapt
+    other people's prompts rather than to copy the answer. The Discord collection was filtered against the
+    validation and test splits by the same keys, not against train."""
+    from artdirector.corpus import copy_keys
+    from artdirector.library.retrieval import RAG_DEPTH, retrieve
+
+    keys = set(copy_keys(prompt))
+    own = {m.lower() for m in prompt_modifiers(prompt)}
+    hits = retrieve(library, collection, idea, k=2 * RAG_DEPTH)
+    return [h for h in hits if not keys.intersection(copy_keys(h.prompt))
+            and jaccard({m.lower() for m in prompt_modifiers(h.prompt)}, own) < COPY_OVERLAP][:RAG_DEPTH]
+
+
+def jaccard(a: set, b: set) -> float:
+    return len(a & b) / len(a | b) if a | b else 0.0
+
+
+def with_neighbours(examples: list[Example], library, collection: str, k: int, progress=None) -> list[Example]:
+    """``examples`` with the ``k`` held-out retrieved prompts (``held_out``, ``prompting.shown_neighbours``) an
+    adapter trained retrieval-augmented reads before each target."""
+    from dataclasses import replace
+
+    from artdirector.prompting import shown_neighbours
+
+    out = []
+    for i, e in enumerate(examples):
+        hits = held_out(library, collection, e.idea, e.target)
+        out.append(replace(e, neighbours=tuple(shown_neighbours(hits, k))))
+        if progress is not None and (i + 1) % 500 == 0:
+            progress(f"neighbours: {i + 1}/{len(examples)} examples")
+    return out

@@ -8,7 +8,7 @@
 2. For each idea, the director's own stages 2-4: the library's closest prompts and the model's greedy answer.
    The idea's near-copies (its prompt, if the library holds it, every prompt that begins like it, shares its
    first words or nearly its modifiers) are left out of what it retrieves, so that the ranker learns to adapt
-   other people's prompts rather than to copy the answer (``held_out``). Chunks are journalled to
+   other people's prompts rather than to copy the answer (``training.data.held_out``). Chunks are journalled to
    ``OUT/answers.jsonl``, so a killed run resumes where it stopped.
 3. The features of every candidate phrase the invented-matter guard admits (``ranker.candidate_features``,
    ``guards.admissible``: the director ranks no other by default, and a human's scene detail it could never
@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 
 from artdirector.library.ranker import FEATURES, SOFT, PhraseVectors, candidate_features
+from artdirector.training.data import held_out
 from artdirector.training.settings import RankerSettings
 
 JOURNAL = "answers.jsonl"
-COPY_OVERLAP = 0.8  # a retrieved prompt sharing this much of the item's modifier set is the item retyped
 
 
 def training_items(settings: RankerSettings) -> list:
@@ -38,25 +38,6 @@ def training_items(settings: RankerSettings) -> list:
 
     prompts = [p for p in read_prompts(settings.data) if not is_unsafe(p)]
     return prefix_items(prompts, limit=settings.limit, seed=settings.seed)[0]
-
-
-def held_out(director, item) -> list:
-    """The prompts the director retrieves for ``item.idea``, less the item's own near-copies: those sharing a
-    ``corpus.copy_keys`` key with its prompt (its prefix group, its session's retypings) or holding nearly its
-    modifiers (``COPY_OVERLAP``). The Discord collection was filtered against the validation and test splits by
-    the same rules, not against train: without them the ranker would learn from pools that hold the answer."""
-    from artdirector.corpus import copy_keys, prompt_modifiers
-    from artdirector.library.retrieval import RAG_DEPTH, retrieve
-
-    keys = set(copy_keys(item.prompt))
-    own = {m.lower() for m in item.modifiers}
-    hits = retrieve(director.library, director.collection, item.idea, k=2 * RAG_DEPTH)
-    return [h for h in hits if not keys.intersection(copy_keys(h.prompt))
-            and jaccard({m.lower() for m in prompt_modifiers(h.prompt)}, own) < COPY_OVERLAP][:RAG_DEPTH]
-
-
-def jaccard(a: set, b: set) -> float:
-    return len(a & b) / len(a | b) if a | b else 0.0
 
 
 def answers(director, ideas: list[str], retrieved: dict[str, list], out: Path, chunk: int,
@@ -131,7 +112,8 @@ def train_ranker(settings: RankerSettings, director, progress=None) -> dict:
     if not items:
         raise BadInput(f"{settings.data} has no prompt with an idea of 3+ words and 2+ modifiers")
     ideas = [it.idea for it in items]
-    retrieved = {it.idea: held_out(director, it) for it in items}  # 2, once for the answers and the features
+    retrieved = {it.idea: held_out(director.library, director.collection, it.idea, it.prompt)  # 2, once for the
+                 for it in items}  # answers and the features
     texts = answers(director, ideas, retrieved, out, settings.chunk, progress)
     x, y = examples(items, texts, retrieved, PhraseVectors.of(director.library))  # 3
     booster = fit(x, y, settings)  # 4

@@ -4,6 +4,7 @@ and every value checked when the settings are made, before any model loads."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from artdirector.errors import BadInput, check_seed
 
@@ -45,11 +46,20 @@ class SFTSettings:
     seed: int = 0
     save_steps: int = 50
     logging_steps: int = 10
+    # Retrieval-augmented fine-tuning: this many held-out retrieved prompts (``training.data.held_out``) in the
+    # frame before each target, which the adapter then reads at inference too; 0: the zero-shot frame.
+    neighbours: int = 0
+    collection: str = "builtin"  # the library collection the neighbours come from
+    from_adapter: str | None = None  # a PEFT adapter folder (or "default", the shipped one) to continue training
 
     def __post_init__(self) -> None:
         if self.lora_alpha is None:
             self.lora_alpha = 2 * self.lora_r
         check_seed(self.seed)
+        _at_least(self, 0, "neighbours")
+        start = self.from_adapter
+        if start not in (None, "default") and not (Path(start) / "adapter_config.json").is_file():
+            raise BadInput(f"{self.from_adapter} is not a PEFT adapter folder (no adapter_config.json)")
         _at_least(self, 1, "limit", "batch_size", "lora_r", "lora_alpha", "max_length", "save_steps",
                   "logging_steps")
         _positive(self, "epochs", "learning_rate")

@@ -1,7 +1,10 @@
 """Supervised fine-tuning of the director's language model: LoRA (PEFT) trained with TRL's ``SFTTrainer``.
 
 Recipe (NeuroPrompts §3.1, adapted): prefix-extracted human prompts (``training.data``), prompt-completion
-format with the loss on the completion only, LoRA on every linear layer of the base model. On a CPU, bf16
+format with the loss on the completion only, LoRA on every linear layer of the base model. Retrieval-augmented
+(``neighbours``): each idea's frame also holds the prompts the library retrieves for it, less the target's own
+near-copies (``training.data.held_out``), so the model learns to adapt what retrieval brings rather than to
+copy the answer; ``from_adapter`` continues an adapter's LoRA (the shipped one already writes the style). On a CPU, bf16
 autocast is used where the CPU has native bf16 matrix units (AMX/AVX512-BF16: measured 1.7x faster than
 float32 here); elsewhere float32.
 
@@ -19,9 +22,9 @@ import re
 from dataclasses import asdict
 from pathlib import Path
 
-from artdirector.errors import CheckpointError  # noqa: F401 - re-exported where it used to live
+from artdirector.errors import BadInput, CheckpointError  # noqa: F401 - re-exported where it used to live
 from artdirector.prompting import adapter_prompt
-from artdirector.training.data import load_examples
+from artdirector.training.data import load_examples, with_neighbours
 from artdirector.training.settings import LORA_TARGETS, SFTSettings  # noqa: F401 - SFTSettings re-exported
 
 
@@ -84,6 +87,13 @@ def train_sft(settings: SFTSettings, *, progress: bool = True) -> dict:
 
     out = Path(settings.out)
     examples, report = load_examples(settings.data, limit=settings.limit)
+    if settings.neighbours:
+        from artdirector.library.library import PromptLibrary
+
+        library = PromptLibrary.default()
+        library.require(settings.collection)
+        examples = with_neighbours(examples, library, settings.collection, settings.neighbours,
+                                   print if progress else None)
     notes: list[str] = []
     resume = resume_point(out, notes) if out.exists() else None
 
@@ -97,7 +107,20 @@ def train_sft(settings: SFTSettings, *, progress: bool = True) -> dict:
     bf16 = cuda or cpu_has_bf16()
     tokenizer = AutoTokenizer.from_pretrained(base)
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
-    dataset = Dataset.from_list([{"prompt": adapter_prompt(e.idea), "completion": e.target} for e in examples])
+    start = settings.from_adapter
+    if start is not None:
+        from peft import PeftModel
+
+        from artdirector.director import default_adapter
+
+        if start == "default":
+            shipped = default_adapter()
+            if shipped is None:
+                raise BadInput("this installation ships no adapter to continue: name an adapter folder")
+            start = str(shipped)
+        model = PeftModel.from_pretrained(model, start, is_trainable=True)  # its LoRA, trained on
+    dataset = Dataset.from_list([{"prompt": adapter_prompt(e.idea, e.neighbours), "completion": e.target}
+                                 for e in examples])
     args = SFTConfig(
         output_dir=str(out), num_train_epochs=settings.epochs, max_steps=settings.max_steps,
         per_device_train_batch_size=settings.batch_size, auto_find_batch_size=True,
@@ -112,10 +135,10 @@ def train_sft(settings: SFTSettings, *, progress: bool = True) -> dict:
                              target_modules=list(settings.target_modules), task_type="CAUSAL_LM")
     out.mkdir(parents=True, exist_ok=True)
     (out / "artdirector-sft.json").write_text(json.dumps(
-        {"settings": asdict(settings), "base": base, "bf16": bf16, "data": report.to_json(),
+        {"settings": asdict(settings), "base": base, "bf16": bf16, "data": report.to_json(), "from_adapter": start,
          "trl_args": json.loads(args.to_json_string())}, indent=2))
     trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
-                         peft_config=peft_config)
+                         peft_config=None if start else peft_config)
     result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     trainer.save_model(str(out))  # the final adapter: adapter_config.json + adapter_model.safetensors
     history = [h for h in trainer.state.log_history if "loss" in h]

@@ -1,5 +1,12 @@
 from artdirector.corpus import HumanPrompt
-from artdirector.evaluation.systems import ArtDirectorSystem, DynamicPrompts, FewShot, NearestNeighbour, VocabExpansion
+from artdirector.evaluation.systems import (
+    ArtDirectorSystem,
+    DynamicPrompts,
+    FewShot,
+    GuardedNearestNeighbour,
+    NearestNeighbour,
+    VocabExpansion,
+)
 from artdirector.lm.dummy import DummyLM
 
 TRAIN = [
@@ -25,6 +32,25 @@ def test_nearest_neighbour_takes_the_closest_ideas_modifiers_over_all_collection
     assert out[1][0] == "android girl portrait, cyberpunk, neon lights, 8k"
     only = NearestNeighbour(lib, ("builtin",)).generate(["an old fortress on a mountain at dusk"], n=1, seed=0)
     assert only == [["an old fortress on a mountain at dusk, oil painting, by thomas cole"]]
+
+
+def test_guarded_nearest_neighbour_keeps_only_what_the_directors_guards_let_in(tmp_path):
+    from artdirector import embedding
+    from artdirector.library.library import PromptLibrary
+
+    (tmp_path / "a.txt").write_text(
+        "portrait of a woman, medium length white hair, oil painting, 8k, 4k, by john singer sargent\n"
+        "a lighthouse in a storm, oil painting, by ivan aivazovsky, dramatic lighting, sunny\n")
+    lib = PromptLibrary(tmp_path / "lib", embedding.load())
+    lib.ingest(tmp_path / "a.txt", "builtin")
+    ideas = ["portrait of a woman", "a photo of a lighthouse in a storm"]
+    plain = NearestNeighbour(lib, ("builtin",)).generate(ideas, n=1, seed=0)
+    guarded = GuardedNearestNeighbour(lib, ("builtin",)).generate(ideas, n=1, seed=0)
+    assert plain[0] == ["portrait of a woman, medium length white hair, oil painting, 8k, 4k, by john singer sargent"]
+    # the scene detail is invented, one resolution token is enough
+    assert guarded[0] == ["portrait of a woman, oil painting, 8k, by john singer sargent"]
+    # the idea is a photo: no painting, no painter; no sunny weather in a storm
+    assert guarded[1] == ["a photo of a lighthouse in a storm, dramatic lighting"]
 
 
 def test_dynamicprompts_fills_the_template_from_the_vocabularies(tmp_path):

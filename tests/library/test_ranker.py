@@ -253,7 +253,7 @@ def test_training_leaves_the_ideas_near_copies_out_of_its_pool(tmp_path, minilm)
     from artdirector.director import ArtDirector
     from artdirector.evaluation.harness import prefix_items
     from artdirector.library.library import PromptLibrary
-    from artdirector.training.ranker import held_out
+    from artdirector.training.data import held_out
 
     target = "a lighthouse in a storm at night, seascape, by ivan aivazovsky, oil on canvas, dramatic"
     src = tmp_path / "lib.tsv"
@@ -271,6 +271,6 @@ def test_training_leaves_the_ideas_near_copies_out_of_its_pool(tmp_path, minilm)
     director = ArtDirector(DummyLM({}, default=" 8k\n"), library=library, collection="mine", tuned=True)
     item = prefix_items([target], limit=None, seed=0)[0][0]
     assert len(director.retrieve(item.idea)) == 6
-    assert sorted(h.prompt for h in held_out(director, item)) == [
+    assert sorted(h.prompt for h in held_out(library, "mine", item.idea, item.prompt)) == [
         "a lighthouse on a cliff, matte painting, dramatic lighting",
         "a ship in a storm, by ivan aivazovsky, oil on canvas"]

@@ -43,3 +43,47 @@ def test_a_missing_prompt_column_is_a_clear_error(tmp_path):
 
 def test_the_training_frame_is_the_one_the_director_prompts_with():
     assert adapter_prompt("a cat") == "<|im_start|>user\na cat<|im_end|>\n<|im_start|>assistant\n"
+
+
+def test_retrieval_augmented_examples_show_neighbours_but_never_the_targets_near_copies(tmp_path, minilm):
+    from artdirector.library.library import PromptLibrary
+    from artdirector.prompting import NEIGHBOURS_HEADER
+    from artdirector.training.data import Example, with_neighbours
+
+    target = "a lighthouse in a storm at night, seascape, by ivan aivazovsky, oil on canvas, dramatic"
+    src = tmp_path / "lib.tsv"
+    src.write_text("prompt\n" + "\n".join([
+        target,  # the target itself, in the library it retrieves from
+        "a lighthouse in a storm at night, oil painting, 8k",  # its prefix group
+        "a lighthouse in a storm at dawn, matte painting",  # its session: the same first six words
+        "an old lighthouse on rocks, seascape, by ivan aivazovsky, oil on canvas, dramatic, 8k",  # nearly its modifiers
+        "a lighthouse on a cliff, matte painting, dramatic lighting, trending on artstation",
+        "a ship in a storm, by ivan aivazovsky, oil on canvas, stormy sea",
+        "a lighthouse keeper's (cabin), [gloomy]: 1.2, dark",  # a shape no frame shows
+    ]) + "\n")
+    library = PromptLibrary(tmp_path / "home", minilm)
+    library.ingest(src, "mine")
+    [example] = with_neighbours([Example("a lighthouse in a storm at night", target)], library, "mine", 4)
+    assert sorted(example.neighbours) == [
+        "a lighthouse on a cliff, matte painting, dramatic lighting, trending on artstation",
+        "a ship in a storm, by ivan aivazovsky, oil on canvas, stormy sea"]
+    frame = adapter_prompt(example.idea, example.neighbours)
+    assert frame.startswith("<|im_start|>user\na lighthouse in a storm at night\n" + NEIGHBOURS_HEADER + "\n- ")
+    assert frame.endswith("<|im_end|>\n<|im_start|>assistant\n") and "seascape" not in frame
+    [one] = with_neighbours([Example("a lighthouse in a storm at night", target)], library, "mine", 1)
+    assert one.neighbours == example.neighbours[:1]  # nearest first
+
+
+def test_the_adapter_prompter_reads_as_many_neighbours_as_its_adapter_was_trained_with(tmp_path):
+    import json
+
+    from artdirector.library.library import Hit
+    from artdirector.prompting import AdapterPrompter, adapter_messages, adapter_neighbours
+
+    (tmp_path / "artdirector-sft.json").write_text(json.dumps({"settings": {"neighbours": 2}}))
+    assert adapter_neighbours(tmp_path) == 2
+    assert adapter_neighbours(tmp_path / "elsewhere") == 0  # an adapter trained without our recipe: zero-shot
+    shown = ["a fox in snow, oil painting, by bruno liljefors, winter", "a wolf, ink wash, moody, misty"]
+    hits = [Hit(p, 0.9 - i / 10, "builtin") for i, p in enumerate([shown[0], "a fox, (masterpiece:1.2)", shown[1]])]
+    assert AdapterPrompter(2).messages("a red fox", 0, hits) == adapter_messages("a red fox", shown)
+    assert AdapterPrompter().messages("a red fox", 0, hits) == [("user", "a red fox")]  # the shipped frame

@@ -74,3 +74,26 @@ def test_missing_prompt_column_fails_before_loading_anything(tmp_path):
     r = subprocess.run([sys.executable, "-m", "artdirector.cli", "train", "sft", "--data", str(bad), "--out",
                         str(tmp_path / "o")], capture_output=True, text=True, env={**os.environ})
     assert r.returncode == 2 and "no 'prompt' column" in r.stderr
+
+
+def test_a_retrieval_augmented_run_continues_the_shipped_adapter_and_its_director_reads_neighbours(tmp_path):
+    from artdirector.director import ArtDirector, default_adapter
+    from artdirector.prompting import NEIGHBOURS_HEADER
+
+    out = tmp_path / "raft"
+    r = subprocess.run(_sft(out, "--max-steps", "1", "--neighbours", "2", "--max-length", "256", "--from-adapter",
+                            "default"), capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    recipe = json.loads((out / "artdirector-sft.json").read_text())
+    assert recipe["settings"]["neighbours"] == 2 and recipe["from_adapter"] == str(default_adapter())
+    assert json.loads((out / "adapter_config.json").read_text())["r"] == 16  # the shipped LoRA's rank, not --lora-r
+
+    director = ArtDirector.from_default(adapter=out, backend="transformers")
+    idea = "a lighthouse in a storm"
+    frame = director.build_prompt(idea, 0, director.retrieve(idea))
+    assert f"{idea}\n{NEIGHBOURS_HEADER}\n- " in frame and frame.count("\n- ") == 2
+    shipped = ArtDirector.from_default(backend="transformers", rag=False)
+    assert NEIGHBOURS_HEADER not in shipped.build_prompt(idea)  # the zero-shot adapter keeps its frame
+
+    bad = subprocess.run(_sft(tmp_path / "o", "--from-adapter", str(tmp_path)), capture_output=True, text=True)
+    assert bad.returncode == 2 and "not a PEFT adapter folder" in bad.stderr
