@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from functools import lru_cache
@@ -114,8 +115,12 @@ class AdapterPrompter(Prompter):
 
 def adapter_neighbours(adapter) -> int:
     """How many retrieved prompts the adapter in folder ``adapter`` was trained to read (its
-    ``artdirector-sft.json``; 0 for a zero-shot adapter or one trained elsewhere)."""
-    recipe = Path(adapter) / "artdirector-sft.json"
+    ``artdirector-sft.json``, or its run's for a ``checkpoint-N`` inside one; 0 for a zero-shot adapter or one
+    trained elsewhere)."""
+    folder = Path(adapter)
+    recipe = folder / "artdirector-sft.json"
+    if not recipe.is_file() and re.fullmatch(r"checkpoint-\d+", folder.name):
+        recipe = folder.parent / "artdirector-sft.json"
     try:
         return int(json.loads(recipe.read_text())["settings"].get("neighbours", 0)) if recipe.is_file() else 0
     except (ValueError, KeyError, TypeError):

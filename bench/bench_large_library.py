@@ -91,7 +91,9 @@ def main() -> None:
     libraries = {"train": (train, t_vectors), "discord": (discord[:rows], d_vectors),
                  "both": (train + discord[:rows], np.concatenate([t_vectors, d_vectors]))}
     items = prefix_items(read_prompts(ROOT / "data" / "splits" / "validation.tsv"), limit=200, seed=0)[0]
-    answers = bench_selection.decoded("prefix-validation", [it.idea for it in items])
+    from artdirector.director import ArtDirector
+
+    answers = bench_selection.decoded("prefix-validation", [it.idea for it in items], ArtDirector.from_default())
     queries = embedder.encode([it.idea for it in items])
     report = {"discord_rows": rows, "discord_safe_with_modifiers": len(discord), "train_rows": len(train),
               "ideas": len(items), "results": {}}

@@ -12,6 +12,7 @@ metrics. The same grid runs on the out-of-domain validation ideas for the trust 
 
     python bench/bench_selection.py --limit 200                    # --ranker runs/ranker: another ranker
     python bench/bench_selection.py --limit 200 --variants 0,1     # the ranker and its LM ablation only
+    python bench/bench_selection.py --limit 200 --variants 0,1 --adapter runs/raft   # another adapter's answers
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "bench" / ".cache"
 
 
-def decoded(name: str, ideas: list[str], director):
-    """(model text, finish reason) per idea, from the cache or from the default director's greedy answer."""
-    path = CACHE / f"selection-{name}-{len(ideas)}.pkl"
+def decoded(name: str, ideas: list[str], director, tag: str = ""):
+    """(model text, finish reason) per idea, from the cache or from the director's greedy answer (``tag``: names
+    an adapter other than the shipped one in the cache's file name)."""
+    path = CACHE / f"selection-{name}{tag}-{len(ideas)}.pkl"
     if path.exists():
         return [row[:2] for row in pickle.loads(path.read_bytes())]  # older caches also kept the hits
     out = []
@@ -70,6 +72,8 @@ def main() -> None:
                     help="where the figures go (stop 30: --variants 0,1,13,14,15 --out "
                          "bench/results/selection-s30.json)")
     ap.add_argument("--ranker", help="a trained ranker's folder (artdirector train ranker) instead of the shipped one")
+    ap.add_argument("--adapter", help="an adapter folder (train sft; a checkpoint-N in one) instead of the shipped "
+                                      "one: its answers are decoded and cached apart")
     ap.add_argument("--variants", help="run only these of the grid's variants, by position (0,1: the ranker and its "
                                        "LM ablation)")
     args = ap.parse_args()
@@ -82,8 +86,9 @@ def main() -> None:
     from artdirector.library.retrieval import VARIETY
     from artdirector.readers import read_texts
 
-    director = ArtDirector.from_default()
+    director = ArtDirector.from_default(adapter=args.adapter or "default")
     embedder = director.library.embedder
+    tag = "-" + "-".join(Path(args.adapter).resolve().parts[-2:]) if args.adapter else ""
     sets = {
         "prefix-validation": prefix_items(read_prompts(ROOT / "data/splits/validation.tsv"), limit=args.limit,
                                           seed=0)[0],
@@ -109,7 +114,7 @@ def main() -> None:
     results = {}
     for name, items in sets.items():
         ideas = [it.idea for it in items]
-        rows = decoded(name, ideas, director)
+        rows = decoded(name, ideas, director, tag)
         hits = [director.retrieve(i) for i in ideas]
         results[name] = []
         base = {k: getattr(retrieval, k) for k in ("MODEL_VOTE", "RELEVANCE", "BUDGET_BY_SIMILARITY")}

@@ -83,6 +83,7 @@ def test_the_adapter_prompter_reads_as_many_neighbours_as_its_adapter_was_traine
     (tmp_path / "artdirector-sft.json").write_text(json.dumps({"settings": {"neighbours": 2}}))
     assert adapter_neighbours(tmp_path) == 2
     assert adapter_neighbours(tmp_path / "elsewhere") == 0  # an adapter trained without our recipe: zero-shot
+    assert adapter_neighbours(tmp_path / "checkpoint-40") == 2  # a checkpoint of the run
     shown = ["a fox in snow, oil painting, by bruno liljefors, winter", "a wolf, ink wash, moody, misty"]
     hits = [Hit(p, 0.9 - i / 10, "builtin") for i, p in enumerate([shown[0], "a fox, (masterpiece:1.2)", shown[1]])]
     assert AdapterPrompter(2).messages("a red fox", 0, hits) == adapter_messages("a red fox", shown)
