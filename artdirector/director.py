@@ -127,10 +127,12 @@ class ArtDirector:
     def retrieve(self, idea: str) -> list:
         return retrieve(self.library, self.collection, idea)
 
-    def answers(self, ideas: Sequence[str], retrieved: Sequence[Sequence]) -> list:
+    def answers(self, ideas: Sequence[str], retrieved: Sequence[Sequence], bias=None) -> list:
         """Stages 3-4 alone, greedy: what the model writes for each idea (``Decoded``: text, finish reason), as
-        the first candidate of a direction sees it. Training the ranker and the selection bench read it."""
-        return self._decode(dispatch.build(self.lm, "greedy", max_new_tokens=self.max_new_tokens), ideas, retrieved)
+        the first candidate of a direction sees it. Training the ranker and the selection bench read it.
+        ``bias``: additive logits by token id (``GenerationConfig.logit_bias``)."""
+        return self._decode(dispatch.build(self.lm, "greedy", max_new_tokens=self.max_new_tokens), ideas, retrieved,
+                            bias=bias)
 
     def _decode(self, decoder, ideas: Sequence[str], retrieved: Sequence[Sequence], k: int = 0, seed: int = 0,
                 bias=None) -> list:

@@ -27,16 +27,17 @@ ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "bench" / ".cache"
 
 
-def decoded(name: str, ideas: list[str], director, tag: str = ""):
+def decoded(name: str, ideas: list[str], director, tag: str = "", eos_bias: float = 0.0):
     """(model text, finish reason) per idea, from the cache or from the director's greedy answer (``tag``: names
-    an adapter other than the shipped one in the cache's file name)."""
-    path = CACHE / f"selection-{name}{tag}-{len(ideas)}.pkl"
+    an adapter other than the shipped one in the cache's file name; ``eos_bias``: added to the end-of-answer
+    tokens' logits, a longer answer from a model that stops early)."""
+    path = CACHE / f"selection-{name}{tag}{f'-eos{eos_bias:g}' if eos_bias else ''}-{len(ideas)}.pkl"
     if path.exists():
         return [row[:2] for row in pickle.loads(path.read_bytes())]  # older caches also kept the hits
-    out = []
+    out, bias = [], {t: eos_bias for t in director.lm.eos_token_ids} if eos_bias else None
     for b in range(0, len(ideas), 32):
         chunk = ideas[b:b + 32]
-        out += director.answers(chunk, [director.retrieve(i) for i in chunk])
+        out += director.answers(chunk, [director.retrieve(i) for i in chunk], bias)
     rows = [(d.text, d.finish_reason) for d in out]
     CACHE.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pickle.dumps(rows))
@@ -74,6 +75,8 @@ def main() -> None:
     ap.add_argument("--ranker", help="a trained ranker's folder (artdirector train ranker) instead of the shipped one")
     ap.add_argument("--adapter", help="an adapter folder (train sft; a checkpoint-N in one) instead of the shipped "
                                       "one: its answers are decoded and cached apart")
+    ap.add_argument("--eos-bias", type=float, default=0.0, help="added to the end-of-answer logits while decoding "
+                                                              "(negative: longer answers)")
     ap.add_argument("--variants", help="run only these of the grid's variants, by position (0,1: the ranker and its "
                                        "LM ablation)")
     args = ap.parse_args()
@@ -114,7 +117,7 @@ def main() -> None:
     results = {}
     for name, items in sets.items():
         ideas = [it.idea for it in items]
-        rows = decoded(name, ideas, director, tag)
+        rows = decoded(name, ideas, director, tag, args.eos_bias)
         hits = [director.retrieve(i) for i in ideas]
         results[name] = []
         base = {k: getattr(retrieval, k) for k in ("MODEL_VOTE", "RELEVANCE", "BUDGET_BY_SIMILARITY")}
