@@ -27,10 +27,43 @@ NEUTRAL = "an image"
 TOP = 40
 
 
+def combined(records: list[dict], folds: int = 5, at: int = 5) -> dict:
+    """Whether the LM's signals add to the ranker's: a logistic regression over the ranker's logit and the LM's
+    signals, fitted on four fifths of the ideas and scored on the rest (no idea in both), against the ranker alone:
+    the mean within-idea ROC AUC and the precision of the ``at`` best candidates."""
+    from sklearn.linear_model import LogisticRegression
+
+    def x_of(r: dict) -> np.ndarray:
+        p = np.clip(r["ranker"], 1e-6, 1 - 1e-6)
+        return np.column_stack([np.log(p / (1 - p)), r["likelihood"], r["pmi"]])
+
+    def within(pairs) -> tuple[float, float]:
+        from scipy.stats import mannwhitneyu
+
+        aucs = [float(mannwhitneyu(s[y == 1], s[y == 0]).statistic) / ((y == 1).sum() * (y == 0).sum())
+                for y, s in pairs if 0 < y.sum() < len(y)]
+        return float(np.mean(aucs)), float(np.mean([y[np.argsort(-s, kind="stable")[:at]].mean() for y, s in pairs]))
+
+    scored = []
+    for f in range(folds):
+        train = [r for i, r in enumerate(records) if i % folds != f]
+        model = LogisticRegression(max_iter=1000).fit(np.vstack([x_of(r) for r in train]),
+                                                      np.concatenate([r["y"] for r in train]))
+        scored += [(r["y"], model.decision_function(x_of(r))) for i, r in enumerate(records) if i % folds == f]
+    alone = within([(r["y"], r["ranker"]) for r in records])
+    both = within(scored)
+    return {"auc_within_idea": {"ranker": round(alone[0], 4), "ranker+lm": round(both[0], 4)},
+            f"precision_at_{at}": {"ranker": round(alone[1], 4), "ranker+lm": round(both[1], 4)}}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--limit", type=int, default=200)
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "lm_signal.json"))
+    ap.add_argument("--adapter", help="an adapter folder (train sft) instead of the shipped one; a RAFT adapter's "
+                                      "frame holds the retrieved neighbours it was trained with")
+    ap.add_argument("--eos-bias", type=float, default=0.0, help="the cached answers decoded with this end bias "
+                                                              "(bench_selection --eos-bias)")
     args = ap.parse_args()
 
     from bench_selection import decoded
@@ -42,13 +75,14 @@ def main() -> None:
     from artdirector.selection import model_phrases
     from artdirector.text import normalise_phrase
 
-    director = ArtDirector.from_default()
+    director = ArtDirector.from_default(adapter=args.adapter or "default")
     lm, ranker = director.lm, director.ranker
+    tag = "-" + "-".join(Path(args.adapter).resolve().parts[-2:]) if args.adapter else ""
     items = prefix_items(read_prompts(ROOT / "data/splits/validation.tsv"), limit=args.limit, seed=0)[0]
-    answers = decoded("prefix-validation", [it.idea for it in items], director)
+    answers = decoded("prefix-validation", [it.idea for it in items], director, tag, args.eos_bias)
 
-    def frame(idea: str) -> list[int]:  # what the decoder conditions the answer on (``ArtDirector._decode``)
-        return lm.tokenize(director.build_prompt(idea)) + lm.tokenize(f"{idea},")
+    def frame(idea: str, hits=()) -> list[int]:  # what the decoder conditions the answer on (``_decode``)
+        return lm.tokenize(director.build_prompt(idea, 0, hits)) + lm.tokenize(f"{idea},")
 
     def likelihood(prefix: list[int], phrases: list[str]) -> np.ndarray:
         conts = [lm.tokenize(f" {p},") for p in phrases]
@@ -83,7 +117,7 @@ def main() -> None:
         chosen = [phrases[i] for i in top]
         labels = ((ranker.embed(chosen) @ ranker.embed(reference).T).max(axis=1) >= SOFT).astype(int)
         start = time.perf_counter()
-        lp = likelihood(frame(item.idea), chosen)
+        lp = likelihood(frame(item.idea, hits), chosen)
         seconds.append(time.perf_counter() - start)
         new = [p for p in chosen if p not in prior]
         prior.update(zip(new, likelihood(frame(NEUTRAL), new)) if new else ())
@@ -97,6 +131,7 @@ def main() -> None:
     for key in ("ranker", "likelihood", "pmi"):
         result["auc"][key] = round(auc(y, np.concatenate([r[key] for r in records])), 4)
         result["auc_within_idea"][key] = round(float(np.mean([auc(r["y"], r[key]) for r in mixed])), 4)
+    result["combined"] = combined(records)
     print(json.dumps(result, indent=1))
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
 

@@ -12,6 +12,7 @@ dominate the data.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,19 +88,20 @@ def load_examples(path: str | Path, *, limit: int | None = None) -> tuple[list[E
     return examples, report
 
 
-def held_out(library, collection: str, idea: str, prompt: str) -> list:
+def held_out(library, collection: str, idea: str, prompt: str, vector=None) -> list:
     """The prompts the director retrieves for ``idea`` (``retrieval.retrieve``), less the near-copies of
     ``prompt``, the human's own: those sharing a ``corpus.copy_keys`` key with it (its prefix group, its
     session's retypings) or holding nearly its modifiers (``COPY_OVERLAP``). Whatever learns from the train split
     with retrieved prompts in view (the ranker, a retrieval-augmented adapter) sees these, so it learns to adapt
     other people's prompts rather than to copy the answer. The Discord collection was filtered against the
-    validation and test splits by the same keys, not against train."""
+    validation and test splits by the same keys, not against train. ``vector``: the idea's embedding, if the
+    caller has it (``retrieval.retrieve``)."""
     from artdirector.corpus import copy_keys
     from artdirector.library.retrieval import RAG_DEPTH, retrieve
 
     keys = set(copy_keys(prompt))
     own = {m.lower() for m in prompt_modifiers(prompt)}
-    hits = retrieve(library, collection, idea, k=2 * RAG_DEPTH)
+    hits = retrieve(library, collection, idea, k=2 * RAG_DEPTH, vector=vector)
     return [h for h in hits if not keys.intersection(copy_keys(h.prompt))
             and jaccard({m.lower() for m in prompt_modifiers(h.prompt)}, own) < COPY_OVERLAP][:RAG_DEPTH]
 
@@ -108,17 +110,49 @@ def jaccard(a: set, b: set) -> float:
     return len(a & b) / len(a | b) if a | b else 0.0
 
 
-def with_neighbours(examples: list[Example], library, collection: str, k: int, progress=None) -> list[Example]:
+def with_neighbours(examples: list[Example], library, collection: str, k: int, progress=None,
+                    batch: int = 256) -> list[Example]:
     """``examples`` with the ``k`` held-out retrieved prompts (``held_out``, ``prompting.shown_neighbours``) an
-    adapter trained retrieval-augmented reads before each target."""
+    adapter trained retrieval-augmented reads before each target. The ideas are embedded ``batch`` at a time: one
+    at a time, the embedder's per-call cost made 4,000 examples take minutes."""
     from dataclasses import replace
 
     from artdirector.prompting import shown_neighbours
 
     out = []
-    for i, e in enumerate(examples):
-        hits = held_out(library, collection, e.idea, e.target)
-        out.append(replace(e, neighbours=tuple(shown_neighbours(hits, k))))
-        if progress is not None and (i + 1) % 500 == 0:
-            progress(f"neighbours: {i + 1}/{len(examples)} examples")
+    for start in range(0, len(examples), batch):
+        chunk = examples[start:start + batch]
+        vectors = library.embedder.encode([e.idea for e in chunk])
+        for e, vector in zip(chunk, vectors):
+            hits = held_out(library, collection, e.idea, e.target, vector=vector[None, :])
+            out.append(replace(e, neighbours=tuple(shown_neighbours(hits, k))))
+        if progress is not None:
+            progress(f"neighbours: {len(out)}/{len(examples)} examples")
     return out
+
+
+NEIGHBOURS = "neighbours.json"
+
+
+def neighboured(examples: list[Example], library, collection: str, k: int, out: Path, progress=None) -> list[Example]:
+    """``with_neighbours``, kept in the run folder ``out`` and read back when the run resumes: the search costs
+    about 40 ms an example (minutes for thousands), and a resumed run must train on the same frames. What is kept
+    counts only while ``k``, ``collection`` and the library's prompt counts are the same."""
+    from dataclasses import replace
+
+    key = {"neighbours": k, "collection": collection, "library": library.collections()}
+    path, kept = Path(out) / NEIGHBOURS, {}
+    try:
+        saved = json.loads(path.read_text())
+        if saved["key"] == key:
+            kept = {(idea, target): tuple(shown) for idea, target, shown in saved["rows"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # none yet, or one a kill cut short: searched again
+    todo = [e for e in examples if (e.idea, e.target) not in kept]
+    if todo:
+        kept.update(((e.idea, e.target), e.neighbours) for e in with_neighbours(todo, library, collection, k, progress))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"key": key, "rows": [[i, t, list(n)] for (i, t), n in kept.items()]}))
+        tmp.replace(path)  # whole or not at all
+    return [replace(e, neighbours=kept[(e.idea, e.target)]) for e in examples]

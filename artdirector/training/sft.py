@@ -24,7 +24,7 @@ from pathlib import Path
 
 from artdirector.errors import BadInput, CheckpointError  # noqa: F401 - re-exported where it used to live
 from artdirector.prompting import adapter_prompt
-from artdirector.training.data import load_examples, with_neighbours
+from artdirector.training.data import load_examples, neighboured
 from artdirector.training.settings import LORA_TARGETS, SFTSettings  # noqa: F401 - SFTSettings re-exported
 
 
@@ -92,8 +92,8 @@ def train_sft(settings: SFTSettings, *, progress: bool = True) -> dict:
 
         library = PromptLibrary.default()
         library.require(settings.collection)
-        examples = with_neighbours(examples, library, settings.collection, settings.neighbours,
-                                   print if progress else None)
+        examples = neighboured(examples, library, settings.collection, settings.neighbours, out,
+                               print if progress else None)
     notes: list[str] = []
     resume = resume_point(out, notes) if out.exists() else None
 

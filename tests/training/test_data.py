@@ -73,6 +73,25 @@ def test_retrieval_augmented_examples_show_neighbours_but_never_the_targets_near
     [one] = with_neighbours([Example("a lighthouse in a storm at night", target)], library, "mine", 1)
     assert one.neighbours == example.neighbours[:1]  # nearest first
 
+    # A run keeps them and reads them back on resume, until the library it searched changes.
+    import json
+
+    from artdirector.training.data import NEIGHBOURS, neighboured
+
+    run = tmp_path / "run"
+    [kept] = neighboured([Example(example.idea, target)], library, "mine", 4, run)
+    assert kept.neighbours == example.neighbours
+    saved = json.loads((run / NEIGHBOURS).read_text())
+    saved["rows"][0][2] = ["a lighthouse, kept, from the run folder"]
+    (run / NEIGHBOURS).write_text(json.dumps(saved))
+    assert neighboured([Example(example.idea, target)], library, "mine", 4, run)[0].neighbours == (
+        "a lighthouse, kept, from the run folder",)
+    more = tmp_path / "more.tsv"
+    more.write_text("prompt\na lonely lighthouse under storm clouds, gouache, by winslow homer, moody\n")
+    library.ingest(more, "mine")
+    [again] = neighboured([Example(example.idea, target)], library, "mine", 4, run)
+    assert "a lonely lighthouse under storm clouds, gouache, by winslow homer, moody" in again.neighbours
+
 
 def test_the_adapter_prompter_reads_as_many_neighbours_as_its_adapter_was_trained_with(tmp_path):
     import json
