@@ -3,9 +3,10 @@
 1. Per idea soft modifier F1 of the director and of the nearest-neighbour baseline (the records of an ``eval prefix``
    run, ``--results``), averaged by the similarity of the nearest idea the director retrieves: the baseline wins
    only where the library holds a near-copy of the idea, whose subject details the invented-matter guard refuses.
-2. Selection variants on cached LM answers (``bench_selection``'s cache): the learned ranker's reach
-   (``ranker.MIN_SIMILARITY``; below it the vote chooses), the specificity weight (``--variety``), and a larger
-   phrase cap for ideas with a near-copy (``retrieval.BUDGET_BY_SIMILARITY``, ``selection.CATEGORY_CAPS``),
+2. Selection variants on cached LM answers (``bench_selection``'s cache): how strongly a far idea's candidates are
+   weighed by relatedness (``ranker.FAR_RELEVANCE``) and where an idea counts as far (``ranker.MIN_SIMILARITY``),
+   the hand-set vote for far ideas instead (the rule until stop 37), the specificity weight (``--variety``), and a
+   larger phrase cap for ideas with a near-copy (``retrieval.BUDGET_BY_SIMILARITY``, ``selection.CATEGORY_CAPS``),
    scored by the evaluation harness on the validation prefixes and the out-of-domain validation ideas.
 
 Prints and saves ``bench/results/by_similarity.json``.
@@ -25,14 +26,31 @@ from bench_selection import ROOT, decoded, directed
 BUCKETS = (0.0, 0.6, 0.7, 0.8, 0.9, 1.01)
 VARIANTS = (
     {"name": "shipped"},
-    {"name": "ranker below 0.5 too", "MIN_SIMILARITY": 0.5},
-    {"name": "ranker everywhere", "MIN_SIMILARITY": 0.0},
-    {"name": "ranker everywhere, variety 1", "MIN_SIMILARITY": 0.0, "VARIETY": 1.0},
+    {"name": "the vote for far ideas (until stop 37)", "FAR_VOTE": True},
+    {"name": "far ideas unweighted by relatedness", "FAR_RELEVANCE": 0.0},
+    {"name": "far relevance 1", "FAR_RELEVANCE": 1.0},
+    {"name": "far relevance 3", "FAR_RELEVANCE": 3.0},
+    {"name": "far below 0.5", "MIN_SIMILARITY": 0.5},
+    {"name": "far below 0.7", "MIN_SIMILARITY": 0.7},
+    {"name": "variety 1", "VARIETY": 1.0},
     {"name": "up to 14 phrases and 5 artists at 0.85", "BUDGET": ((0.85, 14), (0.7, 8), (0.55, 6), (0.0, 4)),
      "CAPS": {"artist": 5, "lighting": 2}},
 )
 KEEP = ("soft_modifier_f1", "fidelity", "top10_share", "distinct_added", "redundant_rate", "invented_rate",
         "colour_contradictions", "medium_consistency", "malformed_joins", "over_budget_rate", "modifiers_per_prompt")
+
+
+class FarVote:
+    """The rule until stop 37: the learned ranker for ideas close to the library's, the hand-set vote for far ones."""
+
+    def __init__(self, ranker, vote):
+        self.ranker, self.vote = ranker, vote
+
+    def rank(self, idea, model_phrases, retrieved, used=None, admits=None):
+        from artdirector.library.ranker import far
+
+        chosen = self.vote if far(retrieved) else self.ranker
+        return chosen.rank(idea, model_phrases, retrieved, used, admits)
 
 
 def by_similarity(items, hits, results: Path, embedder) -> list[dict]:
@@ -78,7 +96,8 @@ def main() -> None:
     sets = {"prefix-validation": prefix_items(read_prompts(ROOT / "data/splits/validation.tsv"), limit=args.limit,
                                               seed=0)[0],
             "ood-validation": idea_items(read_texts(ROOT / "data/ood/validation.txt"), limit=args.limit, seed=0)[0]}
-    shipped = (ranker.MIN_SIMILARITY, retrieval.BUDGET_BY_SIMILARITY, dict(selection.CATEGORY_CAPS))
+    shipped = (ranker.MIN_SIMILARITY, retrieval.BUDGET_BY_SIMILARITY, dict(selection.CATEGORY_CAPS),
+               ranker.FAR_RELEVANCE)
     out = {}
     for name, items in sets.items():
         ideas = [it.idea for it in items]
@@ -90,12 +109,16 @@ def main() -> None:
             ranker.MIN_SIMILARITY = v.get("MIN_SIMILARITY", shipped[0])
             retrieval.BUDGET_BY_SIMILARITY = v.get("BUDGET", shipped[1])
             selection.CATEGORY_CAPS = v.get("CAPS", shipped[2])
-            chosen = ranker.Ranker.default(embedder, variety=v.get("VARIETY", retrieval.VARIETY))
+            ranker.FAR_RELEVANCE = v.get("FAR_RELEVANCE", shipped[3])
+            variety = v.get("VARIETY", retrieval.VARIETY)
+            chosen = ranker.Ranker.default(embedder, variety=variety)
+            if v.get("FAR_VOTE"):
+                chosen = FarVote(chosen, ranker.Vote(embedder, chosen.embed, variety=variety))
             prompts = directed(ideas, rows, hits, chosen)
             table = score(items, {"artdirector": [{"prompts": p, "seconds": 0.0} for p in prompts]}, embedder)
             out[name].append({"variant": v["name"], **{k: table["artdirector"].get(k) for k in KEEP}})
             print(name, json.dumps({k: round(x, 3) if isinstance(x, float) else x for k, x in out[name][-1].items()}))
-        ranker.MIN_SIMILARITY, retrieval.BUDGET_BY_SIMILARITY, selection.CATEGORY_CAPS = shipped
+        ranker.MIN_SIMILARITY, retrieval.BUDGET_BY_SIMILARITY, selection.CATEGORY_CAPS, ranker.FAR_RELEVANCE = shipped
     Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
     print(f"wrote {args.out}")
 

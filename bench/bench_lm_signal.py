@@ -71,7 +71,7 @@ def main() -> None:
     from artdirector.director import ArtDirector
     from artdirector.evaluation.harness import prefix_items, read_prompts
     from artdirector.guards import admissible
-    from artdirector.library.ranker import SOFT, Ranker, candidate_features
+    from artdirector.library.ranker import SOFT, candidate_features, far
     from artdirector.selection import model_phrases
     from artdirector.text import normalise_phrase
 
@@ -104,7 +104,7 @@ def main() -> None:
     records, seconds = [], []
     for item, (text, finish) in zip(items, answers):
         hits = director.retrieve(item.idea)
-        if not Ranker.applies(hits):
+        if far(hits):
             continue
         kept, _ = model_phrases(item.idea, text, truncated=finish == "length")
         phrases, rows, _ = candidate_features(item.idea, kept, hits, ranker.embed,

@@ -20,7 +20,7 @@ Byrne, 2004), the decision rule that maximises an expected metric, applied greed
    Genres neither the idea nor a close prompt names are left out (``ranker.own_genres``).
 
 Ideas far from the library (the nearest retrieved idea below ``ranker.MIN_SIMILARITY``) have samples about other
-things; there the vote weighed by relatedness chooses (``ranker.Vote``), as for the learned ranker.
+things; there the vote weighed by relatedness chooses (``ranker.Vote``).
 
 Why hand-written: the greedy expected-F1 set over soft matches is a loop over a small matrix; MBR libraries
 rerank whole generated texts, not sets assembled from a pool.
@@ -43,7 +43,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from artdirector.guards import say_the_same
-from artdirector.library.ranker import SOFT, Admits, PhraseVectors, Ranker, Ranking, Vote, own_genres
+from artdirector.library.ranker import SOFT, Admits, PhraseVectors, Ranking, Vote, far, own_genres
 from artdirector.library.retrieval import MAX_MODIFIERS, RAG_DEPTH, REUSE_DISCOUNT, VARIETY, hit_modifiers, specificity
 
 SHARPNESS = 8.0  # on validation: 1 -> 0.214, 4 -> 0.234, 8 -> 0.239 soft F1 (48 prompts, no variety)
@@ -62,7 +62,7 @@ class Consensus:
 
     def rank(self, idea: str, model_phrases: Sequence[str], retrieved: Sequence,
              used: Mapping[str, int] | None = None, admits: Admits | None = None) -> Ranking:
-        if not Ranker.applies(retrieved):
+        if far(retrieved):
             return self.vote.rank(idea, model_phrases, retrieved, used, admits)
         hits = list(retrieved[:self.depth])
         samples = [hit_modifiers(h) for h in hits]

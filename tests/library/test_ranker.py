@@ -17,13 +17,14 @@ from artdirector.library.ranker import (
     Vote,
     candidate_features,
     expected_f1_budget,
+    far,
 )
 from artdirector.library.retrieval import modifier_budget, specificity, vote
 from artdirector.lm.dummy import DummyLM
 
 ROOT = Path(__file__).resolve().parents[2]
-# Ideas whose nearest human idea in the built-in library is close (the learned ranker chooses), and far ones
-# (the vote chooses, weighed by relatedness to the idea).
+# Ideas whose nearest human idea in the built-in library is close, and far ones (whose candidates are weighed by
+# relatedness to the idea).
 CLOSE = ("portrait of an old fisherman", "a beautiful landscape painting of mountains")
 FAR = ("a rocking chair next to the net of a tennis court", "three cups and a phone on a wooden table")
 
@@ -73,7 +74,7 @@ def test_the_shipped_ranker_collapses_near_duplicates_and_sizes_the_direction(mi
     library = PromptLibrary.default(minilm)
     for idea in CLOSE:
         retrieved = retrieve(library, "builtin", idea)
-        assert ranker.applies(retrieved)
+        assert not far(retrieved)
         ranking = ranker.rank(idea, ["cinematic lighting", "cinematic light", "8k"], retrieved)
         vecs = minilm.encode(ranking.phrases)
         sims = vecs @ vecs.T - 2 * np.eye(len(vecs))
@@ -105,7 +106,7 @@ def test_what_the_guards_refuse_is_neither_ranked_nor_counted_in_the_budget(mini
             # the rest keep their order (phrases the refused ones had collapsed may come in)
             assert [m for m in every.phrases if m in some.phrases] == [m for m in some.phrases if m in every.phrases]
             assert len(some.phrases) >= len(every.phrases) - 2
-            if Ranker.applies(retrieved) and isinstance(ranker, Ranker):  # the budget is of what can get in
+            if isinstance(ranker, Ranker):  # the budget is of what can get in
                 assert some.budget == expected_f1_budget(some.probs, candidate_features(
                     idea, ["cinematic lighting", "8k"], retrieved, ranker.embed)[2], MIN_BUDGET,
                     modifier_budget(retrieved))
@@ -186,41 +187,54 @@ def test_answers_of_another_model_are_not_reused(tmp_path, minilm):
 
 
 @pytest.mark.slow
-def test_far_ideas_are_voted_for_with_phrases_related_to_the_idea(minilm):
+def test_far_ideas_get_phrases_related_to_the_idea(minilm, monkeypatch):
+    from artdirector.library import ranker as ranker_module
     from artdirector.library.library import PromptLibrary
     from artdirector.library.retrieval import retrieve
 
     ranker, library = Ranker.default(minilm), PromptLibrary.default(minilm)
+
+    def related(phrases, idea):
+        vecs = minilm.encode([idea, *phrases[:6]])
+        return float((vecs[1:] @ vecs[0]).mean())
+
     for idea in FAR:
         retrieved = retrieve(library, "builtin", idea)
-        assert not ranker.applies(retrieved)
+        assert far(retrieved)
         ranking = ranker.rank(idea, [], retrieved)
-        assert ranking.probs == [] and ranking.budget == modifier_budget(retrieved)  # the vote's
+        assert ranking.probs and MIN_BUDGET <= ranking.budget <= modifier_budget(retrieved)  # learned, sized
+        vecs = minilm.encode([idea, *ranking.phrases])
+        assert (vecs[1:] @ vecs[1:].T - 2 * np.eye(len(ranking.phrases))).max() < SOFT
+        # best first: probability, weighed by specificity ** variety and by relatedness ** FAR_RELEVANCE
+        weighed = [p * specificity(m) ** ranker.variety * max(float(v @ vecs[0]), 0.0) ** ranker_module.FAR_RELEVANCE
+                   for m, p, v in zip(ranking.phrases, ranking.probs, vecs[1:])]
+        assert weighed == pytest.approx(sorted(weighed, reverse=True))
+        with monkeypatch.context() as m:
+            m.setattr(ranker_module, "FAR_RELEVANCE", 0.0)
+            unweighed = ranker.rank(idea, [], retrieved)
+        assert related(ranking.phrases, idea) > related(unweighed.phrases, idea) + 0.02
+        # the hand-set vote (--ranker vote) weighs a far idea's phrases by relatedness too
+        voted = Vote(minilm).rank(idea, [], retrieved)
         plain = vote([], retrieved, limit=None, variety=ranker.variety)
-        assert set(ranking.phrases) < set(plain)  # the same pool, near-duplicates collapsed
-        vecs = minilm.encode(ranking.phrases)
-        assert (vecs @ vecs.T - 2 * np.eye(len(vecs))).max() < SOFT
-
-        def related(phrases, idea=idea):
-            vecs = minilm.encode([idea, *phrases[:6]])
-            return float((vecs[1:] @ vecs[0]).mean())
-
-        assert related(ranking.phrases) > related(plain) + 0.02
+        assert set(voted.phrases) < set(plain)  # the same pool, near-duplicates collapsed
+        assert related(voted.phrases, idea) > related(plain, idea) + 0.02
 
 
 def test_a_pool_not_close_to_the_idea_lends_it_no_genre_it_does_not_name(minilm):
     pool = [Hit("a dragon over a castle, fantasy art, soft lighting, 8k", 0.45, "t"),
             Hit("a neon street at night, cyberpunk, soft lighting, sci-fi", 0.4, "t")]
-    far = Vote(minilm).rank("a pillow on a nightstand", [], pool).phrases
-    assert "soft lighting" in far and not {"fantasy art", "cyberpunk", "sci-fi"} & set(far)
+    distant = Vote(minilm).rank("a pillow on a nightstand", [], pool).phrases
+    assert "soft lighting" in distant and not {"fantasy art", "cyberpunk", "sci-fi"} & set(distant)
     assert "fantasy art" in Vote(minilm).rank("a fantasy pillow on a nightstand", [], pool).phrases
     close = [Hit(h.prompt, 0.8, "t") for h in pool]  # close neighbours vouch for their genre
     assert "fantasy art" in Vote(minilm).rank("a pillow on a nightstand", [], close).phrases
     ranker = Ranker.default(minilm)
+    distant = ranker.rank("a pillow on a nightstand", [], pool).phrases
+    assert "soft lighting" in distant and not {"fantasy art", "cyberpunk", "sci-fi"} & set(distant)
     assert "fantasy art" in ranker.rank("a pillow on a nightstand", [], close).phrases
     # neighbours close enough for the learned ranker, but not very close, do not vouch for theirs either
     middling = [Hit(h.prompt, 0.65, "t") for h in pool]
-    assert ranker.applies(middling)
+    assert not far(middling)
     middling_phrases = ranker.rank("a pillow on a nightstand", [], middling).phrases
     assert "soft lighting" in middling_phrases and not {"fantasy art", "cyberpunk", "sci-fi"} & set(middling_phrases)
     # a close prompt vouches for its own genre, not for those of the farther ones beside it
