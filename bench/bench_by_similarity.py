@@ -54,20 +54,16 @@ class FarVote:
 
 
 def by_similarity(items, hits, results: Path, embedder) -> list[dict]:
-    from artdirector.evaluation.metrics import modifiers_of, soft_prf
-    from artdirector.text import normalise_phrase
+    from artdirector.evaluation.metrics import modifiers_of, soft_scores
 
     firsts: dict[str, dict[int, str]] = {}
     for line in results.read_text().splitlines():
         row = json.loads(line)
         firsts.setdefault(row["system"], {})[row["i"]] = row["prompts"][0]
 
-    def f1(prompt: str, item) -> float:
-        mods, ref = modifiers_of(prompt, item.idea), [normalise_phrase(m) for m in item.modifiers]
-        return soft_prf(embedder.encode(mods) if mods else np.zeros((0, 1)), embedder.encode(ref))[2]
-
     tops = np.array([float(h[0].score) if h else 0.0 for h in hits])
-    scores = {s: np.array([f1(p[i], it) for i, it in enumerate(items)]) for s, p in firsts.items()}
+    scores = {s: soft_scores([modifiers_of(p[i], it.idea) for i, it in enumerate(items)],
+                             [it.modifiers for it in items], embedder)[:, 2] for s, p in firsts.items()}
     rows = []
     for lo, hi in zip(BUCKETS, BUCKETS[1:]):
         sel = (tops >= lo) & (tops < hi)

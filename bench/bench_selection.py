@@ -7,8 +7,9 @@ same ranker without this stop's changes (``VARIETY``; ``RELEVANCE``, the far ide
 relatedness), then variants of the hand-set vote on its own (``library.ranker.Vote``; ``MODEL_VOTE = 0`` is
 its LM ablation). Each re-runs only the selection and the guards (timed: ``selection_ms_per_idea``) and is scored
 by the evaluation harness: soft modifier F1 against the human prompts (the prefix protocol) and the trust
-metrics. The same grid runs on the out-of-domain validation ideas for the trust metrics. Prints and saves
-``bench/results/selection.json``.
+metrics. The same grid runs on the out-of-domain validation ideas for the trust metrics. With the first two
+variants, the LM's gain (per-idea soft F1 with the model's phrases minus without) gets a 95% paired bootstrap
+interval (``lm_gain``). Prints and saves ``bench/results/selection.json``.
 
     python bench/bench_selection.py --limit 200                    # --ranker runs/ranker: another ranker
     python bench/bench_selection.py --limit 200 --variants 0,1     # the ranker and its LM ablation only
@@ -42,6 +43,21 @@ def decoded(name: str, ideas: list[str], director, tag: str = "", eos_bias: floa
     CACHE.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pickle.dumps(rows))
     return rows
+
+
+GRID_ABLATION = [{"RANKER": "shipped"}, {"RANKER": "shipped, without the model's phrases"}]  # the grid's first two
+
+
+def paired_gain(a, b, resamples: int = 2000) -> dict:
+    """Mean per-idea soft F1 of ``a`` minus ``b`` (the same ideas) and its 95% paired bootstrap interval."""
+    import numpy as np
+
+    diff = np.asarray(a) - np.asarray(b)
+    rng = np.random.default_rng(0)
+    means = diff[rng.integers(0, len(diff), (resamples, len(diff)))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return {"mean": round(float(diff.mean()), 4), "ci95": [round(float(low), 4), round(float(high), 4)],
+            "ideas_better": int((diff > 0).sum()), "ideas_worse": int((diff < 0).sum())}
 
 
 class WithoutModel:
@@ -83,6 +99,7 @@ def main() -> None:
 
     from artdirector.director import ArtDirector
     from artdirector.evaluation.harness import idea_items, prefix_items, read_prompts, score
+    from artdirector.evaluation.metrics import modifiers_of, soft_scores
     from artdirector.library import retrieval
     from artdirector.library.consensus import Consensus
     from artdirector.library.ranker import Ranker, Vote
@@ -103,7 +120,7 @@ def main() -> None:
     # stop shipped it, less variety, RELEVANCE 2, and a fixed budget of 8. Keys left out keep their shipped values.
     # BUDGET: the modifier budget by the nearest idea's similarity ("shipped"), or always 8 ("fixed"). Last, the
     # consensus set (--ranker consensus), and it and the shipped ranker with --details (no invented-matter guard).
-    grid = [{"RANKER": "shipped"}, {"RANKER": "shipped, without the model's phrases"},
+    grid = [*GRID_ABLATION,
             {"RANKER": "shipped", "VARIETY": 0.0, "RELEVANCE": 0.0}, {"RANKER": "shipped", "VARIETY": 0.0},
             {"RANKER": "shipped", "RELEVANCE": 0.0}, {"RANKER": "shipped", "VARIETY": 0.25},
             {"RANKER": "shipped", "VARIETY": 1.0}, {"RANKER": "vote"}, {"RANKER": "vote", "MODEL_VOTE": 0.0},
@@ -114,7 +131,7 @@ def main() -> None:
     keep = ("soft_modifier_f1", "modifier_f1", "fidelity", "redundant_rate", "top10_share", "distinct_added",
             "invented_rate", "colour_contradictions", "medium_consistency", "mixed_media_rate", "malformed_joins",
             "over_budget_rate")
-    results = {}
+    results, per_idea = {}, {}
     for name, items in sets.items():
         ideas = [it.idea for it in items]
         rows = decoded(name, ideas, director, tag, args.eos_bias)
@@ -142,6 +159,10 @@ def main() -> None:
             recs = [{"prompts": p, "seconds": 0.0} for p in prompts]
             table = score(items, {"artdirector": recs}, embedder)
             row = {**variant, "selection_ms_per_idea": selection_ms, **{k: table["artdirector"].get(k) for k in keep}}
+            if all(it.modifiers for it in items):
+                per_idea[(name, json.dumps(variant))] = soft_scores(
+                    [modifiers_of(p[0], it.idea) for p, it in zip(prompts, items)], [it.modifiers for it in items],
+                    embedder)[:, 2]
             if "human" in table:
                 row["human"] = {k: table["human"].get(k) for k in keep}
             results[name].append(row)
@@ -152,6 +173,10 @@ def main() -> None:
         if "human" in results[name][0]:
             print(name, "human", json.dumps({k: round(v, 3) if isinstance(v, float) else v
                                              for k, v in results[name][0]["human"].items()}))
+    with_lm, without = (per_idea.get(("prefix-validation", json.dumps(v))) for v in grid[:2])
+    if grid[:2] == GRID_ABLATION and with_lm is not None:
+        results["lm_gain"] = paired_gain(with_lm, without)
+        print("lm gain", json.dumps(results["lm_gain"]))
     Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
     print(f"wrote {args.out}")
 

@@ -115,6 +115,20 @@ def percentile(values: Sequence[float], q: float) -> float:
     return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if len(values) else 0.0
 
 
+def soft_scores(mods: Sequence[Sequence[str]], references: Sequence[Sequence[str]], embedder) -> np.ndarray:
+    """Soft precision, recall and F1 (``soft_prf``) of each idea's added phrases ``mods[i]`` (``modifiers_of``)
+    against the human's modifiers ``references[i]``: one row per idea, each phrase embedded once."""
+    refs = [[normalise_phrase(r) for r in ref] for ref in references]
+    phrases = sorted({p for m in mods for p in m} | {r for ref in refs for r in ref})
+    vec = dict(zip(phrases, embedder.encode(phrases))) if phrases else {}
+    dim = len(next(iter(vec.values()))) if vec else 1
+
+    def stack(ps):
+        return np.array([vec[p] for p in ps], dtype=np.float32).reshape(len(ps), dim)
+
+    return np.array([soft_prf(stack(m), stack(ref)) for m, ref in zip(mods, refs)]).reshape(len(mods), 3)
+
+
 def score_system(ideas: Sequence[str], references: Sequence[Sequence[str]] | None, samples: Sequence[Sequence[str]],
                  seconds: Sequence[float], embedder, *, with_latency: bool = True) -> dict:
     """All metrics for one system: ``samples[i]`` are its prompts for ``ideas[i]`` (the first is scored for
@@ -131,14 +145,7 @@ def score_system(ideas: Sequence[str], references: Sequence[Sequence[str]] | Non
     out = {}
     if references is not None:
         exact = np.array([prf(m, [normalise_phrase(r) for r in ref]) for m, ref in zip(mods, references)])
-        phrases = sorted({p for m in mods for p in m} | {normalise_phrase(r) for ref in references for r in ref})
-        vec = dict(zip(phrases, embedder.encode(phrases)))
-
-        def stack(ps):
-            return np.array([vec[p] for p in ps], dtype=np.float32).reshape(len(ps), idea_vecs.shape[1])
-
-        soft = np.array([soft_prf(stack(m), stack([normalise_phrase(r) for r in ref]))
-                         for m, ref in zip(mods, references)])
+        soft = soft_scores(mods, references, embedder)
         out |= {"modifier_precision": float(exact[:, 0].mean()), "modifier_recall": float(exact[:, 1].mean()),
                 "modifier_f1": float(exact[:, 2].mean()), "soft_modifier_f1": float(soft[:, 2].mean())}
     out |= {
