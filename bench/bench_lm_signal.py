@@ -27,6 +27,14 @@ NEUTRAL = "an image"
 TOP = 40
 
 
+def auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """ROC AUC as the Mann-Whitney U statistic."""
+    from scipy.stats import mannwhitneyu
+
+    pos, neg = scores[labels == 1], scores[labels == 0]
+    return float(mannwhitneyu(pos, neg).statistic) / (len(pos) * len(neg))
+
+
 def combined(records: list[dict], folds: int = 5, at: int = 5) -> dict:
     """Whether the LM's signals add to the ranker's: a logistic regression over the ranker's logit and the LM's
     signals, fitted on four fifths of the ideas and scored on the rest (no idea in both), against the ranker alone:
@@ -38,10 +46,7 @@ def combined(records: list[dict], folds: int = 5, at: int = 5) -> dict:
         return np.column_stack([np.log(p / (1 - p)), r["likelihood"], r["pmi"]])
 
     def within(pairs) -> tuple[float, float]:
-        from scipy.stats import mannwhitneyu
-
-        aucs = [float(mannwhitneyu(s[y == 1], s[y == 0]).statistic) / ((y == 1).sum() * (y == 0).sum())
-                for y, s in pairs if 0 < y.sum() < len(y)]
+        aucs = [auc(y, s) for y, s in pairs if 0 < y.sum() < len(y)]
         return float(np.mean(aucs)), float(np.mean([y[np.argsort(-s, kind="stable")[:at]].mean() for y, s in pairs]))
 
     scored = []
@@ -93,12 +98,6 @@ def main() -> None:
             out[i] = sum(float(rows[r + j, t]) for j, t in enumerate(c))
             r += len(c)
         return out
-
-    def auc(labels: np.ndarray, scores: np.ndarray) -> float:  # ROC AUC as the Mann-Whitney U statistic
-        from scipy.stats import mannwhitneyu
-
-        pos, neg = scores[labels == 1], scores[labels == 0]
-        return float(mannwhitneyu(pos, neg).statistic) / (len(pos) * len(neg))
 
     prior: dict[str, float] = {}
     records, seconds = [], []

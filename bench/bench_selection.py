@@ -159,10 +159,10 @@ def main() -> None:
             recs = [{"prompts": p, "seconds": 0.0} for p in prompts]
             table = score(items, {"artdirector": recs}, embedder)
             row = {**variant, "selection_ms_per_idea": selection_ms, **{k: table["artdirector"].get(k) for k in keep}}
-            if all(it.modifiers for it in items):
-                per_idea[(name, json.dumps(variant))] = soft_scores(
+            if grid[:2] == GRID_ABLATION and variant in GRID_ABLATION and all(it.modifiers for it in items):
+                per_idea.setdefault(name, []).append(soft_scores(
                     [modifiers_of(p[0], it.idea) for p, it in zip(prompts, items)], [it.modifiers for it in items],
-                    embedder)[:, 2]
+                    embedder)[:, 2])
             if "human" in table:
                 row["human"] = {k: table["human"].get(k) for k in keep}
             results[name].append(row)
@@ -173,9 +173,8 @@ def main() -> None:
         if "human" in results[name][0]:
             print(name, "human", json.dumps({k: round(v, 3) if isinstance(v, float) else v
                                              for k, v in results[name][0]["human"].items()}))
-    with_lm, without = (per_idea.get(("prefix-validation", json.dumps(v))) for v in grid[:2])
-    if grid[:2] == GRID_ABLATION and with_lm is not None:
-        results["lm_gain"] = paired_gain(with_lm, without)
+    if len(per_idea.get("prefix-validation", ())) == 2:  # with the model's phrases, then without
+        results["lm_gain"] = paired_gain(*per_idea["prefix-validation"])
         print("lm gain", json.dumps(results["lm_gain"]))
     Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
     print(f"wrote {args.out}")

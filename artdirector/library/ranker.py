@@ -79,6 +79,7 @@ FEATURES = (
     *(f"category_{c}" for c in CATEGORIES),
     "idea_cosine", "soft_vote_share", "soft_use_share", "model_cosine", "word_lift_sum", "word_lift_max",
 )
+IDEA_COSINE = FEATURES.index("idea_cosine")
 SOFT = SOFT_THRESHOLD  # the metrics' soft-match cosine: the labels' line, also the duplicate line
 MIN_BUDGET = 3
 # Below this similarity of the nearest retrieved idea (typical of sentence ideas unlike DiffusionDB's) an idea is far
@@ -295,9 +296,8 @@ class Ranker:
         for i, phrase in enumerate(phrases):
             probs[i] *= REUSE_DISCOUNT ** (used or {}).get(phrase, 0)
         weight = np.array([specificity(m) for m in phrases]) ** self.variety
-        if far(retrieved) and phrases:
-            vectors = self.embed([idea, *phrases])
-            weight *= np.clip(vectors[1:] @ vectors[0], 0.0, 1.0) ** FAR_RELEVANCE
+        if far(retrieved):  # relatedness: the cosine to the idea its features already hold
+            weight *= np.clip(rows[:, IDEA_COSINE], 0.0, 1.0) ** FAR_RELEVANCE
         order = np.argsort(-probs * weight, kind="stable")
         order = [order[pos] for pos in own_genres(idea, [phrases[i] for i in order], retrieved)]
         kept = [order[pos] for pos in distinct([phrases[i] for i in order], self.embed)]
