@@ -23,7 +23,10 @@ critique loop, so what is measured is what is enforced. The guards, in order:
   time and weather, one the direction already took ("dramatic sunrise" after "dusk").
 - ``redundant``: near-duplicates collapse to the more specific phrase ("artstation" into "trending on
   artstation", "cinematic light" into "cinematic lighting", "very detailed" into "highly detailed"), and at
-  most one phrase of each kind of technical token (resolution "4k/8k/uhd", render engine) stays.
+  most one phrase of each kind of technical token (resolution "4k/8k/uhd", render engine) stays. A phrase that
+  only says again a time of day or weather the idea or the direction already says ("snowing" and "snowstorm" for
+  children playing in the snow), or a bare medium name of a family already there ("photograph" after "food
+  photography"), adds nothing and goes too (``restated``).
 
 The word lists are small, written for this project, and each family is one line.
 """
@@ -220,6 +223,32 @@ def admissible(phrase: str, idea: str) -> bool:
     return classify(phrase) == "artist" or not invented(phrase, idea)
 
 
+# Medium names that say nothing but the family: after a phrase of that family they add no information.
+BARE_MEDIA = frozenset({"photo", "photograph", "photography", "painting", "drawing", "sketch", "render", "rendering",
+                        "illustration"})
+
+
+_SCENE_WORDS = frozenset(w for table in (TIMES, WEATHER_AND_CALM) for terms in table.values() for t in terms
+                         for w in words(t))
+
+
+def restated(low: str, said: Iterable[str]) -> str | None:
+    """The word of ``said`` (the idea's and the direction's words) whose time of day or weather the lower-case phrase
+    ``low`` only says again, or None. Each of its words, stopwords aside, must be a time or weather word
+    (``TIMES``, ``WEATHER_AND_CALM``) that one said word begins or is begun by: "snowing" and "snowstorm" say "snow"
+    again, "misty" says "mist"; "lightning" in a storm and "sunrise" at dawn say something new, and "heavy snow"
+    more."""
+    said = [w for w in said if w in _SCENE_WORDS]
+    found = None
+    for w in words(low):
+        if w in STOPWORDS:
+            continue
+        found = next((s for s in said if w in _SCENE_WORDS and (w.startswith(s) or s.startswith(w))), None)
+        if found is None:
+            return None
+    return found
+
+
 def same_kind(a: str, b: str) -> str | None:
     """The kind of technical token (``KINDS``) both lower-case phrases are, or None."""
     return next((kind for kind, pattern in KINDS.items() if pattern.match(a) and pattern.match(b)), None)
@@ -309,6 +338,14 @@ class Guards:
         if any(f in WEATHER_CONFLICTS.get(n, ()) for f in weather - self.weather for n in self.weather):
             whose = "idea" if self.said_weather else "direction"
             return Fault("weather", phrase, f"the {whose} says {' and '.join(sorted(self.weather))}"), None
+        idea_words = words(self.idea)
+        again = restated(low, [*idea_words, *(w for q in accepted for w in words(q))])
+        if again:
+            whose = "idea" if again in idea_words else "direction"
+            return Fault("redundant", phrase, f"the {whose} says '{again}' already"), None
+        if low in BARE_MEDIA and mine and set(mine) <= self.media:
+            whose = "idea" if set(mine) <= set(self.said_media) else "direction"
+            return Fault("redundant", phrase, f"the {whose} is {mine[0]} already"), None
         if not self.details and not artist:
             named = invented(phrase, self.idea)
             if named:

@@ -188,12 +188,37 @@ def _described(phrases: list[str], says: str, noun: str) -> list[str]:
     return own + ([_article(f"{_join(bare)} {noun}")] if bare else [])
 
 
+# The guards' times and weather of more than one word, as the clauses that set a scene.
+SETTING_CLAUSES = {
+    "night time": "at night", "early morning": "in the early morning", "broad daylight": "in broad daylight",
+    "clear sky": "under a clear sky", "clear skies": "under clear skies", "night sky": "under a night sky",
+    "starry sky": "under a starry sky", "starry night": "on a starry night", "bright sun": "in bright sun",
+}
+# A lighting phrase that names its light as it is ("rim light", "dramatic shadows"); the others ("golden hour",
+# "volumetric") are the kind of light: "with golden hour" is no English, "with a golden hour light" is.
+LIGHT_NOUNS = r"\w*(light|lights|lighting|lit|glow|glowing|shadows?|rays|beams?|illumination)|chiaroscuro"
+
+
+def _film_stock(phrase: str) -> str | None:
+    """A film stock or photographic process as what it was shot on ("kodachrome film" -> "Kodachrome film",
+    "polaroid photo" -> "Polaroid"),
+    or None. The stocks are the guards' (one definition)."""
+    from artdirector.guards import KINDS
+
+    low = phrase.lower()
+    if not KINDS["film stock"].match(low):
+        return None
+    return _cap(re.sub(r" (photo|photograph)$", "", re.sub(r"^(shot on|on) ", "", low)))
+
+
 def _setting(phrase: str) -> str | None:
     """A lone time of day or weather word as the clause that sets the scene ("dusk" -> "at dusk", "foggy" ->
     "on a foggy day"), or None: "with dusk" is no English. The words are the guards' (one definition)."""
     from artdirector.guards import TIMES, WEATHER
 
     low = phrase.lower()
+    if low in SETTING_CLAUSES:
+        return SETTING_CLAUSES[low]
     if " " in low:
         return None
     if low in ("morning", "evening", "afternoon"):
@@ -239,16 +264,21 @@ def _prose(idea: str, parts: dict[str, list[str]]) -> str:
     genres = [m for m in get("mood", []) if m.split()[-1].lower() in ("art", "artwork", "painting", "illustration")]
     styles = [*get("style", []), *genres]
     look = ""
-    if get("medium"):
-        look = _cap(_join([_article(m) for m in get("medium")]))  # "food photography and a polaroid photo"
+    stocks = [f for f in map(_film_stock, get("medium", [])) if f]
+    media = [m for m in get("medium", []) if not _film_stock(m)]
+    if media:
+        look = _cap(_join([_article(m) for m in media]))  # "food photography and a polaroid photo"
         if styles:
             look += f" with {_article(_join(styles) + ' feel')}"
     elif styles:
         look = f"In {_article(_join(styles) + ' style')}"
+    if stocks:  # "Food photography, shot on Kodachrome film", not "... and a kodachrome film"
+        look = f"{look}, shot on {_join(stocks)}" if look else f"Shot on {_join(stocks)}"
     if artists:
         look = f"{look}, after {_join(artists)}" if look else f"After {_join(artists)}"
     if get("lighting"):
-        look = f"{look}, with {_join(get('lighting'))}" if look else _cap(_join(get("lighting")))
+        light = _join(_described(get("lighting"), LIGHT_NOUNS, "light"))
+        look = f"{look}, with {light}" if look else _cap(light)
     if look:
         sentences.append(look + ".")
     scene = _described(get("color", []), r"palette|colou?rs?|tones?|hues?", "palette")

@@ -2,16 +2,16 @@
 
 What the model writes goes through ``parse_modifiers`` (clean phrases only) and ``classify``; phrases the
 vocabularies do not know are kept as subject details only when they are plausible ones. With retrieved prompts,
-the model's phrases and theirs are ranked by the learned ranker (``library.ranker``) where one is installed and
-the nearest human idea is close, by the retrieval vote (``library.retrieval.vote``) otherwise. The rankers rank
+the model's phrases and theirs are ranked by the learned ranker (``library.ranker``) where one is installed, by
+the retrieval vote (``library.retrieval.vote``) otherwise. The rankers rank
 only what the invented-matter guard admits (``Guards.admits``), so the budget is of phrases that can get in. The
 ranked phrases are then taken best first through the coherence and fidelity guards (``guards.Guards``: no
 invented subject matter, the idea's medium, no contradicted colour, time or weather, no near-duplicates) until
 the budget is reached (the ranker's expected-F1 budget, or ``retrieval.modifier_budget``: up to
 ``MAX_MODIFIERS``, fewer when the nearest human idea is far). A direction the guards leave short stays short
 (padding it is what they prevent). If fewer than ``MIN_MODIFIERS`` clean phrases came from the model, the
-direction falls back to the modifiers the retrieved prompts share, then to tags drawn from the shipped
-vocabularies (by DiffusionDB frequency), through the same guards, and says so.
+direction falls back to the modifiers the retrieved prompts share (unless a ranker ranked them all already), then
+to tags drawn from the shipped vocabularies (by DiffusionDB frequency), through the same guards, and says so.
 """
 
 from __future__ import annotations
@@ -108,7 +108,10 @@ def select_modifiers(idea: str, text: str, *, truncated: bool, seed: int, retrie
         if take(phrase) >= budget:
             break
     if selection.fallback:  # the model failed; phrases the guards refused are not a reason to pad
-        fill_fallback(selection.direction, random.Random(seed), retrieved, take)
+        # A ranker ranked every retrieved modifier already: their shared ones would only add, beyond its budget,
+        # those it ranked lower ("artistic, detailed, high resolution" after four phrases for a woman and her dog).
+        shared = () if ranker is not None else retrieved
+        fill_fallback(selection.direction, random.Random(seed), shared, take)
     return selection
 
 

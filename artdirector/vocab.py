@@ -68,7 +68,8 @@ _RULE_WORDS = {  # category: alternatives, joined into one pattern each below
                    r"^macro$|(deep|soft|selective) focus|aperture|f ?/? ?\d+(\.\d+)?",
     "medium": r"painting|photo(graph(y)?)?|illustration|render(ing)?|drawing|sketch|watercolou?r|oil|canvas|"
               r"digital art|concept art|3d|poster|matte|print|pencil|(movie|film) still|film grain|polaroid|"
-              r"kodachrome|ektachrome|dslr|cgi|cell?[- ]shaded|character (design|art)|key art",
+              r"kodachrome|ektachrome|dslr|cgi|cell?[- ]shaded|character (design|art)|key art|etching|engraving|"
+              r"woodcut|linocut|lithograph\w*|charcoal|gouache|acrylic|tempera|fresco|ink|mosaic",
     "mood": r"mood(y)?|atmospher\w*|dramatic|cinematic|serene|eerie|dark|epic|melanchol\w*|peaceful|mysterious|"
             r"dreamy|ethereal|whimsical|gloomy|cozy|creepy|scary|ominous|terrifying|unsettling|mystical|majestic|"
             r"divine|sense of awe",

@@ -151,6 +151,22 @@ def test_fallback_draws_on_retrieved_modifiers_first(small_library):
     assert {"food photography", "35mm", "bokeh"} <= set(r.added)
 
 
+@pytest.mark.slow
+def test_a_ranker_that_ranked_the_retrieved_modifiers_is_not_padded_past_its_budget(minilm):
+    from artdirector.guards import Guards
+    from artdirector.library.library import PromptLibrary
+    from artdirector.library.ranker import Ranker
+
+    idea, ranker = "A woman walks her dog in the park.", Ranker.default(minilm)
+    d = ArtDirector(DummyLM(["###"]), library=PromptLibrary.default(minilm), ranker=ranker)
+    r = d.direct(idea)
+    ranking = ranker.rank(idea, [], r.retrieved, admits=Guards(idea).admits)
+    # the model wrote nothing usable: the ranking of the retrieved modifiers alone decides, as far as its budget
+    # (the retrieved prompts' shared modifiers came on top until stop 38: nine phrases against a budget of four)
+    assert r.fallback and set(r.added) <= set(ranking.phrases)
+    assert 0 < len(r.added) <= ranking.budget
+
+
 def test_no_library_means_no_retrieval():
     r = ArtDirector(DummyLM([" sketch, 8k"])).direct("a fox")
     assert r.retrieved == [] and r.to_json()["retrieved"] == []

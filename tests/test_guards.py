@@ -114,6 +114,21 @@ def test_nor_one_the_direction_already_took():
     assert guarded("a field", ["foggy", "sunny", "snowy"]) == ["foggy", "snowy"]
 
 
+def test_a_phrase_that_only_says_again_the_ideas_weather_time_or_medium_goes():
+    # "two children playing in the snow, snowstorm, snowing, 8k" was the direction before
+    assert guarded("two children playing in the snow", ["snowstorm", "snowing", "8k"]) == ["8k"]
+    assert guarded("a lighthouse", ["misty", "mist", "dusk"]) == ["misty", "dusk"]  # the direction said it
+    # something new about the same weather or time stays: lightning in a storm, sunrise at dawn
+    assert guarded("a lighthouse in a storm", ["stormy", "lightning"]) == ["lightning"]
+    assert guarded("a harbor", ["sunrise", "misty", "mist", "8k"]) == ["misty", "sunrise", "8k"]
+    # a bare medium name after a phrase of its family, or in an idea that names it
+    assert guarded("a plate of pasta", ["food photography", "kodachrome film", "photograph"]) == [
+        "food photography", "kodachrome film"]
+    assert guarded("an oil painting of a harbor", ["painting", "impasto"]) == ["impasto"]
+    fault = Guards("two children playing in the snow").check("snowing", [])[0]
+    assert fault.guard == "redundant" and "snow" in fault.why
+
+
 def test_near_duplicates_collapse_to_the_precise_phrase_and_one_resolution_token_stays():
     kept = guarded("a cat", ["artstation", "trending on artstation", "8k", "4k", "cinematic light",
                              "cinematic lighting", "very detailed", "highly detailed", "octane render",

@@ -64,8 +64,19 @@ def test_idea_over_budget_is_never_cut_and_is_reported():
 
 
 def test_a_mass_noun_medium_takes_no_article_beside_one_that_does():
-    direction = Direction(idea="a plate of pasta", parts={"medium": ["food photography", "polaroid photo"]})
-    assert render(direction, "flux").prompt.startswith("a plate of pasta. Food photography and a polaroid photo.")
+    direction = Direction(idea="a plate of pasta", parts={"medium": ["food photography", "macro photograph"]})
+    assert render(direction, "flux").prompt.startswith("a plate of pasta. Food photography and a macro photograph.")
+
+
+def test_prose_says_what_a_picture_was_shot_on_and_names_the_kind_of_light():
+    # "Food photography and a kodachrome film", "An oil painting, with golden hour" were the prose before
+    pasta = Direction("a plate of pasta with basil", {"medium": ["food photography", "kodachrome film"]})
+    assert render(pasta, "flux").prompt == "a plate of pasta with basil. Food photography, shot on Kodachrome film."
+    snap = Direction("a cat", {"medium": ["polaroid photo"], "lighting": ["golden hour", "rim light"]})
+    assert render(snap, "flux").prompt == "a cat. Shot on Polaroid, with rim light and a golden hour light."
+    # a time of day of two words sets the scene as a clause: not "with night time"
+    assert render(Direction("a man in a hammock", {"subject": ["night time"]}), "flux").prompt == (
+        "a man in a hammock at night.")
 
 
 def test_sdxl_uses_the_same_budget_as_both_clip_encoders():

@@ -35,7 +35,8 @@ candidates out too).
 
 It ranks every idea. For an idea far from the library's (the nearest retrieved idea below ``MIN_SIMILARITY``, typical
 of everyday sentence ideas), the retrieved prompts are about other things, and so are many of their phrases: there
-each candidate's score is also weighed by its embedder cosine to the idea ** ``FAR_RELEVANCE``. The hand-set vote
+each candidate's score is also weighed by its embedder cosine to the idea ** ``FAR_RELEVANCE`` (an artist's by the
+median of the others': a name's cosine is about its letters, ``far_relatedness``). The hand-set vote
 (``Vote``, behind the same interface) chose for such ideas until stop 37; the ranker with the relevance weight is
 better on both sides of the line (validation, cached answers, ``bench/bench_selection.py``: prefix soft F1 0.200 ->
 0.207; out of domain fidelity 0.755 -> 0.763, top-10 share 0.28 -> 0.26). Neighbours that are not very close (below
@@ -79,7 +80,7 @@ FEATURES = (
     *(f"category_{c}" for c in CATEGORIES),
     "idea_cosine", "soft_vote_share", "soft_use_share", "model_cosine", "word_lift_sum", "word_lift_max",
 )
-IDEA_COSINE = FEATURES.index("idea_cosine")
+IDEA_COSINE, ARTIST = FEATURES.index("idea_cosine"), FEATURES.index("category_artist")
 SOFT = SOFT_THRESHOLD  # the metrics' soft-match cosine: the labels' line, also the duplicate line
 MIN_BUDGET = 3
 # Below this similarity of the nearest retrieved idea (typical of sentence ideas unlike DiffusionDB's) an idea is far
@@ -220,6 +221,17 @@ def far(retrieved: Sequence) -> bool:
     return not retrieved or float(retrieved[0].score) < MIN_SIMILARITY
 
 
+def far_relatedness(rows: np.ndarray) -> np.ndarray:
+    """How related each candidate (its ``FEATURES`` row) is to a far idea: its cosine to the idea, which the
+    features hold. An artist's name is no description: its cosine is about its letters ("lisa yuskavage" came first
+    for a woman walking her dog), so every artist gets the candidates' median relatedness, neither raised nor cut."""
+    related = np.clip(rows[:, IDEA_COSINE], 0.0, 1.0)
+    artists = rows[:, ARTIST] > 0
+    if artists.any() and (~artists).any():
+        related[artists] = float(np.median(related[~artists]))
+    return related
+
+
 class Vote:
     """The hand-set vote of ``retrieval.vote`` as a ranker (``--ranker vote``); for ideas far from the library's
     (``far``), the embedder weighs each phrase by its cosine to the idea."""
@@ -296,8 +308,8 @@ class Ranker:
         for i, phrase in enumerate(phrases):
             probs[i] *= REUSE_DISCOUNT ** (used or {}).get(phrase, 0)
         weight = np.array([specificity(m) for m in phrases]) ** self.variety
-        if far(retrieved):  # relatedness: the cosine to the idea its features already hold
-            weight *= np.clip(rows[:, IDEA_COSINE], 0.0, 1.0) ** FAR_RELEVANCE
+        if far(retrieved):
+            weight *= far_relatedness(rows) ** FAR_RELEVANCE
         order = np.argsort(-probs * weight, kind="stable")
         order = [order[pos] for pos in own_genres(idea, [phrases[i] for i in order], retrieved)]
         kept = [order[pos] for pos in distinct([phrases[i] for i in order], self.embed)]

@@ -18,9 +18,11 @@ from artdirector.library.ranker import (
     candidate_features,
     expected_f1_budget,
     far,
+    far_relatedness,
 )
 from artdirector.library.retrieval import modifier_budget, specificity, vote
 from artdirector.lm.dummy import DummyLM
+from artdirector.vocab import classify
 
 ROOT = Path(__file__).resolve().parents[2]
 # Ideas whose nearest human idea in the built-in library is close, and far ones (whose candidates are weighed by
@@ -205,9 +207,10 @@ def test_far_ideas_get_phrases_related_to_the_idea(minilm, monkeypatch):
         assert ranking.probs and MIN_BUDGET <= ranking.budget <= modifier_budget(retrieved)  # learned, sized
         vecs = minilm.encode([idea, *ranking.phrases])
         assert (vecs[1:] @ vecs[1:].T - 2 * np.eye(len(ranking.phrases))).max() < SOFT
-        # best first: probability, weighed by specificity ** variety and by relatedness ** FAR_RELEVANCE
+        # best first: probability, weighed by specificity ** variety and by relatedness ** FAR_RELEVANCE (an
+        # artist's relatedness is the pool's median, not its name's cosine: see the test below)
         weighed = [p * specificity(m) ** ranker.variety * max(float(v @ vecs[0]), 0.0) ** ranker_module.FAR_RELEVANCE
-                   for m, p, v in zip(ranking.phrases, ranking.probs, vecs[1:])]
+                   for m, p, v in zip(ranking.phrases, ranking.probs, vecs[1:]) if classify(m) != "artist"]
         assert weighed == pytest.approx(sorted(weighed, reverse=True))
         with monkeypatch.context() as m:
             m.setattr(ranker_module, "FAR_RELEVANCE", 0.0)
@@ -218,6 +221,25 @@ def test_far_ideas_get_phrases_related_to_the_idea(minilm, monkeypatch):
         plain = vote([], retrieved, limit=None, variety=ranker.variety)
         assert set(voted.phrases) < set(plain)  # the same pool, near-duplicates collapsed
         assert related(voted.phrases, idea) > related(plain, idea) + 0.02
+
+
+def test_an_artists_name_is_no_sign_of_how_related_it_is():
+    rows = np.zeros((4, len(FEATURES)), np.float32)
+    rows[:, FEATURES.index("idea_cosine")] = [0.9, 0.2, 0.4, -0.1]
+    rows[0, FEATURES.index("category_artist")] = 1.0  # an artist whose name reads like the idea ("lisa" for a woman)
+    assert far_relatedness(rows).tolist() == pytest.approx([0.2, 0.2, 0.4, 0.0])  # the others' median; clipped at 0
+
+
+@pytest.mark.slow
+def test_a_far_sentence_idea_gets_no_artist_for_the_letters_of_its_name(minilm):
+    from artdirector.library.library import PromptLibrary
+    from artdirector.library.retrieval import retrieve
+
+    idea = "A woman walks her dog in the park."
+    retrieved = retrieve(PromptLibrary.default(minilm), "builtin", idea)
+    ranking = Ranker.default(minilm).rank(idea, [], retrieved)
+    assert far(retrieved) and "by lisa yuskavage" in ranking.phrases  # the pool holds her
+    assert "by lisa yuskavage" not in ranking.phrases[:ranking.budget]  # first, by her name's cosine, until stop 38
 
 
 def test_a_pool_not_close_to_the_idea_lends_it_no_genre_it_does_not_name(minilm):
