@@ -478,7 +478,8 @@ def _require_triggers(kw: dict, loras) -> tuple[str, ...]:
 @image_options
 @click.option("--side-by-side", is_flag=True, help="Also render the idea as typed, same seeds, and compare.")
 @click.option("--target", type=click.Choice(tuple(TARGETS)), default=None,
-              help="Prompt style (default: from the pipeline: sd15, sdxl, flux, or video with a motion adapter).")
+              help="Prompt style (default: from the pipeline: sd15, sdxl, flux, sd3, or video with a motion "
+                   "adapter).")
 @click.option("--out", "out_dir", default=_image_default("out_dir"), show_default=True,
               type=click.Path(file_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")

@@ -11,6 +11,8 @@ what the user asked for. What follows depends on the model's text encoder:
   day"), a lone modifier word stays a tag ("Clean."), then how it is made and lit. FLUX.1-schnell
   reads up to 256 T5 tokens. We have no T5 vocabulary offline, so the budget is counted in CLIP BPE tokens,
   which on English prompt text run at or above T5's SentencePiece counts: a conservative proxy.
+- ``sd3`` — Stable Diffusion 3 reads the same prose through its T5 encoder (256 tokens in diffusers by default; its
+  two CLIP encoders see the start, the idea), and, unlike FLUX.1, takes a negative prompt: it gets the direction's.
 - ``video`` — AnimateDiff on SD 1.5: tags within 77 CLIP tokens, with motion, camera movement and pacing
   right after the idea, since they decide whether the clip moves at all.
 
@@ -52,6 +54,7 @@ TARGETS = {
     "sd15": Target("sd15", CLIP_MAX_TOKENS, prose=False, negative=True),
     "sdxl": Target("sdxl", CLIP_MAX_TOKENS, prose=False, negative=True),
     "flux": Target("flux", 256, prose=True, negative=False),
+    "sd3": Target("sd3", 256, prose=True, negative=True),
     "video": Target("video", CLIP_MAX_TOKENS, prose=False, negative=True, order=VIDEO_TAG_ORDER),
 }
 

@@ -96,6 +96,16 @@ def test_flux_reads_as_prose():
     assert r.tokens <= TARGETS["flux"].budget and r.dropped == []
 
 
+def test_sd3_reads_the_same_prose_and_takes_the_negative_prompt():
+    from artdirector.imaging.diffusers_backend import target_for
+
+    direction = rich_direction()
+    r = render(direction, "sd3")
+    assert r.prompt == render(direction, "flux").prompt and r.budget == 256
+    assert r.negative_prompt and not any("no negative prompt" in n for n in r.notes)
+    assert target_for("StableDiffusion3Pipeline") == "sd3" and target_for("FluxPipeline") == "flux"
+
+
 def test_flux_prose_reads_as_sentences_a_person_would_write():
     d = Direction("A woman walks her dog in the park.", {"medium": ["vector art"], "style": ["constructivism"],
                                                           "artist": ["vincent van gogh"], "lighting": ["backlight"],
@@ -145,5 +155,5 @@ def test_negative_prompt_fits_too():
 
 
 def test_unknown_target_lists_valid_ones():
-    with pytest.raises(BadInput, match="sd15, sdxl, flux, video"):
+    with pytest.raises(BadInput, match="sd15, sdxl, flux, sd3, video"):
         get_target("midjourney")

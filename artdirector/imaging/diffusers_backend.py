@@ -73,7 +73,9 @@ def target_for(class_name: str) -> str:
         return "video"
     if "XL" in class_name:
         return "sdxl"
-    if any(name in class_name for name in ("Flux", "StableDiffusion3", "Sana", "Lumina")):
+    if "StableDiffusion3" in class_name:
+        return "sd3"
+    if any(name in class_name for name in ("Flux", "Sana", "Lumina")):
         return "flux"
     return "sd15"
 
