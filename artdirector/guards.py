@@ -243,7 +243,9 @@ def restated(low: str, said: Iterable[str]) -> str | None:
     for w in words(low):
         if w in STOPWORDS:
             continue
-        found = next((s for s in said if w in _SCENE_WORDS and (w.startswith(s) or s.startswith(w))), None)
+        if w not in _SCENE_WORDS:
+            return None
+        found = next((s for s in said if w.startswith(s) or s.startswith(w)), None)
         if found is None:
             return None
     return found
@@ -284,6 +286,7 @@ class Guards:
 
     def __init__(self, idea: str, *, details: bool = False, pinned: Iterable[str] = ()):
         self.idea, self.details = idea, details
+        self.idea_words = words(idea)  # what ``restated`` checks a phrase against, with the accepted phrases' words
         self.pinned = {p.lower() for p in pinned}
         low = idea.lower()
         self.said_media = families(idea, MEDIA)
@@ -338,10 +341,9 @@ class Guards:
         if any(f in WEATHER_CONFLICTS.get(n, ()) for f in weather - self.weather for n in self.weather):
             whose = "idea" if self.said_weather else "direction"
             return Fault("weather", phrase, f"the {whose} says {' and '.join(sorted(self.weather))}"), None
-        idea_words = words(self.idea)
-        again = restated(low, [*idea_words, *(w for q in accepted for w in words(q))])
+        again = restated(low, [*self.idea_words, *(w for q in accepted for w in words(q))])
         if again:
-            whose = "idea" if again in idea_words else "direction"
+            whose = "idea" if again in self.idea_words else "direction"
             return Fault("redundant", phrase, f"the {whose} says '{again}' already"), None
         if low in BARE_MEDIA and mine and set(mine) <= self.media:
             whose = "idea" if set(mine) <= set(self.said_media) else "direction"

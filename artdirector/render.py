@@ -204,8 +204,7 @@ LIGHT_NOUNS = r"\w*(light|lights|lighting|lit|glow|glowing|shadows?|rays|beams?|
 
 def _film_stock(phrase: str) -> str | None:
     """A film stock or photographic process as what it was shot on ("kodachrome film" -> "Kodachrome film",
-    "polaroid photo" -> "Polaroid"),
-    or None. The stocks are the guards' (one definition)."""
+    "polaroid photo" -> "Polaroid"), or None. The stocks are the guards' (one definition)."""
     from artdirector.guards import KINDS
 
     low = phrase.lower()
@@ -267,8 +266,9 @@ def _prose(idea: str, parts: dict[str, list[str]]) -> str:
     genres = [m for m in get("mood", []) if m.split()[-1].lower() in ("art", "artwork", "painting", "illustration")]
     styles = [*get("style", []), *genres]
     look = ""
-    stocks = [f for f in map(_film_stock, get("medium", [])) if f]
-    media = [m for m in get("medium", []) if not _film_stock(m)]
+    stock_of = {m: _film_stock(m) for m in get("medium", [])}
+    stocks = [f for f in stock_of.values() if f]
+    media = [m for m, f in stock_of.items() if not f]
     if media:
         look = _cap(_join([_article(m) for m in media]))  # "food photography and a polaroid photo"
         if styles:
