@@ -106,7 +106,7 @@ def main() -> None:
         if far(hits):
             continue
         kept, _ = model_phrases(item.idea, text, truncated=finish == "length")
-        phrases, rows, _ = candidate_features(item.idea, kept, hits, ranker.embed,
+        phrases, rows, *_ = candidate_features(item.idea, kept, hits, ranker.embed,
                                               lambda m, idea=item.idea: admissible(m, idea))
         reference = list(dict.fromkeys(normalise_phrase(m) for m in item.modifiers))
         if not phrases or not reference:

@@ -101,10 +101,12 @@ Admits = Callable[[str], bool]
 
 
 def candidate_features(idea: str, model_phrases: Sequence[str], retrieved: Sequence, embed: Embed,
-                       admits: Admits | None = None) -> tuple[list[str], np.ndarray, float]:
-    """The candidates (retrieved modifiers, then the model's new ones), their ``FEATURES`` rows, and the mean
-    modifier count of the retrieved prompts (``R`` of the expected-F1 budget). ``admits``: only the candidates
-    the guards would let in at all get a row; the soft vote still counts every retrieved phrase."""
+                       admits: Admits | None = None) -> tuple[list[str], np.ndarray, float, float]:
+    """The candidates (retrieved modifiers, then the model's new ones), their ``FEATURES`` rows, the mean
+    modifier count of the retrieved prompts (``R`` of the expected-F1 budget), and the relatedness an artist gets
+    for a far idea (``far_relatedness``: the median cosine to the idea of every candidate that is no artist).
+    ``admits``: only the candidates the guards would let in at all get a row; the soft vote and the median still
+    count every candidate, so that what the guards refuse moves none of the others."""
     from artdirector.lexicon import associations, phrase_share
 
     sets = [hit_modifiers(h) for h in retrieved]
@@ -112,7 +114,7 @@ def candidate_features(idea: str, model_phrases: Sequence[str], retrieved: Seque
     model = list(dict.fromkeys(model_phrases))
     phrases = list(dict.fromkeys([m for s in sets for m in s] + model))
     if not phrases:
-        return [], np.zeros((0, len(FEATURES)), np.float32), 0.0
+        return [], np.zeros((0, len(FEATURES)), np.float32), 0.0, 0.0
     total, k = float(sims.sum()) or 1.0, max(len(sets), 1)
     top = float(sims[0]) if len(sims) else 0.0
     idea_words = set(idea.lower().split())
@@ -151,7 +153,10 @@ def candidate_features(idea: str, model_phrases: Sequence[str], retrieved: Seque
             float(vecs[i] @ idea_vec), soft_vote[i] / total, soft_use[i] / k, float(model_cos[i]), *lifts[pos],
         ])
     rows = np.asarray(rows, dtype=np.float32).reshape(len(chosen), len(FEATURES))
-    return [phrases[i] for i in chosen], rows, float(np.mean([len(s) for s in sets])) if sets else 0.0
+    described = [i for i, m in enumerate(phrases) if classify(m) != "artist"]
+    artist_related = float(np.median(np.clip(vecs[described] @ idea_vec, 0.0, 1.0))) if described else 0.0
+    expected = float(np.mean([len(s) for s in sets])) if sets else 0.0
+    return [phrases[i] for i in chosen], rows, expected, artist_related
 
 
 def expected_f1_budget(probs: Sequence[float], expected_count: float, low: int, high: int) -> int:
@@ -221,14 +226,13 @@ def far(retrieved: Sequence) -> bool:
     return not retrieved or float(retrieved[0].score) < MIN_SIMILARITY
 
 
-def far_relatedness(rows: np.ndarray) -> np.ndarray:
+def far_relatedness(rows: np.ndarray, artist_related: float) -> np.ndarray:
     """How related each candidate (its ``FEATURES`` row) is to a far idea: its cosine to the idea, which the
     features hold. An artist's name is no description: its cosine is about its letters ("lisa yuskavage" came first
-    for a woman walking her dog), so every artist gets the candidates' median relatedness, neither raised nor cut."""
+    for a woman walking her dog), so every artist gets ``artist_related`` (``candidate_features``: the pool's median),
+    neither raised nor cut."""
     related = np.clip(rows[:, IDEA_COSINE], 0.0, 1.0)
-    artists = rows[:, ARTIST] > 0
-    if artists.any() and (~artists).any():
-        related[artists] = float(np.median(related[~artists]))
+    related[rows[:, ARTIST] > 0] = artist_related
     return related
 
 
@@ -303,13 +307,13 @@ class Ranker:
         A far idea's candidates (``far``) are also weighed by relatedness, cosine ** ``FAR_RELEVANCE``."""
         if not retrieved:
             return Ranking([], [], 0)
-        phrases, rows, expected = candidate_features(idea, model_phrases, retrieved, self.embed, admits)
+        phrases, rows, expected, artist_related = candidate_features(idea, model_phrases, retrieved, self.embed, admits)
         probs = self.probabilities(rows)
         for i, phrase in enumerate(phrases):
             probs[i] *= REUSE_DISCOUNT ** (used or {}).get(phrase, 0)
         weight = np.array([specificity(m) for m in phrases]) ** self.variety
         if far(retrieved):
-            weight *= far_relatedness(rows) ** FAR_RELEVANCE
+            weight *= far_relatedness(rows, artist_related) ** FAR_RELEVANCE
         order = np.argsort(-probs * weight, kind="stable")
         order = [order[pos] for pos in own_genres(idea, [phrases[i] for i in order], retrieved)]
         kept = [order[pos] for pos in distinct([phrases[i] for i in order], self.embed)]

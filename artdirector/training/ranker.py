@@ -80,7 +80,7 @@ def examples(items, texts, retrieved: dict[str, list], embed) -> tuple[np.ndarra
     rows, labels = [], []
     for item, (text, truncated) in zip(items, texts):
         kept, _ = model_phrases(item.idea, text, truncated=truncated)
-        phrases, x, _ = candidate_features(item.idea, kept, retrieved[item.idea], embed,
+        phrases, x, *_ = candidate_features(item.idea, kept, retrieved[item.idea], embed,
                                            lambda m, idea=item.idea: admissible(m, idea))
         reference = list(dict.fromkeys(normalise_phrase(m) for m in item.modifiers))
         if not phrases or not reference:

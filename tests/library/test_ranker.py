@@ -47,8 +47,12 @@ def hits():
 
 @pytest.mark.slow
 def test_features_say_who_vouches_for_each_phrase(minilm):
-    phrases, rows, expected = candidate_features("a castle at sunset", ["oil painting", "zzq"], hits(),
-                                                 PhraseVectors(minilm))
+    phrases, rows, expected, related = candidate_features("a castle at sunset", ["oil painting", "zzq"], hits(),
+                                                          PhraseVectors(minilm))
+    # what the guards refuse gets no row, but the artists' relatedness is the whole pool's all the same
+    fewer = candidate_features("a castle at sunset", ["oil painting", "zzq"], hits(), PhraseVectors(minilm),
+                               admits=lambda m: m != "golden hour")
+    assert "golden hour" not in fewer[0] and fewer[3] == pytest.approx(related) and 0 < related < 1
     f = {name: dict(zip(phrases, rows[:, i])) for i, name in enumerate(FEATURES)}
     assert rows.shape == (len(phrases), len(FEATURES)) and set(phrases) >= {"oil painting", "golden hour", "zzq"}
     assert phrases.count("oil painting") == 1  # the model's phrase joins the retrieved one
@@ -227,7 +231,7 @@ def test_an_artists_name_is_no_sign_of_how_related_it_is():
     rows = np.zeros((4, len(FEATURES)), np.float32)
     rows[:, FEATURES.index("idea_cosine")] = [0.9, 0.2, 0.4, -0.1]
     rows[0, FEATURES.index("category_artist")] = 1.0  # an artist whose name reads like the idea ("lisa" for a woman)
-    assert far_relatedness(rows).tolist() == pytest.approx([0.2, 0.2, 0.4, 0.0])  # the others' median; clipped at 0
+    assert far_relatedness(rows, 0.2).tolist() == pytest.approx([0.2, 0.2, 0.4, 0.0])  # the pool's median; clipped
 
 
 @pytest.mark.slow
