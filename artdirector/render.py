@@ -170,9 +170,9 @@ def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-# Resolution and engine tokens mean nothing to a T5 encoder: prose keeps only descriptive boosters.
+# Resolution, engine and renderer tokens mean nothing to a T5 encoder: prose keeps only descriptive boosters.
 _TECHNICAL = re.compile(r"(^|\s)(\d+ ?k|uhd|hd|hdr|1080p|octane|unreal engine|artstation|trending|cgsociety|"
-                        r"resolution)(\s|$)")
+                        r"resolution|vray|v-ray|redshift|blender|cinema 4d|c4d|keyshot)(\s|$)")
 
 
 # A word this much of a modifier (its share of use after the first comma of real prompts) reads as a tag.
@@ -191,11 +191,12 @@ def _described(phrases: list[str], says: str, noun: str) -> list[str]:
     return own + ([_article(f"{_join(bare)} {noun}")] if bare else [])
 
 
-# The guards' times and weather of more than one word, as the clauses that set a scene.
+# The guards' times and weather of more than one word, and the sun, as the clauses that set a scene.
 SETTING_CLAUSES = {
     "night time": "at night", "early morning": "in the early morning", "broad daylight": "in broad daylight",
     "clear sky": "under a clear sky", "clear skies": "under clear skies", "night sky": "under a night sky",
     "starry sky": "under a starry sky", "starry night": "on a starry night", "bright sun": "in bright sun",
+    "sun": "in the sun",
 }
 # A lighting phrase that names its light as it is ("rim light", "dramatic shadows"); the others ("golden hour",
 # "volumetric") are the kind of light: "with golden hour" is no English, "with a golden hour light" is.
@@ -249,6 +250,8 @@ def _prose(idea: str, parts: dict[str, list[str]]) -> str:
     phrase."""
     get = parts.get
     first = idea.rstrip(" .!?")
+    if first.split(" ", 1)[0].islower():  # a sentence begins with a capital; "iPhone" and "eBay" keep their case
+        first = _cap(first)
     settings, tags, things = [], [], []
     for detail in get("subject", []):
         clause = _setting(detail)

@@ -5,7 +5,8 @@
    only where the library holds a near-copy of the idea, whose subject details the invented-matter guard refuses.
 2. Selection variants on cached LM answers (``bench_selection``'s cache): how strongly a far idea's candidates are
    weighed by relatedness (``ranker.FAR_RELEVANCE``) and where an idea counts as far (``ranker.MIN_SIMILARITY``),
-   the hand-set vote for far ideas instead (the rule until stop 37), the specificity weight (``--variety``), and a
+   the hand-set vote for far ideas instead (the rule until stop 37), the specificity weight (``--variety``), the
+   share of the neighbours' phrase count the budget expects (``ranker.EXPECTED_COUNT_SHARE``), and a
    larger phrase cap for ideas with a near-copy (``retrieval.BUDGET_BY_SIMILARITY``, ``selection.CATEGORY_CAPS``),
    scored by the evaluation harness on the validation prefixes and the out-of-domain validation ideas.
 
@@ -33,6 +34,8 @@ VARIANTS = (
     {"name": "far below 0.5", "MIN_SIMILARITY": 0.5},
     {"name": "far below 0.7", "MIN_SIMILARITY": 0.7},
     {"name": "variety 1", "VARIETY": 1.0},
+    {"name": "budget expects the whole count (until stop 39)", "SHARE": 1.0},
+    {"name": "budget expects 0.5 of the count", "SHARE": 0.5},
     {"name": "up to 14 phrases and 5 artists at 0.85", "BUDGET": ((0.85, 14), (0.7, 8), (0.55, 6), (0.0, 4)),
      "CAPS": {"artist": 5, "lighting": 2}},
 )
@@ -93,7 +96,7 @@ def main() -> None:
                                               seed=0)[0],
             "ood-validation": idea_items(read_texts(ROOT / "data/ood/validation.txt"), limit=args.limit, seed=0)[0]}
     shipped = (ranker.MIN_SIMILARITY, retrieval.BUDGET_BY_SIMILARITY, dict(selection.CATEGORY_CAPS),
-               ranker.FAR_RELEVANCE)
+               ranker.FAR_RELEVANCE, ranker.EXPECTED_COUNT_SHARE)
     out = {}
     for name, items in sets.items():
         ideas = [it.idea for it in items]
@@ -106,6 +109,7 @@ def main() -> None:
             retrieval.BUDGET_BY_SIMILARITY = v.get("BUDGET", shipped[1])
             selection.CATEGORY_CAPS = v.get("CAPS", shipped[2])
             ranker.FAR_RELEVANCE = v.get("FAR_RELEVANCE", shipped[3])
+            ranker.EXPECTED_COUNT_SHARE = v.get("SHARE", shipped[4])
             variety = v.get("VARIETY", retrieval.VARIETY)
             chosen = ranker.Ranker.default(embedder, variety=variety)
             if v.get("FAR_VOTE"):
@@ -114,7 +118,8 @@ def main() -> None:
             table = score(items, {"artdirector": [{"prompts": p, "seconds": 0.0} for p in prompts]}, embedder)
             out[name].append({"variant": v["name"], **{k: table["artdirector"].get(k) for k in KEEP}})
             print(name, json.dumps({k: round(x, 3) if isinstance(x, float) else x for k, x in out[name][-1].items()}))
-        ranker.MIN_SIMILARITY, retrieval.BUDGET_BY_SIMILARITY, selection.CATEGORY_CAPS, ranker.FAR_RELEVANCE = shipped
+        (ranker.MIN_SIMILARITY, retrieval.BUDGET_BY_SIMILARITY, selection.CATEGORY_CAPS, ranker.FAR_RELEVANCE,
+         ranker.EXPECTED_COUNT_SHARE) = shipped
     Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
     print(f"wrote {args.out}")
 

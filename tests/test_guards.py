@@ -203,7 +203,7 @@ def test_prose_for_t5_targets_describes_instead_of_listing():
     d = Direction("a lighthouse in a storm", parts={
         "medium": ["oil painting"], "style": ["ukiyo-e"], "artist": ["hokusai"], "lighting": ["dramatic lighting"],
         "color": ["teal and orange"], "mood": ["moody"], "booster": ["8k", "highly detailed"]})
-    assert render(d, "flux").prompt == ("a lighthouse in a storm. An oil painting with a ukiyo-e feel, after "
+    assert render(d, "flux").prompt == ("A lighthouse in a storm. An oil painting with a ukiyo-e feel, after "
                                         "Hokusai, with dramatic lighting. A teal and orange palette and a moody "
                                         "atmosphere. Highly detailed.")
 

@@ -65,18 +65,18 @@ def test_idea_over_budget_is_never_cut_and_is_reported():
 
 def test_a_mass_noun_medium_takes_no_article_beside_one_that_does():
     direction = Direction(idea="a plate of pasta", parts={"medium": ["food photography", "macro photograph"]})
-    assert render(direction, "flux").prompt.startswith("a plate of pasta. Food photography and a macro photograph.")
+    assert render(direction, "flux").prompt.startswith("A plate of pasta. Food photography and a macro photograph.")
 
 
 def test_prose_says_what_a_picture_was_shot_on_and_names_the_kind_of_light():
     # "Food photography and a kodachrome film", "An oil painting, with golden hour" were the prose before
     pasta = Direction("a plate of pasta with basil", {"medium": ["food photography", "kodachrome film"]})
-    assert render(pasta, "flux").prompt == "a plate of pasta with basil. Food photography, shot on Kodachrome film."
+    assert render(pasta, "flux").prompt == "A plate of pasta with basil. Food photography, shot on Kodachrome film."
     snap = Direction("a cat", {"medium": ["polaroid photo"], "lighting": ["golden hour", "rim light"]})
-    assert render(snap, "flux").prompt == "a cat. Shot on Polaroid, with rim light and a golden hour light."
+    assert render(snap, "flux").prompt == "A cat. Shot on Polaroid, with rim light and a golden hour light."
     # a time of day of two words sets the scene as a clause: not "with night time"
     assert render(Direction("a man in a hammock", {"subject": ["night time"]}), "flux").prompt == (
-        "a man in a hammock at night.")
+        "A man in a hammock at night.")
 
 
 def test_sdxl_uses_the_same_budget_as_both_clip_encoders():
@@ -86,7 +86,7 @@ def test_sdxl_uses_the_same_budget_as_both_clip_encoders():
 
 def test_flux_reads_as_prose():
     r = render(rich_direction(), "flux")
-    assert r.prompt.startswith("a lighthouse in a storm, with crashing waves and rocky cliff. An oil painting and "
+    assert r.prompt.startswith("A lighthouse in a storm, with crashing waves and rocky cliff. An oil painting and "
                                "a matte painting")  # sentences that describe, an article for each medium
     assert "after Ivan Aivazovsky, Greg Rutkowski and Caspar David Friedrich, with dramatic lighting" in r.prompt
     assert "an ominous, epic and cinematic atmosphere" in r.prompt  # artists as names, light in the look sentence
@@ -114,23 +114,32 @@ def test_flux_prose_reads_as_sentences_a_person_would_write():
                                         "concept art feel, after Vincent van Gogh, with backlight.")
     photo = Direction("a plate of pasta with basil", {"medium": ["professional photo"],
                                                       "lighting": ["studio lighting"], "booster": ["4k", "detailed"]})
-    assert render(photo, "flux").prompt == ("a plate of pasta with basil. A professional photo, with studio "
+    assert render(photo, "flux").prompt == ("A plate of pasta with basil. A professional photo, with studio "
                                             "lighting. Detailed.")
     car = Direction("a red car", {"medium": ["concept art"], "style": ["artstation hq"]})
-    assert render(car, "flux").prompt == "a red car. Concept art with an artstation hq feel."
+    assert render(car, "flux").prompt == "A red car. Concept art with an artstation hq feel."
     assert render(Direction("a red car", {"style": ["artstation hq"]}), "flux").prompt == (
-        "a red car. In an artstation hq style.")
+        "A red car. In an artstation hq style.")
 
 
 def test_flux_prose_sets_a_time_or_weather_detail_as_the_scene_and_a_lone_modifier_as_a_tag():
     d = Direction("a harbor", {"subject": ["fishing boats", "dusk", "clean"], "medium": ["oil painting"]})
-    assert render(d, "flux").prompt == "a harbor, with fishing boats at dusk. An oil painting. Clean."
-    assert render(Direction("a harbor", {"subject": ["foggy"]}), "flux").prompt == "a harbor on a foggy day."
-    assert render(Direction("a harbor.", {"subject": ["rain"]}), "flux").prompt == "a harbor in the rain."
+    assert render(d, "flux").prompt == "A harbor, with fishing boats at dusk. An oil painting. Clean."
+    assert render(Direction("a harbor", {"subject": ["foggy"]}), "flux").prompt == "A harbor on a foggy day."
+    assert render(Direction("a harbor.", {"subject": ["rain"]}), "flux").prompt == "A harbor in the rain."
     # An adjective is no thing to be "with", whatever its share: "with artistic" was the woman-and-dog prose.
     walk = Direction("A woman walks her dog in the park.", {"subject": ["artistic"], "medium": ["thick oil paint"]})
     assert render(walk, "flux").prompt == "A woman walks her dog in the park. Thick oil paint. Artistic."
-    assert render(Direction("a shelf", {"subject": ["crystal"]}), "flux").prompt == "a shelf, with crystal."
+    assert render(Direction("a shelf", {"subject": ["crystal"]}), "flux").prompt == "A shelf, with crystal."
+    # "with sun" was the woman-and-dog prose; a renderer's name is no description ("Render vray." was the red car's)
+    sunny = Direction("a woman walks her dog", {"subject": ["sun"], "booster": ["render vray", "ultra detailed"]})
+    assert render(sunny, "flux").prompt == "A woman walks her dog in the sun. Ultra detailed."
+
+
+def test_prose_begins_a_sentence_with_a_capital_and_keeps_the_case_of_a_name():
+    assert render(Direction("a red car", {}), "flux").prompt == "A red car."
+    assert render(Direction("iPhone on a desk", {}), "flux").prompt == "iPhone on a desk."
+    assert render(Direction("a red car", {}), "sd15").prompt == "a red car"  # tags keep the idea as it was typed
 
 
 def test_video_puts_motion_right_after_the_idea():

@@ -9,6 +9,7 @@ import pytest
 from artdirector.errors import BadInput
 from artdirector.library.library import Hit
 from artdirector.library.ranker import (
+    EXPECTED_COUNT_SHARE,
     FEATURES,
     MIN_BUDGET,
     SOFT,
@@ -114,7 +115,7 @@ def test_what_the_guards_refuse_is_neither_ranked_nor_counted_in_the_budget(mini
             assert len(some.phrases) >= len(every.phrases) - 2
             if isinstance(ranker, Ranker):  # the budget is of what can get in
                 assert some.budget == expected_f1_budget(some.probs, candidate_features(
-                    idea, ["cinematic lighting", "8k"], retrieved, ranker.embed)[2], MIN_BUDGET,
+                    idea, ["cinematic lighting", "8k"], retrieved, ranker.embed)[2] * EXPECTED_COUNT_SHARE, MIN_BUDGET,
                     modifier_budget(retrieved))
 
 
