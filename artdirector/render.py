@@ -61,40 +61,48 @@ TARGETS = {
 
 # Video motion: camera moves and pacing read by AnimateDiff-style models, and subject-driven motion cues
 # chosen by words of the idea (the first rule that matches; whole words, plurals included, so "a cathedral"
-# is no cat and "the research lab" no sea). Written for this project.
+# is no cat and "the research lab" no sea). Written for this project. Each cue brings the pacings that suit it:
+# a timelapse speeds up clouds, traffic and stars, but turns a woman walking her dog into a blur.
 CAMERA = ("slow dolly in", "slow pan left", "slow pan right", "tracking shot", "slow orbit around the subject",
           "crane shot rising", "static camera", "slow zoom out")
-PACING = ("slow motion", "smooth motion", "gentle looping motion", "timelapse")
-MOTION_RULES = (  # what moves first: creatures and people, then fire and weather, then the scenery
-    (("dragon", "bird", "eagle", "flying", "fly", "butterfly"), "wings beating, soaring"),
-    (("cat", "dog", "fox", "horse", "wolf", "animal", "kitten", "puppy"), "natural animal movement, fur moving"),
+LIVING = ("slow motion", "smooth motion")
+SCENERY = ("timelapse", "smooth motion", "gentle looping motion")
+STILL = ("smooth motion", "gentle looping motion")
+MOTION_RULES = (  # what moves first: what the idea does, creatures and people, fire and weather, then the scenery
+    (("walk", "walking", "stroll", "strolling", "hike", "hiking"), "natural walking motion", LIVING),
+    (("run", "running", "race", "racing", "gallop", "galloping"), "dynamic running motion", LIVING),
+    (("dance", "dancing", "dancer"), "flowing dance movement", LIVING),
+    (("dragon", "bird", "eagle", "flying", "fly", "butterfly"), "wings beating, soaring", LIVING),
+    (("cat", "dog", "fox", "horse", "wolf", "animal", "kitten", "puppy"), "natural animal movement, fur moving",
+     LIVING),
     (("woman", "women", "man", "men", "girl", "boy", "person", "people", "portrait", "face"),
-     "subtle head turn, hair moving in the wind"),
-    (("fire", "flame", "candle", "lava", "volcano"), "flickering flames, rising embers"),
-    (("storm", "rain", "wind", "hurricane"), "wind-driven rain, churning clouds"),
-    (("sea", "ocean", "wave", "beach", "lake", "river", "water"), "rolling waves, rippling water"),
-    (("city", "cities", "street", "traffic", "cyberpunk"), "moving traffic, flickering signs"),
-    (("forest", "tree", "garden", "flower", "field", "grass"), "leaves swaying in the breeze"),
-    (("space", "galaxy", "galaxies", "planet", "star", "nebula"), "slowly rotating stars"),
-    (("sky", "skies", "cloud", "sunset", "sunrise", "mountain"), "drifting clouds"),
+     "subtle head turn, hair moving in the wind", LIVING),
+    (("fire", "flame", "candle", "lava", "volcano"), "flickering flames, rising embers", LIVING),
+    (("storm", "rain", "wind", "hurricane"), "wind-driven rain, churning clouds", LIVING),
+    (("sea", "ocean", "wave", "beach", "lake", "river", "water"), "rolling waves, rippling water", LIVING),
+    (("city", "cities", "street", "traffic", "cyberpunk"), "moving traffic, flickering signs", SCENERY),
+    (("forest", "tree", "garden", "flower", "field", "grass"), "leaves swaying in the breeze", STILL),
+    (("space", "galaxy", "galaxies", "planet", "star", "nebula"), "slowly rotating stars", SCENERY),
+    (("sky", "skies", "cloud", "sunset", "sunrise", "mountain"), "drifting clouds", SCENERY),
 )
-DEFAULT_MOTION = "subtle ambient motion"
+DEFAULT_MOTION = ("subtle ambient motion", STILL)
 
 
-def motion_for(idea: str) -> str:
-    """The motion cue of the first rule a word of ``idea`` (or its plural) matches."""
+def motion_for(idea: str) -> tuple[str, tuple[str, ...]]:
+    """The motion cue of the first rule a word of ``idea`` (or its plural) matches, and the pacings that suit it."""
     low = idea.lower()
-    for keys, motion in MOTION_RULES:
+    for keys, motion, pacing in MOTION_RULES:
         if any(contains(low, k) or contains(low, k + "s") or contains(low, k + "es") for k in keys):
-            return motion
+            return motion, pacing
     return DEFAULT_MOTION
 
 
 def add_motion(direction: Direction, rng: random.Random) -> None:
-    """The video target's parts: what moves, how the camera moves, the pacing."""
-    direction.add("motion", motion_for(direction.idea))
+    """The video target's parts: what moves, how the camera moves, a pacing that suits what moves."""
+    motion, pacing = motion_for(direction.idea)
+    direction.add("motion", motion)
     direction.add("camera", rng.choice(CAMERA))
-    direction.add("pacing", rng.choice(PACING))
+    direction.add("pacing", rng.choice(pacing))
 
 
 def get_target(name: str) -> Target:

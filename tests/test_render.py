@@ -1,7 +1,9 @@
+import random
+
 import pytest
 
 from artdirector.brief import BadInput, Direction
-from artdirector.render import DROP_ORDER, TARGETS, get_target, render
+from artdirector.render import DROP_ORDER, LIVING, SCENERY, TARGETS, add_motion, get_target, motion_for, render
 from artdirector.tokens import clip_token_count
 
 
@@ -166,3 +168,16 @@ def test_negative_prompt_fits_too():
 def test_unknown_target_lists_valid_ones():
     with pytest.raises(BadInput, match="sd15, sdxl, flux, sd3, video"):
         get_target("midjourney")
+
+
+def test_video_moves_what_the_idea_does_at_a_pace_that_suits_it():
+    # the dog's fur and a timelapse were the woman-and-dog video's; walking is what moves
+    assert motion_for("A woman walks her dog in the park.") == ("natural walking motion", LIVING)
+    assert motion_for("a horse galloping on a beach")[0] == "dynamic running motion"
+    assert motion_for("a cat")[0] == "natural animal movement, fur moving"
+    assert motion_for("clouds over a city at night")[1] == SCENERY
+    for seed in range(20):  # never a timelapse of a walk, of a plate of food
+        for idea in ("A woman walks her dog in the park.", "a plate of pasta with basil"):
+            d = Direction(idea, {})
+            add_motion(d, random.Random(seed))
+            assert d.parts["pacing"] != ["timelapse"]
