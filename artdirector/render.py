@@ -273,13 +273,15 @@ def _prose(idea: str, parts: dict[str, list[str]]) -> str:
         first += " " + " and ".join(settings)
     sentences = [first + (idea.rstrip()[-1] if idea.rstrip()[-1:] in "!?" else ".")]
     artists = [_name(a[3:] if a.lower().startswith("by ") else a) for a in get("artist", [])]
-    # A genre filed as a mood ("concept art", "fantasy art") says how the picture is made: a style.
+    # A genre filed as a mood ("concept art", "fantasy art") says how the picture is made: the medium where the
+    # direction names none ("Concept art.", not "In a concept art style."), else a style beside it.
     genres = [m for m in get("mood", []) if m.split()[-1].lower() in ("art", "artwork", "painting", "illustration")]
-    styles = [*get("style", []), *genres]
     look = ""
     stock_of = {m: _film_stock(m) for m in get("medium", [])}
     stocks = [f for f in stock_of.values() if f]
     media = [m for m, f in stock_of.items() if not f]
+    styles = [*get("style", []), *(genres if media else [])]
+    media = media or genres
     if media:
         look = _cap(_join([_article(m) for m in media]))  # "food photography and a polaroid photo"
         if styles:

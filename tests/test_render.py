@@ -122,6 +122,9 @@ def test_flux_prose_reads_as_sentences_a_person_would_write():
     assert render(car, "flux").prompt == "A red car. Concept art with an artstation hq feel."
     assert render(Direction("a red car", {"style": ["artstation hq"]}), "flux").prompt == (
         "A red car. In an artstation hq style.")
+    # a genre is the medium where none is named: "In a concept art style. Deep focus." was the red car's
+    genre = Direction("a red car", {"mood": ["concept art"], "style": ["cyberpunk"], "composition": ["deep focus"]})
+    assert render(genre, "flux").prompt == "A red car. Concept art with a cyberpunk feel. Deep focus."
 
 
 def test_flux_prose_sets_a_time_or_weather_detail_as_the_scene_and_a_lone_modifier_as_a_tag():
