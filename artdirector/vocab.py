@@ -69,7 +69,7 @@ _RULE_WORDS = {  # category: alternatives, joined into one pattern each below
     "medium": r"painting|photo(graph(y)?)?|illustration|render(ing)?|drawing|sketch|watercolou?r|oil|canvas|"
               r"digital art|concept art|3d|poster|matte|print|pencil|(movie|film) still|film grain|polaroid|"
               r"kodachrome|ektachrome|dslr|cgi|cell?[- ]shaded|character (design|art)|key art|etching|engraving|"
-              r"woodcut|linocut|lithograph\w*|charcoal|gouache|acrylic|tempera|fresco|ink|mosaic",
+              r"woodcut|linocut|lithograph\w*|charcoal|gouache|acrylic|tempera|fresco|ink|mosaic|comic( book)?s?",
     "mood": r"mood(y)?|atmospher\w*|dramatic|cinematic|serene|eerie|dark|epic|melanchol\w*|peaceful|mysterious|"
             r"dreamy|ethereal|whimsical|gloomy|cozy|creepy|scary|ominous|terrifying|unsettling|mystical|majestic|"
             r"divine|sense of awe",
@@ -78,7 +78,8 @@ _LIGHT_HEAD = re.compile(r"\b(lighting|light|lights|backlight|backlit|glow|illum
 _RULES = (
     ("artist", re.compile(r"^(by|in the style of|art by|artwork by|painted by|photographed by)\s")),
     *((category, re.compile(rf"\b({words})\b")) for category, words in _RULE_WORDS.items()),
-    ("style", re.compile(r"(\bstyle\b|punk\b|ism\b|esque\b|\baesthetic\b|\bsurreal\b|\bfantasy\b|\banime\b)")),
+    ("style", re.compile(r"(\bstyle\b|punk\b|ism\b|esque\b|\baesthetic\b|\bsurreal\b|\bfantasy\b|\banime\b|"
+                         r"\bmanga\b)")),
 )
 
 

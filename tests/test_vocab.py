@@ -36,6 +36,8 @@ def test_category_vocab_is_most_used_first():
     ("deep focus", "composition"),
     ("film grain", "medium"),
     ("ominous", "mood"),
+    ("manga", "style"),  # "a suitcase on the left of a girl, with manga" was the prose when it was subject matter
+    ("comic book", "medium"),
     # ... while the same words about the subject stay subject matter
     ("sharp teeth", "subject"),
     ("smooth skin", "subject"),
