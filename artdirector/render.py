@@ -283,7 +283,8 @@ def _prose(idea: str, parts: dict[str, list[str]]) -> str:
     styles = [*get("style", []), *(genres if media else [])]
     media = media or genres
     if media:
-        look = _cap(_join([_article(m) for m in media]))  # "food photography and a polaroid photo"
+        # "food photography and a polaroid photo"; "a painting by Van Gogh": a name inside a medium is a name too
+        look = _cap(_join([_article(re.sub(r"\bby (.+)$", lambda by: "by " + _name(by[1]), m)) for m in media]))
         if styles:
             look += f" with {_article(_join(styles) + ' feel')}"
     elif styles:

@@ -125,6 +125,8 @@ def test_flux_prose_reads_as_sentences_a_person_would_write():
     # a genre is the medium where none is named: "In a concept art style. Deep focus." was the red car's
     genre = Direction("a red car", {"mood": ["concept art"], "style": ["cyberpunk"], "composition": ["deep focus"]})
     assert render(genre, "flux").prompt == "A red car. Concept art with a cyberpunk feel. Deep focus."
+    sloth = Direction("a sloth", {"medium": ["painting by van gogh", "sticker"]})
+    assert render(sloth, "flux").prompt == "A sloth. A painting by Van Gogh and a sticker."
 
 
 def test_flux_prose_sets_a_time_or_weather_detail_as_the_scene_and_a_lone_modifier_as_a_tag():
