@@ -131,7 +131,7 @@ def test_direct_candidates_and_flux():
     out = json.loads(r.stdout)
     assert len(out["candidates"]) == 2
     assert out["candidates"][0]["prompt"] == out["prompt"]
-    assert out["prompt"].startswith("a red fox in snow") and out["prompt"].endswith(".")
+    assert out["prompt"].startswith("A red fox in snow") and out["prompt"].endswith(".")
 
 
 def test_human_output_shows_prompt_negative_and_additions():
