@@ -95,8 +95,11 @@ def main() -> None:
     sets = {"prefix-validation": prefix_items(read_prompts(ROOT / "data/splits/validation.tsv"), limit=args.limit,
                                               seed=0)[0],
             "ood-validation": idea_items(read_texts(ROOT / "data/ood/validation.txt"), limit=args.limit, seed=0)[0]}
-    shipped = (ranker.MIN_SIMILARITY, retrieval.BUDGET_BY_SIMILARITY, dict(selection.CATEGORY_CAPS),
-               ranker.FAR_RELEVANCE, ranker.EXPECTED_COUNT_SHARE)
+    # a variant's key -> the module constant it sets; every other constant keeps its shipped value
+    knobs = {"MIN_SIMILARITY": (ranker, "MIN_SIMILARITY"), "BUDGET": (retrieval, "BUDGET_BY_SIMILARITY"),
+             "CAPS": (selection, "CATEGORY_CAPS"), "FAR_RELEVANCE": (ranker, "FAR_RELEVANCE"),
+             "SHARE": (ranker, "EXPECTED_COUNT_SHARE")}
+    shipped = {key: getattr(module, attr) for key, (module, attr) in knobs.items()}
     out = {}
     for name, items in sets.items():
         ideas = [it.idea for it in items]
@@ -105,11 +108,8 @@ def main() -> None:
             out["by_similarity"] = by_similarity(items, hits, Path(args.results), embedder)
         out[name] = []
         for v in VARIANTS:
-            ranker.MIN_SIMILARITY = v.get("MIN_SIMILARITY", shipped[0])
-            retrieval.BUDGET_BY_SIMILARITY = v.get("BUDGET", shipped[1])
-            selection.CATEGORY_CAPS = v.get("CAPS", shipped[2])
-            ranker.FAR_RELEVANCE = v.get("FAR_RELEVANCE", shipped[3])
-            ranker.EXPECTED_COUNT_SHARE = v.get("SHARE", shipped[4])
+            for key, (module, attr) in knobs.items():
+                setattr(module, attr, v.get(key, shipped[key]))
             variety = v.get("VARIETY", retrieval.VARIETY)
             chosen = ranker.Ranker.default(embedder, variety=variety)
             if v.get("FAR_VOTE"):
@@ -118,8 +118,8 @@ def main() -> None:
             table = score(items, {"artdirector": [{"prompts": p, "seconds": 0.0} for p in prompts]}, embedder)
             out[name].append({"variant": v["name"], **{k: table["artdirector"].get(k) for k in KEEP}})
             print(name, json.dumps({k: round(x, 3) if isinstance(x, float) else x for k, x in out[name][-1].items()}))
-        (ranker.MIN_SIMILARITY, retrieval.BUDGET_BY_SIMILARITY, selection.CATEGORY_CAPS, ranker.FAR_RELEVANCE,
-         ranker.EXPECTED_COUNT_SHARE) = shipped
+        for key, (module, attr) in knobs.items():
+            setattr(module, attr, shipped[key])
     Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
     print(f"wrote {args.out}")
 
