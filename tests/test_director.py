@@ -96,7 +96,7 @@ def test_real_model_end_to_end(director):
     assert len(r.added) >= 2
     assert clip_token_count(r.prompt) <= 77
     flux = director.direct("a lighthouse in a storm", target="flux")
-    assert flux.prompt.startswith("a lighthouse in a storm") and flux.prompt.endswith(".")
+    assert flux.prompt.startswith("A lighthouse in a storm") and flux.prompt.endswith(".")
     assert ". " in flux.prompt
 
 
