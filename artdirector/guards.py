@@ -17,13 +17,16 @@ critique loop, so what is measured is what is enforced. The guards, in order:
   family, such as "psychedelic art") sits with any of the three, so "an illustration of ..." may take "digital
   painting" (on validation, against refusing every other family: soft F1 0.178 -> 0.180).
   Painter artists leave a photo direction (an artist phrase stays only if it says it is a photographer), and
-  a photo phrase ranked below a painter's name leaves the direction.
+  a photo phrase ranked below a painter's name leaves the direction. An idea that names a hand-made medium
+  (oil, watercolor, pencil, ink) takes no digital one ("digital painting", "digital art"), and a digital idea
+  no hand-made one (``PROCESSES``).
 - ``colour``, ``time``, ``weather``: no colour, time of day or weather that contradicts the idea ("dusk" for a
   harbour at dawn, "blue" or "black and white" for a red car, "sunny" or a "serene mood" for a storm), nor, for
   time and weather, one the direction already took ("dramatic sunrise" after "dusk").
 - ``redundant``: near-duplicates collapse to the more specific phrase ("artstation" into "trending on
   artstation", "cinematic light" into "cinematic lighting", "very detailed" into "highly detailed"), and at
-  most one phrase of each kind of technical token (resolution "4k/8k/uhd", render engine) stays. A phrase that
+  most one phrase of each kind of technical token (resolution "4k/8k/uhd", render engine, film stock, art site,
+  "detailed", realism: ``KINDS``) stays. A phrase that
   only says again a time of day or weather the idea or the direction already says ("snowing" and "snowstorm" for
   children playing in the snow), or a bare medium name of a family already there ("photograph" after "food
   photography"), adds nothing and goes too (``restated``).
@@ -39,7 +42,7 @@ from dataclasses import dataclass
 
 from artdirector.brief import Direction
 from artdirector.lexicon import STOPWORDS, modifier_share, phrase_share, subject_words, words
-from artdirector.text import contains
+from artdirector.text import contains, join_digits
 from artdirector.vocab import classify, vocabulary
 
 # Medium families, by the words that name them. Photo conflicts with every other family.
@@ -73,6 +76,13 @@ REALISTIC = ("photorealistic", "photorealism", "photo realistic", "hyperrealisti
              "hyperrealism", "hyper-realistic", "realistic", "realism", "lifelike", "true to life")
 # Specific paints: a watercolor idea takes no oil painting, and so on.
 PAINTS = ("oil", "watercolor", "watercolour", "acrylic", "gouache", "tempera", "fresco")
+# How the picture is made, by hand or on a computer. Illustration sits with any family, but an idea that names a
+# hand-made medium takes no digital one ("oil painting ..., digital painting, digital art"), nor the other way round.
+PROCESSES = {
+    "hand-made": (*PAINTS, "canvas", "impasto", "pencil", "charcoal", "crayon", "ink", "etching", "woodcut",
+                  "linocut", "lithograph", "engraving"),
+    "digital": ("digital", "vector", "pixel art", "cgi", "3d", "procreate", "photoshop"),
+}
 COLOURS = ("red", "blue", "green", "yellow", "orange", "purple", "violet", "pink", "teal", "turquoise", "cyan",
            "magenta", "gold", "silver", "black", "white", "brown", "grey", "gray", "beige", "crimson", "scarlet",
            "emerald", "indigo", "maroon", "navy", "amber", "lavender", "ivory", "copper", "bronze")
@@ -108,6 +118,12 @@ GENRES = {
     "post-apocalyptic": ("post-apocalyptic", "apocalyptic", "dystopian"),
     "medieval": ("medieval",),
 }
+INTENSIFIERS = ("very", "highly", "extremely", "ultra", "super", "hyper", "insanely", "incredibly", "really")
+# The words of a boilerplate token of one kind, around its head word ("lots of detail", "featured on artstation").
+_DETAIL = r"(detail|detailed|details|intricate|intricately|intricacy|hyperdetailed)"
+_DETAIL_FILL = r"(very|highly|ultra|super|extremely|hyper|insanely|incredibly|high|fine|finely|lots|of|and|with|level)"
+SITES = ("artstation", "deviantart", "behance", "cgsociety", "pixiv")
+_SITE_FILL = rf"(trending|trend|featured|popular|on|from|hq|hd|contest|winner|{'|'.join(SITES)})"
 # Technical tokens of which one per kind is enough.
 KINDS = {
     # "8k hdr" and "4k" are two resolution tokens as much as "8k" and "4k" are
@@ -119,12 +135,14 @@ KINDS = {
     "film stock": re.compile(r"^((shot on |on )?(kodachrome|ektachrome|portra( \d+)?|kodak( \w+)?|fujifilm( \w+)?|"
                              r"cinestill( \w+)?|ilford( \w+)?|polaroid|daguerreotype|daguerrotype|tintype)"
                              r"( film| photo| photograph)?)$"),
-    # One "detailed": "ultra detailed", "very high detail" and "artstation highly detailed" say it three times.
-    "detail": re.compile(r"^(\w+ )?((very|highly|ultra|super|extremely|hyper|insanely|incredibly|intricately|high)"
-                         r"[ -])*(detail|detailed|details)$"),
-    # One mention of each art site: "artstation hq" after "trending on artstation" says it again.
-    **{site: re.compile(rf"^((trending|featured|popular) on |on |from )?{site}( hq| hd| contest winner| trending)?$")
-       for site in ("artstation", "deviantart", "behance", "cgsociety", "pixiv")},
+    # One "detailed": "ultra detailed", "very high detail", "lots of detail" and "insanely detailed and intricate"
+    # say it four times.
+    "detail": re.compile(rf"^(\w+ )?({_DETAIL_FILL}[ -])*{_DETAIL}([ -]({_DETAIL_FILL}|{_DETAIL}))*$"),
+    # One mention of each art site: "artstation hq", "trending artstation" and "artstation trend" after "trending on
+    # artstation" say it again, as does "deviantart artstation" (which names two).
+    **{site: re.compile(rf"^({_SITE_FILL} )*{site}( {_SITE_FILL})*$") for site in SITES},
+    # One claim of realism: "photorealistic, realistic, hyperrealistic" is one word said three ways.
+    "realism": re.compile(rf"^(({'|'.join(INTENSIFIERS)})[ -])*({'|'.join(REALISTIC)})$"),
 }
 # What a colour may qualify without adding to the subject: words this much of a modifier ("background" 0.74,
 # "tones" 0.84, "glow" 0.82; "hair" is 0.50, "eyes" 0.61, "skin" 0.67).
@@ -133,7 +151,6 @@ PALETTE_WORD = 0.7
 # 0.16, "dog" 0.10); genre words sit above it ("street" 0.31, "steampunk" 0.32, "food" 0.43, "fantasy" 0.73).
 THING_WORD = 0.25
 GENERIC_SHARE = 1e-3  # an uncategorised phrase in fewer prompts than this (about 800 of 793k) is scene content
-INTENSIFIERS = ("very", "highly", "extremely", "ultra", "super", "hyper", "insanely", "incredibly", "really")
 # The head word of a genre phrase ("food photography", "fantasy art"): a style, not subject matter.
 GENRE_HEADS = frozenset({"photography", "photograph", "photo", "painting", "art", "artwork", "render",
                          "rendering", "illustration", "drawing", "sketch", "style", "design", "poster", "print",
@@ -160,8 +177,8 @@ class Fault:
 
 def families(text: str, table: dict[str, Iterable[str]]) -> list[str]:
     """The families of ``table`` whose words ``text`` names (whole words), in table order."""
-    low = text.lower()
-    return [name for name, terms in table.items() if any(contains(low, t) for t in terms)]
+    low = join_digits(text.lower())  # once, not once per term: the guards run this on every candidate
+    return [name for name, terms in table.items() if any(contains(low, t, joined=True) for t in terms)]
 
 
 ART_FORM = re.compile(r"\s(art|artwork)$")
@@ -183,11 +200,11 @@ def _look(low: str) -> str | None:
 def colours_named(text: str, *, golden: bool = True) -> set[str]:
     """The colours ``text`` names ("golden hour" is a time; ``golden``: "golden" counts as gold, as it does
     in an added phrase but not in an idea, where "a golden retriever" sets no palette)."""
-    low = text.lower().replace("golden hour", "")
-    found = {c for c in COLOURS if contains(low, c) or contains(low, c + "ish")}
-    if golden and contains(low, "golden"):
+    low = join_digits(text.lower().replace("golden hour", ""))
+    found = {c for c in COLOURS if contains(low, c, joined=True) or contains(low, c + "ish", joined=True)}
+    if golden and contains(low, "golden", joined=True):
         found.add("gold")
-    if any(contains(low, a) for a in ACHROMATIC):
+    if any(contains(low, a, joined=True) for a in ACHROMATIC):
         found.add("achromatic")
     return found
 
@@ -293,6 +310,8 @@ class Guards:
         self.medium = self.said_media[0] if self.said_media else None  # the direction's family, once known
         self.media = set(self.said_media)  # every family the direction holds so far
         self.paints = [x for x in PAINTS if contains(low, x)]
+        processes = families(idea, PROCESSES)
+        self.process = processes[0] if len(processes) == 1 else None  # "digital oil painting" says both
         self.colours = colours_named(idea, golden=False)
         self.said_look = _look(low)
         self.look = self.said_look or ("realistic" if self.medium == "photo" else None)
@@ -330,6 +349,9 @@ class Guards:
         other_paint = [x for x in PAINTS if contains(low, x) and x not in self.paints]
         if self.paints and other_paint:
             return Fault("medium", phrase, f"the idea is {self.paints[0]}, not {other_paint[0]}"), None
+        other_process = [p for p in families(phrase, PROCESSES) if p != self.process]
+        if self.process and other_process:
+            return Fault("medium", phrase, f"it is {other_process[0]}, and the idea is {self.process}"), None
         other_colour = colours_named(phrase) - self.colours
         if self.colours and other_colour and not (other_colour == {"gold"} and "yellow" in self.colours):
             return Fault("colour", phrase, f"the idea is {', '.join(sorted(self.colours))}"), None

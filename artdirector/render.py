@@ -178,7 +178,8 @@ def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-# Resolution, engine and renderer tokens mean nothing to a T5 encoder: prose keeps only descriptive boosters.
+# Resolution, engine and renderer tokens mean nothing to a T5 encoder: prose keeps only descriptive boosters and
+# styles.
 _TECHNICAL = re.compile(r"(^|\s)(\d+ ?k|uhd|hd|hdr|1080p|octane|unreal engine|artstation|trending|cgsociety|"
                         r"resolution|vray|v-ray|redshift|blender|cinema 4d|c4d|keyshot)(\s|$)")
 
@@ -280,7 +281,8 @@ def _prose(idea: str, parts: dict[str, list[str]]) -> str:
     stock_of = {m: _film_stock(m) for m in get("medium", [])}
     stocks = [f for f in stock_of.values() if f]
     media = [m for m, f in stock_of.items() if not f]
-    styles = [*get("style", []), *(genres if media else [])]
+    # "octane" filed as a style is the render engine, no style T5 can draw ("In an octane style")
+    styles = [*(s for s in get("style", []) if not _TECHNICAL.search(s.lower())), *(genres if media else [])]
     media = media or genres
     if media:
         # "food photography and a polaroid photo"; "a painting by Van Gogh": a name inside a medium is a name too

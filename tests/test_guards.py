@@ -76,7 +76,7 @@ def test_the_medium_follows_the_idea_and_photo_never_mixes():
     assert guarded("a plate of pasta", ["food photo", "psychedelic art", "fine art photography"]) == [
         "food photo", "fine art photography"]
     # the families the idea names are the user's, even when they would clash with each other
-    assert guarded("photo and oil painting of a fox", ["digital painting", "3d render"]) == ["digital painting"]
+    assert guarded("photo and oil painting of a fox", ["baroque painting", "3d render"]) == ["baroque painting"]
     # no medium in the idea: the best-ranked medium sets the family; photo mixes with nothing, and paint,
     # pencil and 3D not with each other, while illustration (concept art) sits with any of them
     assert guarded("an old lighthouse", ["digital painting", "dslr photograph", "octane render", "concept art",
@@ -158,6 +158,31 @@ def test_one_of_each_kind_of_technical_token():
     assert redundant(["render vray", "octane render"]) and redundant(["ultra detailed", "highly detailed"])
     assert redundant(["8k hdr", "4k"]) and not redundant(["8k", "hdr lighting"])
     assert not redundant(["render vray", "kodachrome", "highly detailed", "trending on artstation"])
+    # the padding of out-of-domain directions at stop 39: an art site or "detailed" said again in other words,
+    # realism claimed three ways
+    assert set(guarded("a clock tower", ["trending artstation", "featured on artstation", "artstation trend",
+                                         "deviantart artstation", "intricate details", "digital art"])) == {
+        "digital art", "trending artstation", "intricate details"}
+    assert set(guarded("a tornado", ["insanely detailed and intricate", "lots of detail", "detailed and intricate",
+                                     "sharp focus"])) == {"insanely detailed and intricate", "sharp focus"}
+    assert set(guarded("a fountain", ["photorealistic", "realistic", "hyper realistic", "realistic lighting"])) == {
+        "realistic lighting", "photorealistic"}
+    assert redundant(["deviantart artstation", "trending on deviantart"])
+    assert redundant(["intricate", "highly detailed"])
+    assert not redundant(["detailed background", "highly detailed"]) and not redundant(["artstation", "behance"])
+
+
+def test_a_hand_made_medium_in_the_idea_takes_no_digital_one():
+    # "Oil painting in the style of traditional Chinese painting. Digital painting, concept art" at stop 39
+    assert set(guarded("Oil painting of a raccoon in a top hat.", ["digital painting", "concept art", "digital art",
+                                                                    "impasto"])) == {"concept art", "impasto"}
+    assert guarded("a digital painting of a fox", ["oil on canvas", "concept art"]) == ["concept art"]
+    assert guarded("a pencil sketch of a cat", ["ink", "vector art"]) == ["ink"]
+    # an idea that names neither, or both, leaves the choice to the ranking
+    assert set(guarded("a fox", ["oil on canvas", "digital art"])) == {"oil on canvas", "digital art"}
+    assert set(guarded("a digital oil painting of a fox", ["impasto", "digital art"])) == {"impasto", "digital art"}
+    fault = Guards("a watercolor of a harbor").check("vector art", [])[0]
+    assert fault.guard == "medium" and "hand-made" in fault.why
 
 
 def test_a_painting_movement_is_painting_and_thick_paint_is_no_photorealism():

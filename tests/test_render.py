@@ -118,10 +118,10 @@ def test_flux_prose_reads_as_sentences_a_person_would_write():
                                                       "lighting": ["studio lighting"], "booster": ["4k", "detailed"]})
     assert render(photo, "flux").prompt == ("A plate of pasta with basil. A professional photo, with studio "
                                             "lighting. Detailed.")
-    car = Direction("a red car", {"medium": ["concept art"], "style": ["artstation hq"]})
-    assert render(car, "flux").prompt == "A red car. Concept art with an artstation hq feel."
-    assert render(Direction("a red car", {"style": ["artstation hq"]}), "flux").prompt == (
-        "A red car. In an artstation hq style.")
+    car = Direction("a red car", {"medium": ["concept art"], "style": ["art nouveau", "artstation hq"]})
+    assert render(car, "flux").prompt == "A red car. Concept art with an art nouveau feel."
+    assert render(Direction("a red car", {"style": ["art nouveau"]}), "flux").prompt == (
+        "A red car. In an art nouveau style.")
     # a genre is the medium where none is named: "In a concept art style. Deep focus." was the red car's
     genre = Direction("a red car", {"mood": ["concept art"], "style": ["cyberpunk"], "composition": ["deep focus"]})
     assert render(genre, "flux").prompt == "A red car. Concept art with a cyberpunk feel. Deep focus."
@@ -141,6 +141,9 @@ def test_flux_prose_sets_a_time_or_weather_detail_as_the_scene_and_a_lone_modifi
     # "with sun" was the woman-and-dog prose; a renderer's name is no description ("Render vray." was the red car's)
     sunny = Direction("a woman walks her dog", {"subject": ["sun"], "booster": ["render vray", "ultra detailed"]})
     assert render(sunny, "flux").prompt == "A woman walks her dog in the sun. Ultra detailed."
+    # nor is the engine filed as a style ("The grand canyon. In an octane style, ..." at stop 39)
+    canyon = Direction("the grand canyon", {"style": ["octane", "surreal"], "lighting": ["moody lighting"]})
+    assert render(canyon, "flux").prompt == "The grand canyon. In a surreal style, with moody lighting."
 
 
 def test_prose_begins_a_sentence_with_a_capital_and_keeps_the_case_of_a_name():
