@@ -22,7 +22,8 @@ critique loop, so what is measured is what is enforced. The guards, in order:
   no hand-made one (``PROCESSES``).
 - ``colour``, ``time``, ``weather``: no colour, time of day or weather that contradicts the idea ("dusk" for a
   harbour at dawn, "blue" or "black and white" for a red car, "sunny" or a "serene mood" for a storm), nor, for
-  time and weather, one the direction already took ("dramatic sunrise" after "dusk").
+  time and weather, one the direction already took ("dramatic sunrise" after "dusk"), nor black and white beside
+  full colour, whichever came first (``tone``: "colorful feathers, black and white").
 - ``redundant``: near-duplicates collapse to the more specific phrase ("artstation" into "trending on
   artstation", "cinematic light" into "cinematic lighting", "very detailed" into "highly detailed"), and at
   most one phrase of each kind of technical token (resolution "4k/8k/uhd", render engine, film stock, art site,
@@ -87,6 +88,10 @@ COLOURS = ("red", "blue", "green", "yellow", "orange", "purple", "violet", "pink
            "magenta", "gold", "silver", "black", "white", "brown", "grey", "gray", "beige", "crimson", "scarlet",
            "emerald", "indigo", "maroon", "navy", "amber", "lavender", "ivory", "copper", "bronze")
 ACHROMATIC = ("black and white", "monochrome", "monochromatic", "grayscale", "greyscale", "sepia")
+# Full colour, said of the whole picture: no black and white beside it ("colorful feathers, black and white").
+COLOURFUL = ("colorful", "colourful", "multicolored", "multicoloured", "rainbow", "technicolor", "vibrant colors",
+             "vibrant colours", "vivid colors", "vivid colours", "saturated colors", "saturated colours", "full color",
+             "full colour")
 TIMES = {
     "dawn": ("dawn", "sunrise", "daybreak", "morning", "early morning"),
     "day": ("midday", "noon", "afternoon", "daytime", "daylight", "broad daylight"),
@@ -209,6 +214,19 @@ def colours_named(text: str, *, golden: bool = True) -> set[str]:
     return found
 
 
+def tone(text: str, *, golden: bool = True) -> str | None:
+    """"achromatic" (black and white, sepia), "colourful" (in full colour, or naming a colour), or None when the
+    text says neither or both ("a black and white photo of a red rose")."""
+    low = join_digits(text.lower())
+    achromatic = [a for a in ACHROMATIC if contains(low, a, joined=True)]
+    for a in achromatic:  # "black and white" names no black or white
+        low = re.sub(rf"(?<!\w){a}(?!\w)", " ", low)
+    colourful = bool(colours_named(low, golden=golden)) or any(contains(low, c, joined=True) for c in COLOURFUL)
+    if colourful == bool(achromatic):
+        return None
+    return "colourful" if colourful else "achromatic"
+
+
 def invented(phrase: str, idea: str) -> list[str]:
     """The words by which ``phrase`` adds subject matter to ``idea`` (empty: it adds none). Colours, times
     of day, weather, media and framing are the director's choices of look, not subject matter (their own
@@ -313,6 +331,8 @@ class Guards:
         processes = families(idea, PROCESSES)
         self.process = processes[0] if len(processes) == 1 else None  # "digital oil painting" says both
         self.colours = colours_named(idea, golden=False)
+        self.tone = tone(idea, golden=False)  # "achromatic" or "colourful", once the idea or a phrase says which
+        self.said_tone = self.tone is not None
         self.said_look = _look(low)
         self.look = self.said_look or ("realistic" if self.medium == "photo" else None)
         self.painters: list[str] = []  # artists taken before the direction's medium was known
@@ -355,6 +375,10 @@ class Guards:
         other_colour = colours_named(phrase) - self.colours
         if self.colours and other_colour and not (other_colour == {"gold"} and "yellow" in self.colours):
             return Fault("colour", phrase, f"the idea is {', '.join(sorted(self.colours))}"), None
+        shade = tone(phrase)
+        if shade and self.tone and shade != self.tone:
+            return Fault("colour", phrase, f"it is {shade}, and the {'idea' if self.said_tone else 'direction'} is "
+                                           f"{self.tone}"), None
         times = set(families(phrase, TIMES))
         if self.times and times - self.times:
             whose = "idea" if self.said_times else "direction"
@@ -392,6 +416,7 @@ class Guards:
         self.media.update(mine)  # and no later phrase may clash with any family taken
         if look and self.look is None:
             self.look = look
+        self.tone = self.tone or shade
         if artist and "photo" not in mine:
             self.painters.append(phrase)
         self.times |= times  # "dusk" taken: no "dramatic sunrise" after it

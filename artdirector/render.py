@@ -193,9 +193,10 @@ ADJECTIVE = re.compile(r"(ic|al|ful|ous|ive|ish|less|able|ible|esque)$")
 ADJECTIVE_MODIFIER = 0.4
 
 
-def _described(phrases: list[str], says: str, noun: str) -> list[str]:
-    """Phrases that name their own noun as they are; the others together as one "a/an X, Y and Z <noun>"."""
-    own = [p for p in phrases if re.search(rf"\b({says})\b", p)]
+def _described(phrases: list[str], says: str, noun: str, qualifies=lambda phrase: True) -> list[str]:
+    """Phrases that name their own noun as they are, or that ``qualifies`` says cannot qualify it; the others
+    together as one "a/an X, Y and Z <noun>"."""
+    own = [p for p in phrases if re.search(rf"\b({says})\b", p) or not qualifies(p)]
     bare = [p for p in phrases if p not in own]
     return own + ([_article(f"{_join(bare)} {noun}")] if bare else [])
 
@@ -240,6 +241,14 @@ def _setting(phrase: str) -> str | None:
     if any(low in terms for terms in WEATHER.values()):
         return f"on a {low} day" if low.endswith("y") else f"in the {low}"
     return None
+
+
+def _palette_word(phrase: str) -> bool:
+    """Whether a colour phrase can qualify "palette": one word ("pastel"), or ending in a colour ("teal and orange",
+    "deep blue"); "colorful feathers" names its own thing ("a colorful feathers palette" was the owls' prose)."""
+    from artdirector.guards import tone
+
+    return " " not in phrase or tone(phrase.split()[-1]) is not None
 
 
 def _lone_modifier(phrase: str) -> bool:
@@ -300,7 +309,7 @@ def _prose(idea: str, parts: dict[str, list[str]]) -> str:
         look = f"{look}, with {light}" if look else _cap(light)
     if look:
         sentences.append(look + ".")
-    scene = _described(get("color", []), r"palette|colou?rs?|tones?|hues?", "palette")
+    scene = _described(get("color", []), r"palette|colou?rs?|tones?|hues?", "palette", _palette_word)
     scene += tags + get("composition", [])
     scene += _described([m for m in get("mood", []) if m not in genres], r"mood|atmosphere|feel|vibe", "atmosphere")
     if scene:

@@ -107,6 +107,18 @@ def test_no_colour_time_or_weather_that_contradicts_the_idea(idea, bad, good):
     assert guarded(idea, bad + good) == good
 
 
+def test_black_and_white_and_full_colour_do_not_mix():
+    # "four owls ..., nature photography, colorful feathers, black and white" at stop 39
+    assert guarded("four owls on a wire", ["nature photography", "colorful feathers", "black and white"]) == [
+        "nature photography", "colorful feathers"]
+    assert guarded("four owls on a wire", ["black and white", "vibrant colors", "teal and orange", "sepia"]) == [
+        "black and white", "sepia"]
+    assert guarded("a black and white photo of a cat", ["colorful", "film grain"]) == ["film grain"]
+    assert guarded("a lighthouse", ["golden hour", "black and white"]) == ["golden hour", "black and white"]
+    fault = Guards("a black and white photo of a cat").check("rainbow colors", [])[0]
+    assert fault.guard == "colour" and "the idea is achromatic" in fault.why
+
+
 def test_nor_one_the_direction_already_took():
     # no time or weather in the idea: the first one taken holds
     assert guarded("a lighthouse", ["dusk", "dramatic sunrise", "starry sky", "moody"]) == ["dusk", "moody"]

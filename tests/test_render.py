@@ -189,3 +189,9 @@ def test_video_moves_what_the_idea_does_at_a_pace_that_suits_it():
             d = Direction(idea, {})
             add_motion(d, random.Random(seed))
             assert d.parts["pacing"] != ["timelapse"]
+
+
+def test_a_colour_phrase_that_names_a_thing_is_no_palette():
+    # "A colorful feathers and black and white palette." was the owls' prose at stop 39
+    owls = Direction("four owls", {"color": ["colorful feathers", "deep blue", "pastel"]})
+    assert render(owls, "flux").prompt == "Four owls. Colorful feathers and a deep blue and pastel palette."
