@@ -36,6 +36,12 @@ from artdirector.selection import select_modifiers
 
 DEFAULT_ADAPTER = "prompt-director-v1"
 SAMPLE_TEMPERATURE = 0.8  # candidates after the first
+# How long the shipped adapter's unconstrained answer may be. The ranker takes most phrases from the retrieved
+# prompts, and the model's first ones are what it adds: its answers cut to 16 tokens (from 48; 29 on average)
+# score the same on 793 validation prefixes (soft F1 0.2046 against 0.2049, paired difference -0.0003 [-0.0030,
+# +0.0023]) and out of domain (fidelity 0.776 against 0.774), and decoding, most of a direction's time, halves.
+# Constrained decoders keep ``max_new_tokens``: they need room to place the phrases they must.
+ANSWER_TOKENS = 16
 STOP = ("\n", "<|im_end|>")
 
 
@@ -76,16 +82,18 @@ class ArtDirector:
     """Turns ideas into directions with a language model. Explicit object: holds its LM, nothing global."""
 
     def __init__(self, lm: LanguageModel, *, n_shots: int = N_SHOTS, max_new_tokens: int = 48,
-                 exemplars=None, library=None, collection: str = "builtin", tuned: bool = False,
-                 prompter: Prompter | None = None, ranker=None):
+                 answer_tokens: int | None = None, exemplars=None, library=None, collection: str = "builtin",
+                 tuned: bool = False, prompter: Prompter | None = None, ranker=None):
         """``library`` (a ``PromptLibrary``) turns on retrieval: the human prompts closest to each idea
         become few-shot examples and vote on the modifiers. ``tuned`` says ``lm`` carries a fine-tuned
         adapter, so it is prompted zero-shot in the frame it was trained in; ``prompter`` replaces the frame;
         ``ranker`` (``library.consensus.Consensus``, ``library.ranker.Ranker`` or ``Vote``) ranks and sizes the
-        modifiers instead of the retrieval vote."""
+        modifiers instead of the retrieval vote. ``max_new_tokens`` bounds every answer, ``answer_tokens`` (if
+        given) an unconstrained one (greedy or sampled)."""
         self.lm = lm
         self.tuned = tuned
         self.max_new_tokens = max_new_tokens
+        self.answer_tokens = min(answer_tokens or max_new_tokens, max_new_tokens)
         self.library = library
         self.collection = collection
         self.ranker = ranker
@@ -116,6 +124,8 @@ class ArtDirector:
         lm = load_backend(backend, adapter=adapter, progress=progress, server=server)
         if adapter is not None and "prompter" not in kwargs:
             kwargs["prompter"] = AdapterPrompter(adapter_neighbours(adapter))  # the frame it was trained in
+        if adapter is not None and adapter == default_adapter():
+            kwargs.setdefault("answer_tokens", ANSWER_TOKENS)  # measured for this adapter alone
         return cls(lm, library=library, collection=collection, tuned=adapter is not None,
                    ranker=load_ranker(ranker, library, variety), **kwargs)
 
@@ -131,14 +141,18 @@ class ArtDirector:
         """Stages 3-4 alone, greedy: what the model writes for each idea (``Decoded``: text, finish reason), as
         the first candidate of a direction sees it. Training the ranker and the selection bench read it.
         ``bias``: additive logits by token id (``GenerationConfig.logit_bias``)."""
-        return self._decode(dispatch.build(self.lm, "greedy", max_new_tokens=self.max_new_tokens), ideas, retrieved,
-                            bias=bias)
+        return self._decode(dispatch.build(self.lm, "greedy", max_new_tokens=self.token_limit("greedy")), ideas,
+                            retrieved, bias=bias)
+
+    def token_limit(self, decoding: str) -> int:
+        """How many tokens an answer by ``decoding`` may take: unconstrained answers ``answer_tokens``."""
+        return self.answer_tokens if decoding in ("greedy", "sample") else self.max_new_tokens
 
     def _decode(self, decoder, ideas: Sequence[str], retrieved: Sequence[Sequence], k: int = 0, seed: int = 0,
                 bias=None) -> list:
         """Candidate ``k`` of each idea: few-shot set ``seed + k``, greedy for the first, sampled after."""
         prompts = [self.build_prompt(idea, seed + k, hits) for idea, hits in zip(ideas, retrieved)]
-        config = GenerationConfig(max_new_tokens=self.max_new_tokens, seed=seed + k, stop=STOP, logit_bias=bias,
+        config = GenerationConfig(max_new_tokens=decoder.max_new_tokens, seed=seed + k, stop=STOP, logit_bias=bias,
                                   temperature=0.0 if k == 0 else SAMPLE_TEMPERATURE)
         return decoder.decode(k, prompts, [f"{idea}," for idea in ideas], config)
 
@@ -175,7 +189,7 @@ class ArtDirector:
         clock.lap("retrieve")
         # 3-4. Build each idea's prompt and decode; candidate k uses few-shot set seed+k and samples if k > 0.
         decoder = dispatch.build(self.lm, request.decoding, constraints=request.constraints, grammar=grammar,
-                                 max_new_tokens=self.max_new_tokens)
+                                 max_new_tokens=self.token_limit(request.decoding))
         bias = self._steering(request.steer)
         texts = [c.text for c in checked]
         decoded = [self._decode(decoder, texts, retrieved, k, seed, bias) for k in range(n)]

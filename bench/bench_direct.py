@@ -122,7 +122,7 @@ def bench_single(ideas: list[str]) -> dict:
         with torch.no_grad():
             slow.model.generate(**ids, max_new_tokens=4, do_sample=False)  # warm-up for this shape
             start = time.perf_counter()
-            out = slow.model.generate(**ids, max_new_tokens=fast.max_new_tokens, do_sample=False,
+            out = slow.model.generate(**ids, max_new_tokens=fast.answer_tokens, do_sample=False,
                                       pad_token_id=slow.tokenizer.pad_token_id)
             plain_s.append(time.perf_counter() - start)
         plain_tokens.append(out.shape[1] - ids["input_ids"].shape[1])

@@ -32,7 +32,9 @@ def decoded(name: str, ideas: list[str], director, tag: str = "", eos_bias: floa
     """(model text, finish reason) per idea, from the cache or from the director's greedy answer (``tag``: names
     an adapter other than the shipped one in the cache's file name; ``eos_bias``: added to the end-of-answer
     tokens' logits, a longer answer from a model that stops early)."""
-    path = CACHE / f"selection-{name}{tag}{f'-eos{eos_bias:g}' if eos_bias else ''}-{len(ideas)}.pkl"
+    limit = director.token_limit("greedy")  # the caches of stop 39 and before hold answers of up to 48 tokens
+    limited = f"-t{limit}" if limit != 48 else ""
+    path = CACHE / f"selection-{name}{tag}{f'-eos{eos_bias:g}' if eos_bias else ''}{limited}-{len(ideas)}.pkl"
     if path.exists():
         return [row[:2] for row in pickle.loads(path.read_bytes())]  # older caches also kept the hits
     out, bias = [], {t: eos_bias for t in director.lm.eos_token_ids} if eos_bias else None

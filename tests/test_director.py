@@ -1,7 +1,7 @@
 import pytest
 
 from artdirector.brief import BadInput
-from artdirector.director import ArtDirector
+from artdirector.director import ANSWER_TOKENS, ArtDirector
 from artdirector.lm.dummy import DummyLM
 from artdirector.prompting import exemplar_pool
 from artdirector.selection import DEFAULT_NEGATIVE
@@ -24,6 +24,18 @@ def test_parts_are_parsed_and_classified_from_the_lm_output():
     assert lm.calls[0].endswith("<|im_start|>user\na lighthouse in a storm<|im_end|>\n"
                                 "<|im_start|>assistant\na lighthouse in a storm,")
     assert lm.calls[0].count("<|im_start|>assistant") == 7
+
+
+def test_an_unconstrained_answer_stops_at_its_own_limit_and_a_constrained_one_at_the_larger():
+    answer = " oil painting, by greg rutkowski, volumetric lighting, 8k\n"  # DummyLM tokens are characters
+    short = ArtDirector(DummyLM([answer]), max_new_tokens=200, answer_tokens=20).direct("a lighthouse")
+    assert short.added[:1] == ["oil painting"] and "greg rutkowski" not in short.added  # " oil painting, by gr"
+    assert short.rendered.prompt.startswith("a lighthouse, oil painting")
+    assert ArtDirector(DummyLM([answer]), max_new_tokens=200).direct("a lighthouse").added[:2] == [
+        "oil painting", "greg rutkowski"]
+    director = ArtDirector(DummyLM(), max_new_tokens=200, answer_tokens=20)
+    assert director.token_limit("sample") == 20 and director.token_limit("neurologic") == 200
+    assert ArtDirector(DummyLM(), max_new_tokens=30, answer_tokens=100).token_limit("greedy") == 30
 
 
 def test_garbage_output_falls_back_to_clean_vocabulary_tags():
@@ -189,12 +201,14 @@ def test_shipped_adapter_is_the_default_and_serves_on_the_fast_path():
         pytest.skip("this checkout ships no adapter")
     director = ArtDirector.from_default(rag=False)
     assert director.tuned and director.lm.name.endswith("+prompt-director-v1")
+    # its unconstrained answers are as short as measured for it; constrained decoders keep their room
+    assert director.token_limit("greedy") == ANSWER_TOKENS < director.token_limit("neurologic") == 48
     r = director.direct("a lighthouse in a storm")
     # without retrieval the guards leave what the model wrote that is no new subject matter: short, never padded
     assert r.prompt.startswith("a lighthouse in a storm, ") and len(r.added) >= 2 and not r.fallback
     director.lm.close()
     plain = ArtDirector.from_default(rag=False, adapter=None)
-    assert not plain.tuned and "+" not in plain.lm.name
+    assert not plain.tuned and "+" not in plain.lm.name and plain.token_limit("greedy") == 48
     plain.lm.close()
     with pytest.raises(BadInput, match="not a PEFT adapter folder"):
         ArtDirector.from_default(rag=False, adapter="/nonexistent")

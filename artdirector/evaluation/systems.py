@@ -190,7 +190,7 @@ class ConstrainedDirector(ArtDirectorSystem):
             from artdirector.director import ArtDirector
 
             asked = ArtDirector(self.director.lm, library=self.director.library, collection=self.director.collection,
-                                max_new_tokens=self.director.max_new_tokens,
+                                max_new_tokens=self.director.max_new_tokens, answer_tokens=self.director.answer_tokens,
                                 prompter=AskingPrompter(self.director.prompter, self.constraints))
             results = asked.direct_many(list(ideas), target="sd15", n=n, seed=seed)
         else:
