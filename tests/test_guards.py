@@ -204,11 +204,13 @@ def test_a_painting_movement_is_painting_and_thick_paint_is_no_photorealism():
         "thick oil paint", "golden hour"}
 
 
-def test_at_most_three_artists_and_two_lights():
+def test_at_most_three_artists_two_lights_and_two_media():
     kept = guarded("a castle", [f"by {name}" for name in ("greg rutkowski", "wlop", "rossdraws", "artgerm")])
     assert kept == ["greg rutkowski", "wlop", "rossdraws"]
     lights = ["moody lighting", "diffuse lighting", "rim lighting", "8k"]
     assert guarded("a castle", lights) == ["moody lighting", "diffuse lighting", "8k"]
+    media = ["digital illustration", "digital painting", "matte painting", "8k"]
+    assert guarded("a bookshelf", media) == ["digital illustration", "digital painting", "8k"]
 
 
 def test_artists_are_written_once_and_fragments_go():
